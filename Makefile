@@ -1,0 +1,44 @@
+# Everything a fresh machine needs: `make demo` and `make test` create the virtual
+# environment and install the pinned dependencies themselves.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-fast bench lint validate clean lock
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@echo "==> creating virtual environment in $(VENV) and installing pinned dependencies"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade uv
+	@$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	@$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+	@echo "==> environment ready"
+
+demo: install
+	$(BIN)/mlpb demo
+
+test: install
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow and not integration and not e2e"
+
+bench: install
+	$(BIN)/python -m bench
+
+validate: install
+	$(BIN)/mlpb validate
+
+lint: install
+	$(BIN)/uv pip install --quiet --python $(BIN)/python ruff mypy
+	$(BIN)/ruff check playbooks tasks flows deployments tests bench
+
+lock:
+	$(BIN)/uv pip compile requirements.in -o requirements.lock --python-version 3.11
+
+clean:
+	rm -rf $(VENV) .mlpb .pytest_cache

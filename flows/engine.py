@@ -1,0 +1,37 @@
+"""The engine flow: the six phases of DESIGN.md §3. It only sequences tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from playbooks.engine.runtime import Runtime
+from playbooks.models.incident import IncidentStatus
+from tasks.diagnose import diagnose
+from tasks.evidence import collect_evidence
+from tasks.incident import close_incident, load_playbook_inputs, open_incident
+from tasks.remediate import remediate
+
+__all__ = ["run_playbook"]
+
+
+@flow(name="run-playbook", flow_run_name="{playbook}: {profile}", log_prints=False)
+def run_playbook(playbook: str, profile: str, dry_run: bool = False,
+                 trigger: dict[str, Any] | None = None, drill: bool = False,
+                 dedup_key: str | None = None, home: str | None = None,
+                 quiet: bool = False) -> dict[str, Any]:
+    """Run one playbook against one model profile; returns the Incident contract JSON."""
+    rt = Runtime.from_env(home, quiet=quiet)
+    inputs = load_playbook_inputs(playbook, profile)  # validation: nothing opened on bad input
+    inc = open_incident(rt, inputs, trigger or {"source": "manual"}, dry_run, drill, dedup_key)
+    evidence, inc = collect_evidence(rt, inputs, inc)
+    inc, decision = diagnose(rt, inputs, inc, evidence)
+    if decision.action == "close":
+        inc.status = IncidentStatus.FALSE_ALARM
+    elif decision.action == "escalate":
+        inc.status = IncidentStatus.DIAGNOSED if dry_run else IncidentStatus.ESCALATED
+        inc.escalated_to = None if dry_run else decision.escalate_to
+    else:
+        inc = remediate(rt, inputs, inc, evidence, decision)
+    return close_incident(rt, inputs, inc, evidence).to_contract()

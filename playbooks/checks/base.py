@@ -1,0 +1,60 @@
+"""What every check returns, and typed views over the evidence checks read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from playbooks.models.evidence import EvidencePackage
+from playbooks.models.incident import Finding, Verdict
+
+__all__ = ["CheckResult", "FeatureDriftView", "drift_view"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    verdict: Verdict
+    confidence: float
+    summary: str
+    findings: list[Finding] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ValueError(f"confidence must be in [0, 1], got {self.confidence}")
+
+
+@dataclass(frozen=True)
+class FeatureDriftView:
+    """One feature's drift statistics as recorded in the evidence package."""
+
+    feature: str
+    kind: str
+    status: str
+    psi: float | None
+    ks: float | None
+    wasserstein_normed: float | None
+    js: float | None
+    reference_summary: dict[str, float]
+    current_summary: dict[str, float]
+    unseen_categories: list[str]
+    unseen_share: float
+    missing_current: float
+    raw: dict[str, Any]
+
+    @property
+    def drifted(self) -> bool:
+        return self.status == "drift"
+
+
+def drift_view(evidence: EvidencePackage) -> list[FeatureDriftView]:
+    return [
+        FeatureDriftView(
+            feature=d["feature"], kind=d["kind"], status=d["status"], psi=d.get("psi"),
+            ks=d.get("ks"), wasserstein_normed=d.get("wasserstein_normed"), js=d.get("js"),
+            reference_summary=d.get("reference_summary") or {},
+            current_summary=d.get("current_summary") or {},
+            unseen_categories=list(d.get("unseen_categories") or []),
+            unseen_share=float(d.get("unseen_share") or 0.0),
+            missing_current=float(d.get("missing_current") or 0.0), raw=d)
+        for d in evidence.feature_drift
+    ]

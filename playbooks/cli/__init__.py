@@ -1,0 +1,1 @@
+"""The `mlpb` command line."""

@@ -1,0 +1,239 @@
+"""`mlpb`: run playbooks, the demo, profiles, validation and the incident ledger."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from playbooks.cli.output import err, incident_summary, incidents_table, out, print_json
+from playbooks.config import load_settings
+from playbooks.errors import MlpbError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="ML Playbooks: automated incident playbooks for production ML models.")
+profile_app = typer.Typer(no_args_is_help=True, help="Model profiles.")
+incidents_app = typer.Typer(no_args_is_help=True, help="The incident ledger.")
+app.add_typer(profile_app, name="profile")
+app.add_typer(incidents_app, name="incidents")
+
+F = TypeVar("F", bound=Callable[..., Any])
+_state = {"debug": False}
+
+HomeOpt = Annotated[str | None, typer.Option("--home", help="State dir (default $MLPB_HOME or ./.mlpb).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+
+def friendly(fn: F) -> F:
+    """Show MlpbErrors as a message and exit code; a stack trace only with --debug."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MlpbError as exc:
+            if _state["debug"]:
+                raise
+            err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            if exc.hint:
+                err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if _state["debug"]:
+                raise
+            err.print(f"[bold red]unexpected error:[/] {type(exc).__name__}: {exc}", highlight=False)
+            err.print("[yellow]hint:[/] re-run with --debug for the stack trace and report it")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="Show stack traces.")] = False) -> None:
+    _state["debug"] = debug
+
+
+def _prefect(home: str | None, verbose: bool = False) -> None:
+    from playbooks.cli.env import prepare_prefect_env
+
+    prepare_prefect_env(load_settings(home), verbose=verbose)
+
+
+@app.command()
+@friendly
+def run(
+    playbook: Annotated[str, typer.Argument(help="Catalog id (e.g. data-drift) or a spec file.")],
+    profile: Annotated[Path, typer.Option("--profile", "-p", help="Model profile YAML.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Diagnose and plan; apply nothing.")] = False,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect logs.")] = False,
+) -> None:
+    """Run one playbook against one model profile."""
+    from playbooks.engine.lifecycle import load_inputs
+
+    load_inputs(playbook, profile)  # fail fast, before Prefect starts, on bad input
+    _prefect(home, verbose)
+    err.print(f"[dim]running playbook '{playbook}' on {profile} "
+              f"({'dry run' if dry_run else 'live'}); starting Prefect...[/]")
+    from flows.engine import run_playbook
+
+    result = run_playbook(playbook=playbook, profile=str(profile), dry_run=dry_run, home=home,
+                          quiet=json_out)
+    if json_out:
+        print_json(result)
+    else:
+        out.print(incident_summary(result))
+
+
+@app.command()
+@friendly
+def demo(
+    fault: Annotated[str, typer.Option(help="Fault to inject: covariate-drift, unit-change or none.")] = "covariate-drift",
+    seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
+    home: HomeOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Bootstrap the sandbox credit-risk model, inject a fault, run the data-drift playbook."""
+    from playbooks.cli.demo import run_demo
+
+    result = run_demo(load_settings(home), fault=fault, seed=seed, quiet=json_out)
+    if json_out:
+        print_json(result)
+
+
+@app.command()
+@friendly
+def validate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Spec/profile files; default: the catalog.")] = None,
+) -> None:
+    """Validate playbook specs and model profiles (default: the whole catalog)."""
+    from playbooks.loader import CATALOG_DIR, detect_kind, load_profile, load_spec, read_yaml
+
+    targets = list(paths or sorted(CATALOG_DIR.glob("*.yaml")))
+    failed = 0
+    for path in targets:
+        try:
+            kind = detect_kind(read_yaml(path))
+            if kind == "unknown":
+                raise MlpbError(f"{path}: neither a playbook spec nor a model profile",
+                                hint="a spec has 'hypotheses'; a profile has 'features' and 'data'")
+            load_spec(path) if kind == "spec" else load_profile(path)
+            out.print(f"[green]✓[/] {path} ({kind})", highlight=False)
+        except MlpbError as exc:
+            failed += 1
+            out.print(f"[red]✗[/] {exc.message}", highlight=False, soft_wrap=True)
+    if failed:
+        err.print(f"[red]{failed} of {len(targets)} file(s) failed validation[/]")
+        raise typer.Exit(2)
+
+
+@app.command()
+@friendly
+def schema(
+    kind: Annotated[str, typer.Argument(help="spec or profile")] = "spec",
+    write: Annotated[Path | None, typer.Option(help="Write both schemas into this directory.")] = None,
+) -> None:
+    """Print (or write) the JSON Schema of playbook specs or model profiles."""
+    from playbooks.schemas import export_schemas, schema_for
+
+    if write:
+        for p in export_schemas(write):
+            err.print(f"wrote {p}")
+        return
+    print_json(schema_for(kind))
+
+
+@app.command()
+@friendly
+def recover(
+    profile: Annotated[Path, typer.Option("--profile", "-p", help="Model profile YAML.")],
+    home: HomeOpt = None,
+) -> None:
+    """Revert remediations a killed run left half-applied, and escalate their incidents."""
+    from playbooks.data.io import load_windows
+    from playbooks.engine.lifecycle import recover_unfinished
+    from playbooks.engine.runtime import Runtime
+    from playbooks.loader import load_profile
+
+    prof = load_profile(profile)
+    done = recover_unfinished(Runtime.from_env(home), prof, load_windows(prof), older_than=None)
+    out.print(f"recovered {len(done)} incident(s): {', '.join(done) or 'none'}")
+
+
+@profile_app.command("init")
+@friendly
+def profile_init(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    reference: Annotated[Path, typer.Option(help="Reference (training / known-good) CSV or parquet.")],
+    current: Annotated[Path, typer.Option(help="Current (production) CSV or parquet.")],
+    timestamp: Annotated[str | None, typer.Option(help="Timestamp column.")] = None,
+    target: Annotated[str | None, typer.Option(help="Label column.")] = None,
+    prediction: Annotated[str | None, typer.Option(help="Model score column.")] = None,
+    id_column: Annotated[str | None, typer.Option("--id", help="Request id column.")] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the profile.")] = Path("profile.yaml"),
+) -> None:
+    """Write a model profile for CSV/parquet data you already have (features inferred)."""
+    from playbooks.profile_init import infer_profile, write_profile
+
+    prof, notes = infer_profile(name, reference, current, output=output, timestamp=timestamp,
+                                target=target, prediction=prediction, id_column=id_column)
+    write_profile(prof, output)
+    for n in notes:
+        err.print(f"[yellow]note:[/] {n}", highlight=False)
+    f = prof["features"]
+    out.print(f"wrote {output}: {len(f['numeric'])} numeric, {len(f['categorical'])} categorical "
+              f"feature(s). Next: mlpb run data-drift --profile {output} --dry-run", highlight=False)
+
+
+@incidents_app.command("list")
+@friendly
+def incidents_list(
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """List incidents, newest first."""
+    from playbooks.ledger import Ledger
+
+    items = Ledger(load_settings(home).ensure().ledger_url).list(limit=limit, status=status, model=model)
+    if json_out:
+        print_json([i.to_contract() for i in items])
+    else:
+        out.print(incidents_table(items))
+
+
+@incidents_app.command("show")
+@friendly
+def incidents_show(
+    incident_id: Annotated[str, typer.Argument(help="Incident id (or a unique prefix).")],
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """Show one incident with its timeline."""
+    from playbooks.ledger import Ledger
+
+    inc = Ledger(load_settings(home).ensure().ledger_url).get(incident_id)
+    if json_out:
+        print_json(inc.to_contract())
+        return
+    out.print(incident_summary(inc.to_contract()))
+    for ev in inc.timeline:
+        out.print(f"  {ev.at:%Y-%m-%d %H:%M:%S}  {ev.kind:<12} {ev.message}", highlight=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The engine's pure logic: plugin registry, decisions, severity, verification, post-mortem."""

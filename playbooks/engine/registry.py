@@ -1,0 +1,122 @@
+"""Check and remediation registries.
+
+Decorators only *mark* a function or class (no global mutable state); a ``Registry`` is built
+from a list of modules, rejects duplicate names and validates params against the typed
+``*Params`` model each plugin declares.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from playbooks.errors import UnknownNameError
+
+__all__ = ["BUILTIN_MODULES", "Plugin", "PluginKind", "Registry", "check", "default_registry",
+           "remediation"]
+
+PluginKind = Literal["check", "remediation"]
+T = TypeVar("T")
+_MARK = "__mlpb_plugin__"
+
+# Modules whose decorated members form the standard catalog's plugins.
+BUILTIN_MODULES = (
+    "playbooks.checks.drift",
+    "playbooks.remediations.retrain",
+)
+
+
+@dataclass(frozen=True)
+class Plugin:
+    kind: PluginKind
+    name: str
+    params: type[BaseModel]
+    impl: Any
+    doc: str
+
+    def parse_params(self, raw: Mapping[str, Any]) -> BaseModel:
+        return self.params.model_validate(dict(raw))
+
+
+def _mark(kind: PluginKind, name: str, params: type[BaseModel]) -> Callable[[T], T]:
+    def decorate(obj: T) -> T:
+        setattr(obj, _MARK, Plugin(kind, name, params, obj, (obj.__doc__ or "").strip()))
+        return obj
+
+    return decorate
+
+
+def check(name: str, *, params: type[BaseModel]) -> Callable[[T], T]:
+    """Mark ``fn(evidence, params) -> CheckResult`` as the check called ``name``."""
+    return _mark("check", name, params)
+
+
+def remediation(name: str, *, params: type[BaseModel]) -> Callable[[T], T]:
+    """Mark a class with ``plan``/``apply``/``revert`` as the remediation called ``name``."""
+    return _mark("remediation", name, params)
+
+
+class Registry:
+    """An immutable name → plugin map per kind."""
+
+    def __init__(self, plugins: Iterable[Plugin]) -> None:
+        table: dict[tuple[str, str], Plugin] = {}
+        for p in plugins:
+            key = (p.kind, p.name)
+            if key in table and table[key].impl is not p.impl:
+                raise ValueError(
+                    f"duplicate {p.kind} name '{p.name}': {_where(table[key].impl)} and "
+                    f"{_where(p.impl)}; rename one of them"
+                )
+            table[key] = p
+        self._table = table
+
+    @classmethod
+    def from_modules(cls, modules: Iterable[str | ModuleType]) -> Registry:
+        found: list[Plugin] = []
+        for mod in modules:
+            m = importlib.import_module(mod) if isinstance(mod, str) else mod
+            found += [getattr(v, _MARK) for v in vars(m).values() if hasattr(v, _MARK)]
+        return cls(found)
+
+    def names(self, kind: PluginKind) -> list[str]:
+        return sorted(n for k, n in self._table if k == kind)
+
+    def get(self, kind: PluginKind, name: str) -> Plugin:
+        try:
+            return self._table[(kind, name)]
+        except KeyError:
+            raise UnknownNameError(
+                f"unknown {kind} '{name}'",
+                hint=f"registered {kind}s: {', '.join(self.names(kind)) or '(none)'}",
+            ) from None
+
+    def validate(self, kind: PluginKind, name: str, raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """Problems (field path, message) with ``raw`` params for plugin ``name``; [] if valid."""
+        try:
+            plugin = self.get(kind, name)
+        except UnknownNameError as exc:
+            return [("", f"{exc.message} ({exc.hint})")]
+        try:
+            plugin.parse_params(raw)
+        except ValidationError as exc:
+            return [(".".join(map(str, e["loc"])),
+                     "unknown parameter (not in the params model)"
+                     if e["type"] == "extra_forbidden" else e["msg"]) for e in exc.errors()]
+        return []
+
+
+def _where(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
+@cache
+def default_registry() -> Registry:
+    """The registry of every built-in check and remediation (built once, then read-only)."""
+    return Registry.from_modules(BUILTIN_MODULES)

@@ -1,0 +1,46 @@
+"""What a playbook run needs besides its inputs: ledger, notifier, model registry.
+
+One place picks the implementations (DESIGN.md §8: external services behind a Protocol)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from playbooks.config import Settings, load_settings
+from playbooks.ledger import Ledger
+from playbooks.models.profile import ModelProfile
+from playbooks.notify import ConsoleNotifier, Notification, Notifier
+
+__all__ = ["Runtime"]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    notifier: Notifier = field(default_factory=ConsoleNotifier)
+
+    @classmethod
+    def from_env(cls, home: str | None = None, *, quiet: bool = False) -> Runtime:
+        return cls(load_settings(home).ensure(), ConsoleNotifier(quiet=quiet))
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.settings.ledger_url)
+
+    def model_registry(self, profile: ModelProfile) -> Any | None:
+        """The MLflow registry the profile's model lives in; None without a model."""
+        if profile.model is None:
+            return None
+        from playbooks.registry import MlflowModelRegistry  # lazy: mlflow is slow to import
+
+        if profile.model.tracking_uri:
+            return MlflowModelRegistry(profile.model.tracking_uri)
+        return MlflowModelRegistry.local(self.settings.home)
+
+    def notify(self, note: Notification) -> None:
+        try:
+            self.notifier.send(note)
+        except Exception as exc:  # a notifier outage must never fail the playbook
+            self.ledger.add_event(note.incident.id, "notify_failed", f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,72 @@
+"""Acceptance metrics measured on fresh data after a change, and the closure gate (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from playbooks.models.incident import CriterionResult, Verification
+from playbooks.models.profile import ModelProfile
+from playbooks.models.spec import AcceptanceCriterion
+from playbooks.stats import DriftThresholds, drift_report
+
+__all__ = ["evaluate_criteria", "measure"]
+
+
+def _scores(model: Any, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
+    return np.asarray(model.predict_proba(frame[features])[:, 1], dtype=float)
+
+
+def _auc(y: pd.Series, s: np.ndarray) -> float | None:
+    return float(roc_auc_score(y, s)) if y.nunique() == 2 else None
+
+
+def measure(profile: ModelProfile, window: pd.DataFrame, *, serving: Any, previous: Any | None,
+            reference: pd.DataFrame, thresholds: DriftThresholds | None = None) -> dict[str, float]:
+    """Metrics for acceptance criteria: ``serving`` is the model behind the alias now,
+    ``previous`` the one it replaced, ``reference`` the serving model's training data."""
+    feats, target = profile.features.all, profile.target
+    out: dict[str, float] = {}
+    rep = drift_report(reference, window, profile.features.numeric,
+                       profile.features.categorical, thresholds)
+    out["max_psi"] = rep.max_psi()
+    out["drifted_feature_share"] = len(rep.drifted()) / max(len(rep.features), 1)
+    if target is None or target not in window.columns:
+        return out
+    y = window[target].astype(int)
+    new_s = _scores(serving, window, feats)
+    if (auc := _auc(y, new_s)) is not None:
+        out["roc_auc"] = auc
+    if previous is not None:
+        old_s = _scores(previous, window, feats)
+        if (old := _auc(y, old_s)) is not None and "roc_auc" in out:
+            out["roc_auc_previous"] = old
+            out["roc_auc_delta_vs_previous"] = out["roc_auc"] - old
+        drops = []
+        for seg in profile.segments:
+            if seg not in window.columns:
+                continue
+            for _, idx in window.groupby(seg, observed=True).indices.items():
+                if len(idx) < 50:
+                    continue
+                a_new, a_old = _auc(y.iloc[idx], new_s[idx]), _auc(y.iloc[idx], old_s[idx])
+                if a_new is not None and a_old is not None:
+                    drops.append(a_old - a_new)
+        if drops:
+            out["worst_slice_auc_drop"] = max(drops)
+        elif not profile.segments:
+            out["worst_slice_auc_drop"] = 0.0  # no segments named: no slice can be harmed
+    return out
+
+
+def evaluate_criteria(criteria: list[AcceptanceCriterion], metrics: dict[str, float],
+                      window: dict[str, Any] | None = None) -> Verification:
+    """Every criterion must hold; a metric that could not be measured fails its criterion."""
+    results = [CriterionResult(id=c.id, metric=c.metric, op=c.op, target=c.value,
+                               observed=metrics.get(c.metric), passed=c.holds(metrics.get(c.metric)))
+               for c in criteria]
+    return Verification(passed=all(r.passed for r in results), criteria=results,
+                        window=window or {})

@@ -1,0 +1,112 @@
+"""Evidence collectors (pure functions over loaded data and the registry)."""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import socket
+from datetime import datetime
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from playbooks.data.io import DataWindows
+from playbooks.models.profile import ModelProfile
+from playbooks.stats import DriftThresholds, compute_drift, fit_reference
+
+__all__ = [
+    "collect_environment",
+    "collect_feature_drift",
+    "collect_label_metrics",
+    "collect_model_version",
+    "estimate_onset",
+]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float | np.floating):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def collect_feature_drift(profile: ModelProfile, data: DataWindows,
+                          thresholds: DriftThresholds) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Per-feature drift of the current window against the reference, and headline metrics."""
+    ref = fit_reference(data.reference, profile.features.numeric, profile.features.categorical,
+                        thresholds)
+    report = compute_drift(ref, data.current, thresholds)
+    rows = [_jsonable(dataclasses.asdict(f)) for f in report.features]
+    drifted = report.drifted()
+    metrics = {
+        "max_psi": float(report.max_psi()),
+        "drifted_features": float(len(drifted)),
+        "drifted_feature_share": len(drifted) / max(len(report.features), 1),
+        "psi_act": thresholds.psi_act,
+        "current_rows": float(len(data.current)),
+        "reference_rows": float(len(data.reference)),
+    }
+    return rows, metrics
+
+
+def estimate_onset(profile: ModelProfile, data: DataWindows,
+                   thresholds: DriftThresholds) -> datetime | None:
+    """Start of the first day from which drift persists to the end of the log (for MTTD)."""
+    ts = profile.data.timestamp
+    if not ts or data.log.empty:
+        return None
+    ref = fit_reference(data.reference, profile.features.numeric, profile.features.categorical,
+                        thresholds)
+    days = data.log[ts].dt.floor("D")
+    onset: datetime | None = None
+    for day, idx in sorted(data.log.groupby(days).indices.items()):
+        rep = compute_drift(ref, data.log.iloc[idx], thresholds)
+        if rep.drifted():
+            onset = onset or pd.Timestamp(day).to_pydatetime()
+        else:
+            onset = None
+    return onset
+
+
+def collect_model_version(profile: ModelProfile, registry: Any | None) -> dict[str, Any]:
+    if profile.model is None or registry is None:
+        return {"available": False, "reason": "the profile names no MLflow model"}
+    info = registry.get_version(profile.model.registry_name, profile.model.alias)
+    return {"available": True, "name": info.name, "alias": profile.model.alias,
+            "version": info.version, "run_id": info.run_id, "source": info.source,
+            "tags": dict(info.tags), "threshold": profile.model.threshold}
+
+
+def collect_label_metrics(profile: ModelProfile, data: DataWindows) -> dict[str, Any]:
+    """Labelled performance of the logged scores in the current window, if labels exist."""
+    score = profile.prediction.score
+    if data.labelled is None or profile.target is None or not score:
+        return {"available": False, "reason": "no labels or score column in the profile"}
+    ts = profile.data.timestamp
+    lab = data.labelled
+    if ts and data.current is not None and not data.current.empty:
+        lab = lab[lab[ts] >= data.current[ts].min()]
+    if score not in lab.columns or lab[profile.target].nunique() < 2:
+        return {"available": False, "reason": "too few labelled rows in the current window"}
+    y, s = lab[profile.target].astype(int), lab[score].astype(float)
+    return {"available": True, "rows": len(lab),
+            "roc_auc": float(roc_auc_score(y, s)), "positive_rate": float(y.mean()),
+            "mean_score": float(s.mean())}
+
+
+def collect_environment() -> dict[str, str]:
+    env = {"python": platform.python_version(), "host": socket.gethostname()}
+    for pkg in ("ml-playbooks", "prefect", "mlflow", "scikit-learn", "pandas"):
+        try:
+            env[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            continue
+    return env

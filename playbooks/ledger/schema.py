@@ -1,0 +1,94 @@
+"""Ledger tables (SQLAlchemy Core). The full incident is kept as JSON; the columns beside it
+exist for querying and for the uniqueness rule on open incidents."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+__all__ = ["incidents", "metadata", "remediation_journal", "hypothesis_results", "timeline"]
+
+metadata = sa.MetaData()
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend (SQLite drops the zone otherwise)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the ledger; use UTC-aware datetimes")
+        return value.astimezone(UTC) if dialect.name != "sqlite" else value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_TS = UTCDateTime()
+
+incidents = sa.Table(
+    "mlpb_incidents",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("dedup_key", sa.String(512), nullable=False, index=True),
+    # Equals dedup_key while the incident is open, NULL once closed: the unique constraint
+    # then allows one open incident per key on SQLite and PostgreSQL alike.
+    sa.Column("open_dedup_key", sa.String(512), unique=True, nullable=True),
+    sa.Column("playbook", sa.String(128), nullable=False),
+    sa.Column("model", sa.String(256), nullable=False, index=True),
+    sa.Column("status", sa.String(32), nullable=False, index=True),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("drill", sa.Boolean, nullable=False, default=False),
+    sa.Column("dry_run", sa.Boolean, nullable=False, default=False),
+    sa.Column("detected_at", _TS, nullable=False),
+    sa.Column("resolved_at", _TS, nullable=True),
+    sa.Column("updated_at", _TS, nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+)
+
+timeline = sa.Table(
+    "mlpb_timeline",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.String(64), sa.ForeignKey(incidents.c.id), index=True),
+    sa.Column("at", _TS, nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
+hypothesis_results = sa.Table(
+    "mlpb_hypothesis_results",
+    metadata,
+    sa.Column("incident_id", sa.String(64), sa.ForeignKey(incidents.c.id), primary_key=True),
+    sa.Column("hypothesis_id", sa.String(128), primary_key=True),
+    sa.Column("check_name", sa.String(128), nullable=False),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("findings", sa.JSON, nullable=False),
+)
+
+remediation_journal = sa.Table(
+    "mlpb_remediation_journal",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.String(64), sa.ForeignKey(incidents.c.id), index=True),
+    sa.Column("model", sa.String(256), nullable=False, index=True),
+    sa.Column("remediation_id", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(128), nullable=False),
+    # intent → applied → (reverted | kept); an 'intent' or 'applied' entry with no final
+    # phase after its run ended means the run died mid-change: recovery reverts it.
+    sa.Column("phase", sa.String(16), nullable=False),
+    sa.Column("plan", sa.JSON, nullable=False),
+    sa.Column("change", sa.JSON, nullable=True),
+    sa.Column("at", _TS, nullable=False),
+    sa.Column("closed", sa.Boolean, nullable=False, default=False),
+)

@@ -1,0 +1,108 @@
+"""Load and validate YAML specs and profiles. Every error names the file, the field path and
+what was expected (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from playbooks.engine.registry import Registry, default_registry
+from playbooks.errors import SpecError, UnknownNameError
+from playbooks.models.profile import ModelProfile
+from playbooks.models.spec import PlaybookSpec
+
+__all__ = ["CATALOG_DIR", "catalog_ids", "detect_kind", "load_profile", "load_spec",
+           "read_yaml", "resolve_spec_path"]
+
+CATALOG_DIR = Path(__file__).parent / "catalog"
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise SpecError(str(path), [("", "file not found")], hint="check the path")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SpecError(str(path), [("", f"not UTF-8 text ({exc.reason})")]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(str(path), [("", f"invalid YAML at {where}: {problem}")]) from None
+    if not isinstance(data, dict):
+        raise SpecError(str(path), [("", f"expected a mapping at the top, got {type(data).__name__}")])
+    return data
+
+
+def _format_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for e in exc.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling; see the JSON Schema for allowed fields)"
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        problems.append((loc, msg))
+    return problems
+
+
+def _validate(path: Path, data: dict[str, Any], model: type[M]) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(str(path), _format_errors(exc)) from None
+
+
+def load_spec(path: Path, registry: Registry | None = None) -> PlaybookSpec:
+    """Load a PlaybookSpec and check every check/remediation name and params."""
+    registry = registry or default_registry()
+    spec = _validate(path, read_yaml(path), PlaybookSpec)
+    problems: list[tuple[str, str]] = []
+    for i, h in enumerate(spec.hypotheses):
+        for loc, msg in registry.validate("check", h.check, h.params):
+            field = "check" if not loc and "unknown" in msg else f"params.{loc}".rstrip(".")
+            problems.append((f"hypotheses.{i}.{field}", msg))
+    for i, r in enumerate(spec.remediations):
+        for loc, msg in registry.validate("remediation", r.action, r.params):
+            field = "action" if not loc and "unknown" in msg else f"params.{loc}".rstrip(".")
+            problems.append((f"remediations.{i}.{field}", msg))
+    if problems:
+        raise SpecError(str(path), problems)
+    return spec
+
+
+def load_profile(path: Path) -> ModelProfile:
+    profile = _validate(path, read_yaml(path), ModelProfile)
+    return profile.model_copy(update={"base_dir": path.resolve().parent})
+
+
+def catalog_ids() -> list[str]:
+    return sorted(p.stem for p in CATALOG_DIR.glob("*.yaml"))
+
+
+def resolve_spec_path(playbook: str) -> Path:
+    """A catalog id (``data-drift``) or a path to a spec file."""
+    candidate = Path(playbook)
+    if candidate.suffix in (".yaml", ".yml") and candidate.exists():
+        return candidate
+    path = CATALOG_DIR / f"{playbook}.yaml"
+    if not path.exists():
+        raise UnknownNameError(
+            f"unknown playbook '{playbook}'",
+            hint=f"catalog playbooks: {', '.join(catalog_ids())}; or pass a path to a spec file",
+        )
+    return path
+
+
+def detect_kind(data: dict[str, Any]) -> str:
+    """Tell a spec from a profile by its keys (for `mlpb validate PATH...`)."""
+    if "hypotheses" in data or "acceptance" in data:
+        return "spec"
+    if "features" in data or "data" in data:
+        return "profile"
+    return "unknown"

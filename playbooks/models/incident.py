@@ -1,0 +1,168 @@
+"""Incident and the results recorded on it (the JSON contract of DESIGN.md §5)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CriterionResult",
+    "Finding",
+    "HypothesisResult",
+    "Incident",
+    "IncidentStatus",
+    "RemediationRecord",
+    "RootCause",
+    "Severity",
+    "TimelineEvent",
+    "Verdict",
+    "Verification",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Severity(StrEnum):
+    SEV1 = "SEV1"
+    SEV2 = "SEV2"
+    SEV3 = "SEV3"
+    SEV4 = "SEV4"
+
+    def raised(self) -> Severity:
+        """One level more severe (SEV1 stays SEV1)."""
+        order = list(Severity)
+        return order[max(order.index(self) - 1, 0)]
+
+
+class Verdict(StrEnum):
+    SUPPORTED = "supported"
+    REFUTED = "refuted"
+    INCONCLUSIVE = "inconclusive"
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    INVESTIGATING = "investigating"
+    REMEDIATING = "remediating"
+    RESOLVED = "resolved"  # a change was applied and every acceptance criterion held
+    FALSE_ALARM = "false_alarm"  # closed without change
+    DIAGNOSED = "diagnosed"  # dry run or no model: root cause and recommendation, no change
+    ESCALATED = "escalated"  # handed to a human owner
+
+    @property
+    def is_open(self) -> bool:
+        return self in (self.OPEN, self.INVESTIGATING, self.REMEDIATING)
+
+
+class Finding(BaseModel):
+    """One machine-readable fact a check relied on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str = Field(description="e.g. feature_drift, missing_values, unseen_category")
+    feature: str | None = None
+    statistic: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+    breached: bool = False
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class HypothesisResult(BaseModel):
+    id: str
+    check: str
+    verdict: Verdict
+    confidence: float = Field(ge=0, le=1)
+    summary: str
+    findings: list[Finding] = Field(default_factory=list)
+
+
+class RootCause(BaseModel):
+    hypothesis_id: str
+    confidence: float
+    summary: str
+
+
+class RemediationRecord(BaseModel):
+    id: str
+    action: str
+    applied: bool = False
+    reverted: bool = False
+    dry_run: bool = False
+    plan: dict[str, Any] = Field(default_factory=dict)
+    change: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class CriterionResult(BaseModel):
+    id: str
+    metric: str
+    op: str
+    target: float
+    observed: float | None
+    passed: bool
+
+
+class Verification(BaseModel):
+    passed: bool
+    criteria: list[CriterionResult] = Field(default_factory=list)
+    window: dict[str, Any] = Field(default_factory=dict)
+
+
+class TimelineEvent(BaseModel):
+    at: datetime = Field(default_factory=utcnow)
+    kind: str
+    message: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Incident(BaseModel):
+    id: str
+    playbook: str
+    playbook_version: str
+    playbook_hash: str
+    model: str
+    model_version: str | None = None
+    severity: Severity = Severity.SEV4
+    status: IncidentStatus = IncidentStatus.OPEN
+    owner: str = "unassigned"
+    escalated_to: str | None = None
+    dry_run: bool = False
+    drill: bool = False
+    trigger: dict[str, Any] = Field(default_factory=dict)
+    dedup_key: str
+    root_cause: RootCause | None = None
+    hypotheses: list[HypothesisResult] = Field(default_factory=list)
+    remediations: list[RemediationRecord] = Field(default_factory=list)
+    verification: Verification | None = None
+    postmortem_path: str | None = None
+    timeline: list[TimelineEvent] = Field(default_factory=list)
+    onset_at: datetime | None = Field(None, description="When the fault began (from evidence).")
+    detected_at: datetime = Field(default_factory=utcnow, description="Incident opened.")
+    resolved_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def mttd_seconds(self) -> float | None:
+        if self.onset_at is None:
+            return None
+        return max((self.detected_at - self.onset_at).total_seconds(), 0.0)
+
+    @property
+    def mttr_seconds(self) -> float | None:
+        if self.resolved_at is None:
+            return None
+        return (self.resolved_at - self.detected_at).total_seconds()
+
+    def to_contract(self) -> dict[str, Any]:
+        """The JSON printed by ``mlpb run --json``."""
+        data = self.model_dump(mode="json")
+        data["mttd_seconds"] = self.mttd_seconds
+        data["mttr_seconds"] = self.mttr_seconds
+        return data

@@ -1,0 +1,138 @@
+"""ModelProfile: one monitored model and where its data lives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from playbooks.models.common import Duration, StrictModel
+
+__all__ = [
+    "DataSource",
+    "DataSources",
+    "FeatureSet",
+    "LabelSource",
+    "ModelProfile",
+    "ModelRef",
+    "Owners",
+    "PredictionColumns",
+    "ServiceLevels",
+    "TrainingConfig",
+]
+
+
+class DataSource(StrictModel):
+    path: str = Field(description="File or glob (CSV or parquet), relative to the profile file.")
+    format: Literal["auto", "csv", "parquet"] = Field(
+        "auto", description="File format; 'auto' picks by extension."
+    )
+    window: Duration | None = Field(
+        None, description="Only the last span of data (by the timestamp column), e.g. '7d'."
+    )
+
+
+class LabelSource(DataSource):
+    column: str = Field(description="Label column in the label files.")
+    delay: Duration = Field("1d", description="How long after a prediction its label arrives.")  # type: ignore[assignment]
+
+
+class DataSources(StrictModel):
+    timestamp: str | None = Field(None, description="Event-time column in reference/current.")
+    id: str | None = Field(None, description="Request id column, used to join labels.")
+    reference: DataSource = Field(description="Data the model was trained on / known-good.")
+    current: DataSource = Field(description="Recent production data (the inference log).")
+    labels: LabelSource | None = Field(None, description="Delayed ground-truth labels.")
+
+
+class FeatureSet(StrictModel):
+    numeric: list[str] = Field(default_factory=list, description="Numeric feature columns.")
+    categorical: list[str] = Field(default_factory=list, description="Categorical columns.")
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> FeatureSet:
+        both = set(self.numeric) & set(self.categorical)
+        if both:
+            raise ValueError(f"features listed as both numeric and categorical: {sorted(both)}")
+        if not self.numeric and not self.categorical:
+            raise ValueError("at least one numeric or categorical feature is required")
+        return self
+
+
+class PredictionColumns(StrictModel):
+    score: str | None = Field(None, description="Model score / probability column.")
+    decision: str | None = Field(None, description="Decision column (e.g. approve/decline).")
+    positive_decision: str | None = Field(
+        None, description="Decision value meaning the positive class (e.g. 'decline')."
+    )
+
+
+class ModelRef(StrictModel):
+    registry_name: str = Field(description="MLflow registered model name.")
+    alias: str = Field("champion", description="Alias that serves production traffic.")
+    tracking_uri: str | None = Field(
+        None, description="MLflow tracking URI; default is the local store in the state dir."
+    )
+    threshold: float = Field(0.5, ge=0, le=1, description="Decision threshold on the score.")
+
+
+class TrainingConfig(StrictModel):
+    entrypoint: str = Field(
+        description="'module:function' called as f(frame, numeric=, categorical=, target=, seed=)."
+    )
+    lookback: Duration = Field("14d", description="How much recent labelled data to train on.")  # type: ignore[assignment]
+
+    @field_validator("entrypoint")
+    @classmethod
+    def _entrypoint_shape(cls, v: str) -> str:
+        if v.count(":") != 1 or not all(v.split(":")):
+            raise ValueError("expected 'package.module:function'")
+        return v
+
+
+class Owners(StrictModel):
+    model: str = Field("unassigned", description="Team owning the model.")
+    data: str = Field("unassigned", description="Team owning the upstream data.")
+    oncall: str = Field("unassigned", description="Who is paged for incidents.")
+
+
+class ServiceLevels(StrictModel):
+    min_roc_auc: float | None = Field(None, ge=0, le=1, description="Lowest acceptable ROC AUC.")
+    max_latency_p95_ms: float | None = Field(None, gt=0, description="p95 latency SLO in ms.")
+
+
+class ModelProfile(StrictModel):
+    """What we watch. Paths are resolved relative to the profile file (``base_dir``)."""
+
+    name: str = Field(description="Short model name used in incidents and alerts.")
+    description: str = Field("", description="What the model does, for humans.")
+    criticality: Literal["low", "medium", "high"] = Field(
+        "medium", description="Business criticality; raises incident severity when high."
+    )
+    owners: Owners = Field(default_factory=Owners)  # type: ignore[arg-type]
+    data: DataSources
+    features: FeatureSet
+    target: str | None = Field(None, description="Label column (in reference and label files).")
+    prediction: PredictionColumns = Field(default_factory=PredictionColumns)  # type: ignore[arg-type]
+    model: ModelRef | None = Field(
+        None, description="The MLflow model; without it playbooks diagnose but apply nothing."
+    )
+    training: TrainingConfig | None = Field(None, description="How to retrain the model.")
+    segments: list[str] = Field(default_factory=list, description="Slice columns to compare.")
+    slo: ServiceLevels = Field(default_factory=ServiceLevels)  # type: ignore[arg-type]
+    base_dir: Path = Field(
+        Path("."), exclude=True, description="Directory relative paths resolve against (set on load)."
+    )
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def can_remediate(self) -> bool:
+        return self.model is not None

@@ -1,0 +1,192 @@
+"""PlaybookSpec: what we do for one failure class. Loaded from YAML, validated fully at load
+(check/remediation params are validated against their registered ``*Params`` models by
+``playbooks.catalog.load_spec``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from playbooks.models.common import Duration, StrictModel
+from playbooks.models.incident import Severity
+from playbooks.stats import DriftThresholds
+
+__all__ = [
+    "AcceptanceCriterion",
+    "Comparison",
+    "Communication",
+    "Escalation",
+    "HypothesisSpec",
+    "MetricName",
+    "Outcome",
+    "PlaybookSpec",
+    "RemediationSpec",
+    "SeverityRule",
+    "Taxonomy",
+]
+
+Comparison = Literal[">=", ">", "<=", "<", "=="]
+_SEMVER = r"^\d+\.\d+\.\d+$"
+_KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+# Metrics the engine knows how to measure. A closed set so a typo fails validation.
+MetricName = Literal[
+    "roc_auc",  # ROC AUC of the serving model on the fresh labelled window
+    "roc_auc_delta_vs_previous",  # new minus previous version's AUC on the same window
+    "max_psi",  # largest PSI of fresh data against the serving model's reference
+    "drifted_feature_share",  # share of features whose drift status is 'drift'
+    "worst_slice_auc_drop",  # largest AUC drop on any profile segment, new vs previous
+]
+
+
+def _compare(value: float, op: Comparison, target: float) -> bool:
+    return {
+        ">=": value >= target,
+        ">": value > target,
+        "<=": value <= target,
+        "<": value < target,
+        "==": value == target,
+    }[op]
+
+
+class Taxonomy(StrictModel):
+    category: Literal["data", "model", "infrastructure", "release"] = Field(
+        description="Where the failure originates."
+    )
+    failure_class: str = Field(description="Failure class within the category, e.g. 'drift'.")
+
+
+class SeverityRule(StrictModel):
+    severity: Severity = Field(description="Severity assigned when the condition holds.")
+    metric: MetricName = Field(description="Evidence metric the rule looks at.")
+    op: Comparison = Field(description="Comparison against value.")
+    value: float = Field(description="Threshold.")
+
+    def matches(self, metrics: dict[str, float]) -> bool:
+        v = metrics.get(self.metric)
+        return v is not None and _compare(v, self.op, self.value)
+
+
+class Outcome(StrictModel):
+    """What to do when a hypothesis is the root cause: exactly one of the three."""
+
+    remediate: list[str] = Field(
+        default_factory=list, description="Remediation ids to try, in order."
+    )
+    escalate_to: Literal["model", "data", "oncall"] | None = Field(
+        None, description="Owner (from the profile) to hand the incident to, without changes."
+    )
+    close_as: Literal["false-alarm"] | None = Field(
+        None, description="Close without any change (e.g. a false alarm)."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Outcome:
+        chosen = [bool(self.remediate), self.escalate_to is not None, self.close_as is not None]
+        if sum(chosen) != 1:
+            raise ValueError("set exactly one of 'remediate', 'escalate_to' or 'close_as'")
+        return self
+
+
+class HypothesisSpec(StrictModel):
+    id: str = Field(pattern=_KEBAB, description="Hypothesis id (kebab-case), unique per spec.")
+    title: str = Field(description="The hypothesis in one sentence.")
+    check: str = Field(description="Registered check name that tests it.")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Check parameters (validated by its Params model)."
+    )
+    on_supported: Outcome = Field(description="What to do when this is the root cause.")
+
+
+class RemediationSpec(StrictModel):
+    id: str = Field(pattern=_KEBAB, description="Remediation id (kebab-case), unique per spec.")
+    action: str = Field(description="Registered remediation name.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Remediation parameters.")
+    risk: Literal["low", "medium", "high"] = Field(description="Risk of applying it.")
+    effort: Literal["low", "medium", "high"] = Field(description="Effort / cost of applying it.")
+    requires_approval: bool = Field(
+        False, description="Wait for a human approval before applying."
+    )
+    rollback: str = Field(description="How it is undone, in words (shown in plans/post-mortems).")
+
+
+class AcceptanceCriterion(StrictModel):
+    id: str = Field(pattern=_KEBAB, description="Criterion id (kebab-case).")
+    metric: MetricName = Field(description="Metric measured on fresh data after the change.")
+    op: Comparison = Field(description="Comparison against value.")
+    value: float = Field(description="Target value.")
+    description: str = Field("", description="Why this criterion matters.")
+
+    def holds(self, observed: float | None) -> bool:
+        return observed is not None and _compare(observed, self.op, self.value)
+
+
+class Escalation(StrictModel):
+    default_owner: Literal["model", "data", "oncall"] = Field(
+        "oncall", description="Profile owner to escalate to when nothing else applies."
+    )
+    after: Duration = Field("1h", description="Escalate if the incident is still open after this.")  # type: ignore[assignment]
+
+
+class Communication(StrictModel):
+    channel: str | None = Field(None, description="Notification channel (e.g. Slack channel).")
+    status_every: Duration = Field("30m", description="Status reminder cadence while waiting.")  # type: ignore[assignment]
+
+
+class PlaybookSpec(StrictModel):
+    """What we do. ``hash`` is the sha256 of the canonical JSON of the spec content."""
+
+    id: str = Field(pattern=_KEBAB, description="Playbook id used by `mlpb run ID`.")
+    version: str = Field(pattern=_SEMVER, description="Semantic version of this playbook.")
+    title: str = Field(description="Human title.")
+    description: str = Field("", description="When to use this playbook.")
+    taxonomy: Taxonomy
+    signals: list[str] = Field(default_factory=list, description="Observable signals that fire it.")
+    evidence: list[Literal["data-windows", "feature-drift", "model-version", "label-metrics"]] = (
+        Field(description="Evidence collectors to run (concurrently).")
+    )
+    drift: DriftThresholds = Field(
+        default_factory=DriftThresholds,
+        description="Thresholds of the feature-drift evidence (PSI 0.1 warn / 0.2 act, ...).",
+    )
+    severity: list[SeverityRule] = Field(
+        default_factory=list, description="First matching rule wins; SEV4 when none matches."
+    )
+    hypotheses: list[HypothesisSpec] = Field(min_length=3, description="Competing hypotheses.")
+    remediations: list[RemediationSpec] = Field(default_factory=list, description="The menu.")
+    acceptance: list[AcceptanceCriterion] = Field(
+        min_length=1, description="All must hold on fresh data to close after a change."
+    )
+    escalation: Escalation = Field(default_factory=Escalation)  # type: ignore[arg-type]
+    communication: Communication = Field(default_factory=Communication)  # type: ignore[arg-type]
+
+    @model_validator(mode="after")
+    def _references(self) -> PlaybookSpec:
+        for kind, items in (("hypotheses", self.hypotheses), ("remediations", self.remediations)):
+            ids = [i.id for i in items]
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {kind} ids: {dupes}")
+        known = {r.id for r in self.remediations}
+        for h in self.hypotheses:
+            missing = [r for r in h.on_supported.remediate if r not in known]
+            if missing:
+                raise ValueError(
+                    f"hypothesis '{h.id}' names remediation(s) {missing} not in 'remediations' "
+                    f"(known: {sorted(known)})"
+                )
+        return self
+
+    @property
+    def hash(self) -> str:
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(payload).hexdigest()[:16]
+
+    def hypothesis(self, hid: str) -> HypothesisSpec:
+        return next(h for h in self.hypotheses if h.id == hid)
+
+    def remediation(self, rid: str) -> RemediationSpec:
+        return next(r for r in self.remediations if r.id == rid)

@@ -1,0 +1,10 @@
+"""Remediations: reversible changes with plan → apply → revert, registered by name."""
+
+from playbooks.remediations.base import (
+    NotApplicable,
+    Remediation,
+    RemediationContext,
+    load_entrypoint,
+)
+
+__all__ = ["NotApplicable", "Remediation", "RemediationContext", "load_entrypoint"]

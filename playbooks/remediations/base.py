@@ -1,0 +1,63 @@
+"""The remediation protocol and the context every remediation receives."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+from pydantic import BaseModel
+
+from playbooks.data.io import DataWindows
+from playbooks.errors import MlpbError
+from playbooks.models.evidence import EvidencePackage
+from playbooks.models.profile import ModelProfile
+
+__all__ = ["NotApplicable", "Remediation", "RemediationContext", "load_entrypoint"]
+
+
+class NotApplicable(MlpbError):
+    """The remediation cannot be applied here (no model in the profile, too little data...)."""
+
+
+@dataclass
+class RemediationContext:
+    incident_id: str
+    profile: ModelProfile
+    evidence: EvidencePackage
+    data: DataWindows
+    registry: Any | None  # playbooks.registry.ModelRegistry; None when the profile has no model
+    state_dir: Path
+
+
+class Remediation(Protocol):
+    """plan() previews, apply() changes and returns a JSON-able Change holding the prior
+    state, revert(change) restores it. apply() must be safe to revert at any point."""
+
+    def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]: ...
+
+    def apply(self, ctx: RemediationContext, params: BaseModel,
+              plan: dict[str, Any]) -> dict[str, Any]: ...
+
+    def revert(self, ctx: RemediationContext, change: dict[str, Any]) -> None: ...
+
+    def verification_data(self, ctx: RemediationContext,
+                          change: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(reference of the serving model, fresh window) the acceptance metrics use."""
+        ...
+
+
+def load_entrypoint(spec: str) -> Callable[..., Any]:
+    module, _, func = spec.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module), func)
+    except (ImportError, AttributeError) as exc:
+        raise MlpbError(f"training entrypoint '{spec}' cannot be imported: {exc}",
+                        hint="set training.entrypoint in the profile to 'package.module:function'"
+                        ) from None
+    if not callable(fn):
+        raise MlpbError(f"training entrypoint '{spec}' is not callable")
+    return fn  # type: ignore[no-any-return]

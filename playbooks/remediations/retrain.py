@@ -1,0 +1,119 @@
+"""Retrain on recent labelled data, register the version, promote it via the alias.
+
+The most recent ``holdout`` of labelled data is kept out of training: verification measures
+the acceptance criteria there (fresh data neither model was trained on). Revert moves the
+alias back to the version it pointed at before.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from playbooks.engine.registry import remediation
+from playbooks.models.common import Duration
+from playbooks.remediations.base import NotApplicable, RemediationContext, load_entrypoint
+
+__all__ = ["Retrain", "RetrainParams", "retrain_windows"]
+
+
+class RetrainParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lookback: Duration | None = Field(
+        None, description="Labelled history to train on; default: the profile's training.lookback."
+    )
+    holdout: Duration = Field(  # type: ignore[assignment]
+        "2d", description="Most recent labelled span kept out of training, used to verify."
+    )
+    min_train_rows: int = Field(500, ge=10, description="Refuse to train on fewer rows.")
+    min_holdout_rows: int = Field(200, ge=10, description="Refuse to verify on fewer rows.")
+    seed: int = Field(0, description="Seed passed to the training entrypoint.")
+
+
+def retrain_windows(ctx: RemediationContext, p: RetrainParams) -> dict[str, Any]:
+    """Training and holdout spans on the labelled log (pure; used by plan and verify)."""
+    prof = ctx.profile
+    ts = prof.data.timestamp
+    if ctx.data.labelled is None or ts is None or ctx.data.labelled.empty:
+        raise NotApplicable("retrain needs labelled data: the profile has no labels "
+                            "(data.labels, data.id, data.timestamp) or none have arrived yet")
+    assert prof.training is not None
+    end = ctx.data.labelled[ts].max()
+    holdout_start = end - p.holdout
+    lookback: timedelta = p.lookback or prof.training.lookback
+    train_start = holdout_start - lookback
+    return {"train_start": train_start.isoformat(), "holdout_start": holdout_start.isoformat(),
+            "end": end.isoformat()}
+
+
+def _frames(ctx: RemediationContext, w: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ts = ctx.profile.data.timestamp or ""
+    t0, t1, t2 = (pd.Timestamp(w[k]) for k in ("train_start", "holdout_start", "end"))
+    train = ctx.data.labelled_between(t0, t1, ts)
+    holdout = ctx.data.labelled_between(t1, t2 + pd.Timedelta(microseconds=1), ts)
+    return train, holdout
+
+
+@remediation("retrain", params=RetrainParams)
+class Retrain:
+    """Train on recent labelled data through the profile's entrypoint; promote via the alias."""
+
+    def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
+        p = RetrainParams.model_validate(params.model_dump())
+        prof = ctx.profile
+        if prof.model is None or ctx.registry is None:
+            raise NotApplicable("the profile names no MLflow model: nothing to retrain "
+                                "(add a `model:` section to apply remediations)")
+        if prof.training is None or prof.target is None:
+            raise NotApplicable("the profile has no training entrypoint or target")
+        w = retrain_windows(ctx, p)
+        train, holdout = _frames(ctx, w)
+        if len(train) < p.min_train_rows:
+            raise NotApplicable(f"only {len(train)} labelled rows in the training window "
+                                f"(need {p.min_train_rows})")
+        if len(holdout) < p.min_holdout_rows:
+            raise NotApplicable(f"only {len(holdout)} labelled rows in the holdout "
+                                f"(need {p.min_holdout_rows})")
+        current = ctx.registry.get_version(prof.model.registry_name, prof.model.alias)
+        return {
+            "model": prof.model.registry_name, "alias": prof.model.alias,
+            "current_version": current.version, "entrypoint": prof.training.entrypoint,
+            "windows": w, "train_rows": len(train), "holdout_rows": len(holdout),
+            "summary": (f"train {prof.model.registry_name} on {len(train)} labelled rows "
+                        f"({w['train_start'][:10]} → {w['holdout_start'][:10]}), register a new "
+                        f"version and move '{prof.model.alias}' from v{current.version} to it"),
+        }
+
+    def apply(self, ctx: RemediationContext, params: BaseModel,
+              plan: dict[str, Any]) -> dict[str, Any]:
+        p = RetrainParams.model_validate(params.model_dump())
+        prof = ctx.profile
+        assert prof.model is not None and prof.training is not None and prof.target is not None
+        train, _ = _frames(ctx, plan["windows"])
+        fit = load_entrypoint(prof.training.entrypoint)
+        model = fit(train, numeric=prof.features.numeric, categorical=prof.features.categorical,
+                    target=prof.target, seed=p.seed)
+        version = ctx.registry.register_model(
+            prof.model.registry_name, model, experiment=f"mlpb-{prof.name}",
+            params={"train_rows": len(train), **plan["windows"], "seed": p.seed},
+            metrics={}, tags={"mlpb.incident_id": ctx.incident_id, "mlpb.remediation": "retrain",
+                              "threshold": str(prof.model.threshold)},
+            description=f"retrained by ML Playbooks incident {ctx.incident_id}")
+        change = ctx.registry.set_alias(prof.model.registry_name, prof.model.alias,
+                                        version.version, incident_id=ctx.incident_id)
+        return {"alias_change": change.to_dict(), "new_version": version.version,
+                "previous_version": change.previous_version, "windows": plan["windows"]}
+
+    def verification_data(self, ctx: RemediationContext,
+                          change: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(new version's training frame, fresh holdout) for the acceptance metrics."""
+        return _frames(ctx, change["windows"])
+
+    def revert(self, ctx: RemediationContext, change: dict[str, Any]) -> None:
+        from playbooks.registry import AliasChange
+
+        ctx.registry.revert_alias(AliasChange.from_dict(change["alias_change"]))

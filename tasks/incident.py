@@ -1,0 +1,64 @@
+"""Phase 1 (open) and phase 6 (close)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+
+from playbooks.engine.lifecycle import Inputs, load_inputs, new_incident, recover_unfinished
+from playbooks.engine.postmortem import render_postmortem
+from playbooks.engine.runtime import Runtime
+from playbooks.models.evidence import EvidencePackage
+from playbooks.models.incident import Incident, IncidentStatus, utcnow
+from playbooks.notify import Notification
+from tasks.common import TASK_DEFAULTS
+
+__all__ = ["close_incident", "load_playbook_inputs", "open_incident"]
+
+
+@task(name="load-inputs", **TASK_DEFAULTS)
+def load_playbook_inputs(playbook: str, profile: str) -> Inputs:
+    return load_inputs(playbook, profile)
+
+
+@task(name="open-incident", **TASK_DEFAULTS)
+def open_incident(rt: Runtime, inputs: Inputs, trigger: dict[str, Any], dry_run: bool,
+                  drill: bool, dedup_key: str | None) -> Incident:
+    recover_unfinished(rt, inputs.profile, inputs.data)
+    inc = new_incident(inputs.spec, inputs.profile, trigger=trigger, dry_run=dry_run,
+                       drill=drill, dedup_key=dedup_key)
+    inc, created = rt.ledger.open_incident(inc)
+    if created:
+        rt.notify(Notification("opened", inc, f"{inputs.spec.title} suspected on {inc.model}",
+                               [f"trigger: {trigger.get('source', 'manual')}",
+                                f"owner: {inc.owner}"]))
+    return inc
+
+
+@task(name="close-incident", **TASK_DEFAULTS)
+def close_incident(rt: Runtime, inputs: Inputs, inc: Incident,
+                   evidence: EvidencePackage | None) -> Incident:
+    """Write the post-mortem (file + Prefect artifact), persist, notify the final status."""
+    if inc.status in (IncidentStatus.RESOLVED, IncidentStatus.FALSE_ALARM):
+        inc.resolved_at = utcnow()
+    rt.ledger.add_event(inc.id, "closed", f"incident {inc.status.value}")
+    inc.timeline = rt.ledger.events(inc.id)
+    path = Path(rt.settings.postmortem_dir) / f"{inc.id}.md"
+    inc.postmortem_path = str(path)
+    text = render_postmortem(inc, inputs.spec, evidence)
+    path.write_text(text, encoding="utf-8")
+    create_markdown_artifact(markdown=text, key=f"postmortem-{inc.id.lower()}",
+                             description=f"Post-mortem of {inc.id}")
+    inc = rt.ledger.save(inc)
+    kind = {IncidentStatus.RESOLVED: "resolved", IncidentStatus.FALSE_ALARM: "false_alarm",
+            IncidentStatus.ESCALATED: "escalated"}.get(inc.status, "diagnosed")
+    rc = inc.root_cause
+    rt.notify(Notification(kind, inc, f"incident {inc.status.value}",  # type: ignore[arg-type]
+                           [f"root cause: {rc.hypothesis_id} — {rc.summary}" if rc else
+                            "root cause: not established",
+                            *([f"escalated to: {inc.escalated_to}"] if inc.escalated_to else []),
+                            f"post-mortem: {path}"]))
+    return inc

@@ -1,0 +1,132 @@
+"""Phase 5: plan, journal, apply inside a Prefect transaction, verify, revert on failure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+from prefect.transactions import Transaction, get_transaction, transaction
+
+from playbooks.engine.decide import Decision
+from playbooks.engine.lifecycle import Inputs
+from playbooks.engine.runtime import Runtime
+from playbooks.errors import MlpbError
+from playbooks.models.evidence import EvidencePackage
+from playbooks.models.incident import Incident, IncidentStatus, RemediationRecord, Verification
+from playbooks.models.spec import RemediationSpec
+from playbooks.notify import Notification
+from playbooks.remediations.base import RemediationContext
+from tasks.common import TASK_DEFAULTS
+from tasks.verify import verify_remediation
+
+__all__ = ["remediate"]
+
+
+def _context(rt: Runtime, inputs: Inputs, inc: Incident, ev: EvidencePackage) -> RemediationContext:
+    return RemediationContext(inc.id, inputs.profile, ev, inputs.data,
+                              rt.model_registry(inputs.profile), rt.settings.home)
+
+
+@task(name="plan-remediation", task_run_name="plan-{entry.id}", **TASK_DEFAULTS)
+def plan_remediation(ctx: RemediationContext, inputs: Inputs, entry: RemediationSpec) -> dict[str, Any]:
+    plugin = inputs.registry.get("remediation", entry.action)
+    return plugin.impl().plan(ctx, plugin.parse_params(entry.params))  # type: ignore[no-any-return]
+
+
+@task(name="apply-remediation", task_run_name="apply-{entry.id}", **TASK_DEFAULTS)
+def apply_remediation(rt: Runtime, ctx: RemediationContext, inputs: Inputs,
+                      entry: RemediationSpec, plan: dict[str, Any], seq: int) -> dict[str, Any]:
+    plugin = inputs.registry.get("remediation", entry.action)
+    txn = get_transaction()
+    assert txn is not None
+    # Stored before acting so the rollback hook can find the journal entry even if apply dies.
+    txn.set("undo", {"rt": rt, "ctx": ctx, "inputs": inputs, "entry": entry, "seq": seq})
+    change: dict[str, Any] = plugin.impl().apply(ctx, plugin.parse_params(entry.params), plan)
+    rt.ledger.journal_update(seq, "applied", change)
+    txn.set("change", change)
+    return change
+
+
+@apply_remediation.on_rollback
+def revert_remediation(txn: Transaction) -> None:
+    undo, change = txn.get("undo"), txn.get("change", None)
+    rt: Runtime = undo["rt"]
+    if change is not None:
+        plugin = undo["inputs"].registry.get("remediation", undo["entry"].action)
+        plugin.impl().revert(undo["ctx"], change)
+    rt.ledger.journal_update(undo["seq"], "reverted", closed=True)
+    rt.ledger.add_event(undo["ctx"].incident_id, "reverted",
+                        f"remediation '{undo['entry'].id}' reverted", {"change": change})
+
+
+def _try_one(rt: Runtime, inputs: Inputs, inc: Incident, ctx: RemediationContext,
+             entry: RemediationSpec) -> tuple[RemediationRecord, Verification | None]:
+    try:
+        plan = plan_remediation(ctx, inputs, entry)
+    except MlpbError as exc:
+        return RemediationRecord(id=entry.id, action=entry.action, error=exc.message), None
+    rec = RemediationRecord(id=entry.id, action=entry.action, plan=plan, dry_run=inc.dry_run)
+    rt.notify(Notification("remediation_plan", inc, f"remediation plan: {entry.id}", [
+        plan.get("summary", ""), f"risk {entry.risk}, effort {entry.effort}",
+        f"rollback: {entry.rollback}"]))
+    if inc.dry_run:
+        rt.ledger.add_event(inc.id, "dry_run", f"would apply '{entry.id}': {plan.get('summary')}")
+        return rec, None
+    if entry.requires_approval:
+        rec.error = "requires approval; not applied automatically"
+        rt.notify(Notification("approval_needed", inc, f"approval needed for {entry.id}",
+                               [plan.get("summary", "")]))
+        return rec, None
+    seq = rt.ledger.journal_intent(inc.id, inc.model, entry.id, entry.action, plan)
+    verification: Verification | None = None
+    try:
+        with transaction() as txn:
+            rec.change = apply_remediation(rt, ctx, inputs, entry, plan, seq)
+            rec.applied = True
+            verification = verify_remediation(ctx, inputs, entry.action, rec.change)
+            if not verification.passed:
+                txn.rollback()
+                rec.reverted = True
+            else:
+                rt.ledger.journal_update(seq, "kept", closed=True)
+    except Exception as exc:  # the transaction already reverted; record and move on
+        rec.reverted, rec.error = rec.applied, f"{type(exc).__name__}: {exc}"
+        if not rec.applied:
+            rt.ledger.journal_update(seq, "failed", closed=True)
+    return rec, verification
+
+
+def remediate(rt: Runtime, inputs: Inputs, inc: Incident, evidence: EvidencePackage,
+              decision: Decision) -> Incident:
+    """Try each remediation of the decision in order until one verifies; else escalate."""
+    if not inputs.profile.can_remediate and not inc.dry_run:
+        inc.status = IncidentStatus.DIAGNOSED
+        inc.remediations = [RemediationRecord(
+            id=r, action=inputs.spec.remediation(r).action,
+            error="recommended only: the profile names no MLflow model") for r in decision.remediations]
+        return rt.ledger.save(inc)
+    inc.status = IncidentStatus.REMEDIATING
+    inc = rt.ledger.save(inc)
+    ctx = _context(rt, inputs, inc, evidence)
+    for rid in decision.remediations:
+        rec, verification = _try_one(rt, inputs, inc, ctx, inputs.spec.remediation(rid))
+        inc.remediations.append(rec)
+        if verification is not None:
+            inc.verification = verification
+            rt.notify(Notification("verification", inc,
+                                   f"verification {'passed' if verification.passed else 'FAILED'}",
+                                   [f"{c.id}: {c.metric} {c.observed if c.observed is None else round(c.observed, 4)} "
+                                    f"{c.op} {c.target} → {'pass' if c.passed else 'FAIL'}"
+                                    for c in verification.criteria]))
+        if rec.applied and not rec.reverted:
+            inc.status = IncidentStatus.RESOLVED
+            return rt.ledger.save(inc)
+        if inc.dry_run and not rec.error:
+            inc.status = IncidentStatus.DIAGNOSED
+            return rt.ledger.save(inc)
+    inc.status = IncidentStatus.DIAGNOSED if inc.dry_run else IncidentStatus.ESCALATED
+    if not inc.dry_run:
+        inc.escalated_to = getattr(inputs.profile.owners, inputs.spec.escalation.default_owner)
+        rt.ledger.add_event(inc.id, "escalated", "no remediation verified; escalating",
+                            {"to": inc.escalated_to})
+    return rt.ledger.save(inc)
