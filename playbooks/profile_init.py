@@ -55,7 +55,7 @@ def infer_profile(name: str, reference: Path, current: Path, *, output: Path,
                   prediction: str | None = None, id_column: str | None = None) -> tuple[dict[str, Any], list[str]]:
     """Return (profile dict, notes). Columns named by options must exist."""
     for p in (reference, current):
-        if not any(Path().glob(str(p))) and not p.exists():
+        if not p.is_file():
             raise DataError(f"no file at {p}", hint="pass an existing CSV or parquet file")
     ref = read_frame([reference])
     cur = read_frame([current])

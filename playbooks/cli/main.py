@@ -39,16 +39,17 @@ def friendly(fn: F) -> F:
         except MlpbError as exc:
             if _state["debug"]:
                 raise
-            err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
             if exc.hint:
-                err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
+                err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
             if _state["debug"]:
                 raise
-            err.print(f"[bold red]unexpected error:[/] {type(exc).__name__}: {exc}", highlight=False)
+            err.print(f"[bold red]unexpected error:[/] {type(exc).__name__}: {exc}", highlight=False,
+                      soft_wrap=True)
             err.print("[yellow]hint:[/] re-run with --debug for the stack trace and report it")
             raise typer.Exit(1) from None
 

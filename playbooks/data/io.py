@@ -51,7 +51,7 @@ def _read_one(path: Path, fmt: str) -> pd.DataFrame:
         return pd.read_csv(path, encoding="utf-8", low_memory=False)
     except UnicodeDecodeError as exc:
         raise DataError(
-            f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})",
+            f"{path}: not UTF-8 text ({exc.reason})",
             hint="re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`",
         ) from None
     except (OSError, ValueError, pd.errors.ParserError) as exc:
