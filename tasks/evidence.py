@@ -53,13 +53,14 @@ def collect_evidence(rt: Runtime, inputs: Inputs, inc: Incident) -> tuple[Eviden
     model = collect_model_version_task.submit(rt, inputs) if "model-version" in wanted else None
     labels = collect_label_metrics_task.submit(inputs) if "label-metrics" in wanted else None
     rows, metrics = drift.result() if drift else ([], {})
+    onset_at = onset.result() if onset else None
     pkg = EvidencePackage(
         incident_id=inc.id, collected_at=utcnow(),
         windows=dict(inputs.data.refs) if "data-windows" in wanted else {},
-        feature_drift=rows, metrics=metrics,
+        feature_drift=rows, drift_onset=onset_at, metrics=metrics,
         model=model.result() if model else {}, labels=labels.result() if labels else {},
         environment=collect_environment(), alert=dict(inc.trigger))
-    return pkg, _record(rt, inc, pkg, onset.result() if onset else None)
+    return pkg, _record(rt, inc, pkg, onset_at)
 
 
 @task(name="record-evidence", **TASK_DEFAULTS)

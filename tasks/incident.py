@@ -27,7 +27,7 @@ def load_playbook_inputs(playbook: str, profile: str) -> Inputs:
 @task(name="open-incident", **TASK_DEFAULTS)
 def open_incident(rt: Runtime, inputs: Inputs, trigger: dict[str, Any], dry_run: bool,
                   drill: bool, dedup_key: str | None) -> Incident:
-    recover_unfinished(rt, inputs.profile, inputs.data)
+    recover_unfinished(rt, inputs.profile)
     inc = new_incident(inputs.spec, inputs.profile, trigger=trigger, dry_run=dry_run,
                        drill=drill, dedup_key=dedup_key)
     inc, created = rt.ledger.open_incident(inc)

@@ -15,7 +15,7 @@ from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Incident, IncidentStatus, RemediationRecord, Verification
 from playbooks.models.spec import RemediationSpec
 from playbooks.notify import Notification
-from playbooks.remediations.base import RemediationContext
+from playbooks.remediations.base import RemediationContext, RevertContext
 from tasks.common import TASK_DEFAULTS
 from tasks.verify import verify_remediation
 
@@ -23,8 +23,9 @@ __all__ = ["remediate"]
 
 
 def _context(rt: Runtime, inputs: Inputs, inc: Incident, ev: EvidencePackage) -> RemediationContext:
-    return RemediationContext(inc.id, inputs.profile, ev, inputs.data,
-                              rt.model_registry(inputs.profile), rt.settings.home)
+    return RemediationContext(incident_id=inc.id, profile=inputs.profile,
+                              registry=rt.model_registry(inputs.profile),
+                              state_dir=rt.settings.home, evidence=ev, data=inputs.data)
 
 
 @task(name="plan-remediation", task_run_name="plan-{entry.id}", **TASK_DEFAULTS)
@@ -39,8 +40,10 @@ def apply_remediation(rt: Runtime, ctx: RemediationContext, inputs: Inputs,
     plugin = inputs.registry.get("remediation", entry.action)
     txn = get_transaction()
     assert txn is not None
-    # Stored before acting so the rollback hook can find the journal entry even if apply dies.
-    txn.set("undo", {"rt": rt, "ctx": ctx, "inputs": inputs, "entry": entry, "seq": seq})
+    # Plain, copyable data (Prefect deep-copies stored values), set before acting so the
+    # rollback hook finds the journal entry even if apply dies half-way.
+    txn.set("undo", {"home": str(rt.settings.home), "profile": ctx.profile, "plugin": plugin,
+                     "incident_id": ctx.incident_id, "remediation_id": entry.id, "seq": seq})
     change: dict[str, Any] = plugin.impl().apply(ctx, plugin.parse_params(entry.params), plan)
     rt.ledger.journal_update(seq, "applied", change)
     txn.set("change", change)
@@ -50,13 +53,14 @@ def apply_remediation(rt: Runtime, ctx: RemediationContext, inputs: Inputs,
 @apply_remediation.on_rollback
 def revert_remediation(txn: Transaction) -> None:
     undo, change = txn.get("undo"), txn.get("change", None)
-    rt: Runtime = undo["rt"]
+    rt = Runtime.from_env(undo["home"], quiet=True)
     if change is not None:
-        plugin = undo["inputs"].registry.get("remediation", undo["entry"].action)
-        plugin.impl().revert(undo["ctx"], change)
+        ctx = RevertContext(undo["incident_id"], undo["profile"],
+                            rt.model_registry(undo["profile"]), rt.settings.home)
+        undo["plugin"].impl().revert(ctx, change)
     rt.ledger.journal_update(undo["seq"], "reverted", closed=True)
-    rt.ledger.add_event(undo["ctx"].incident_id, "reverted",
-                        f"remediation '{undo['entry'].id}' reverted", {"change": change})
+    rt.ledger.add_event(undo["incident_id"], "reverted",
+                        f"remediation '{undo['remediation_id']}' reverted", {"change": change})
 
 
 def _try_one(rt: Runtime, inputs: Inputs, inc: Incident, ctx: RemediationContext,

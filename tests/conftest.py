@@ -12,6 +12,7 @@ import pytest
 # Before anything imports Prefect: a private home and no analytics (DESIGN.md §7).
 _SESSION_TMP = Path(os.environ.get("MLPB_TEST_TMP", "/tmp")) / f"mlpb-tests-{os.getpid()}"
 os.environ.setdefault("PREFECT_HOME", str(_SESSION_TMP / "prefect"))
+Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("MLPB_LEDGER_URL", None)

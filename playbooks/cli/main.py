@@ -159,13 +159,12 @@ def recover(
     home: HomeOpt = None,
 ) -> None:
     """Revert remediations a killed run left half-applied, and escalate their incidents."""
-    from playbooks.data.io import load_windows
     from playbooks.engine.lifecycle import recover_unfinished
     from playbooks.engine.runtime import Runtime
     from playbooks.loader import load_profile
 
     prof = load_profile(profile)
-    done = recover_unfinished(Runtime.from_env(home), prof, load_windows(prof), older_than=None)
+    done = recover_unfinished(Runtime.from_env(home), prof, older_than=None)
     out.print(f"recovered {len(done)} incident(s): {', '.join(done) or 'none'}")
 
 

@@ -15,7 +15,7 @@ from playbooks.loader import load_profile, load_spec, resolve_spec_path
 from playbooks.models.incident import Incident, IncidentStatus, TimelineEvent, utcnow
 from playbooks.models.profile import ModelProfile
 from playbooks.models.spec import PlaybookSpec
-from playbooks.remediations.base import RemediationContext
+from playbooks.remediations.base import RevertContext
 
 __all__ = ["Inputs", "load_inputs", "new_incident", "recover_unfinished"]
 
@@ -54,7 +54,7 @@ def new_incident(spec: PlaybookSpec, profile: ModelProfile, *, trigger: dict[str
     )
 
 
-def recover_unfinished(rt: Runtime, profile: ModelProfile, data: DataWindows, *,
+def recover_unfinished(rt: Runtime, profile: ModelProfile, *,
                        older_than: timedelta | None = timedelta(minutes=15)) -> list[str]:
     """Revert remediations a dead run left half-done (journal entries never closed).
 
@@ -66,9 +66,7 @@ def recover_unfinished(rt: Runtime, profile: ModelProfile, data: DataWindows, *,
             continue  # may still be running
         if entry.change is not None and registry is not None:
             plugin = default_registry().get("remediation", entry.action)
-            inc = rt.ledger.get(entry.incident_id)
-            ctx = RemediationContext(inc.id, profile, _empty_evidence(inc.id), data, registry,
-                                     rt.settings.home)
+            ctx = RevertContext(entry.incident_id, profile, registry, rt.settings.home)
             plugin.impl().revert(ctx, entry.change)
         rt.ledger.journal_update(entry.seq, "reverted", closed=True)
         inc = rt.ledger.get(entry.incident_id)
@@ -79,9 +77,3 @@ def recover_unfinished(rt: Runtime, profile: ModelProfile, data: DataWindows, *,
                             "change reverted and incident escalated")
         recovered.append(inc.id)
     return recovered
-
-
-def _empty_evidence(incident_id: str) -> Any:
-    from playbooks.models.evidence import EvidencePackage
-
-    return EvidencePackage(incident_id=incident_id, collected_at=utcnow())

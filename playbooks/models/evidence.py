@@ -30,6 +30,8 @@ class EvidencePackage(BaseModel):
     collected_at: datetime
     windows: dict[str, DataWindowRef] = Field(default_factory=dict)
     feature_drift: list[dict[str, Any]] = Field(default_factory=list)
+    drift_onset: datetime | None = Field(
+        None, description="Start of the first day from which drift persists (estimated).")
     metrics: dict[str, float] = Field(default_factory=dict, description="Headline numbers.")
     model: dict[str, Any] = Field(default_factory=dict, description="Version, run id, tags.")
     labels: dict[str, Any] = Field(default_factory=dict, description="Labelled performance.")

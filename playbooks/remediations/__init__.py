@@ -4,7 +4,8 @@ from playbooks.remediations.base import (
     NotApplicable,
     Remediation,
     RemediationContext,
+    RevertContext,
     load_entrypoint,
 )
 
-__all__ = ["NotApplicable", "Remediation", "RemediationContext", "load_entrypoint"]
+__all__ = ["NotApplicable", "Remediation", "RemediationContext", "RevertContext", "load_entrypoint"]

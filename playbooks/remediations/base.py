@@ -16,7 +16,8 @@ from playbooks.errors import MlpbError
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.profile import ModelProfile
 
-__all__ = ["NotApplicable", "Remediation", "RemediationContext", "load_entrypoint"]
+__all__ = ["NotApplicable", "Remediation", "RemediationContext", "RevertContext",
+           "load_entrypoint"]
 
 
 class NotApplicable(MlpbError):
@@ -24,13 +25,19 @@ class NotApplicable(MlpbError):
 
 
 @dataclass
-class RemediationContext:
+class RevertContext:
+    """What undoing a change needs: enough to rebuild after the applying process died."""
+
     incident_id: str
     profile: ModelProfile
-    evidence: EvidencePackage
-    data: DataWindows
     registry: Any | None  # playbooks.registry.ModelRegistry; None when the profile has no model
     state_dir: Path
+
+
+@dataclass
+class RemediationContext(RevertContext):
+    evidence: EvidencePackage
+    data: DataWindows
 
 
 class Remediation(Protocol):
@@ -42,7 +49,7 @@ class Remediation(Protocol):
     def apply(self, ctx: RemediationContext, params: BaseModel,
               plan: dict[str, Any]) -> dict[str, Any]: ...
 
-    def revert(self, ctx: RemediationContext, change: dict[str, Any]) -> None: ...
+    def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None: ...
 
     def verification_data(self, ctx: RemediationContext,
                           change: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:

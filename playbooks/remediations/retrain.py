@@ -15,7 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from playbooks.engine.registry import remediation
 from playbooks.models.common import Duration
-from playbooks.remediations.base import NotApplicable, RemediationContext, load_entrypoint
+from playbooks.remediations.base import (
+    NotApplicable,
+    RemediationContext,
+    RevertContext,
+    load_entrypoint,
+)
 
 __all__ = ["Retrain", "RetrainParams", "retrain_windows"]
 
@@ -31,6 +36,9 @@ class RetrainParams(BaseModel):
     )
     min_train_rows: int = Field(500, ge=10, description="Refuse to train on fewer rows.")
     min_holdout_rows: int = Field(200, ge=10, description="Refuse to verify on fewer rows.")
+    since_onset: bool = Field(
+        True, description="Start training no earlier than the estimated drift onset, so the "
+        "new version learns the new population only (lookback still caps it).")
     seed: int = Field(0, description="Seed passed to the training entrypoint.")
 
 
@@ -46,6 +54,9 @@ def retrain_windows(ctx: RemediationContext, p: RetrainParams) -> dict[str, Any]
     holdout_start = end - p.holdout
     lookback: timedelta = p.lookback or prof.training.lookback
     train_start = holdout_start - lookback
+    onset = ctx.evidence.drift_onset
+    if p.since_onset and onset is not None and pd.Timestamp(onset) > train_start:
+        train_start = pd.Timestamp(onset)
     return {"train_start": train_start.isoformat(), "holdout_start": holdout_start.isoformat(),
             "end": end.isoformat()}
 
@@ -113,7 +124,7 @@ class Retrain:
         """(new version's training frame, fresh holdout) for the acceptance metrics."""
         return _frames(ctx, change["windows"])
 
-    def revert(self, ctx: RemediationContext, change: dict[str, Any]) -> None:
+    def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
         from playbooks.registry import AliasChange
 
         ctx.registry.revert_alias(AliasChange.from_dict(change["alias_change"]))
