@@ -1,0 +1,573 @@
+"""The model registry behind a Protocol, with the MLflow implementation.
+
+Remediations (roll back, promote a retrained model) only need a handful of registry verbs, so
+they talk to :class:`ModelRegistry`; :class:`MlflowModelRegistry` implements it over MLflow's
+client API. Every MLflow failure comes out as a :class:`RegistryError` subclass whose message
+says what was wrong and what to do.
+
+MLflow's model-logging API is "fluent": it reads the tracking URI from process-global state.
+To keep several registries (and the caller's own MLflow use) apart, the global URIs are only
+switched inside a lock for the duration of one log/load call and restored afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from playbooks.errors import MlpbError
+
+__all__ = [
+    "INCIDENT_TAG",
+    "AliasChange",
+    "AliasConflict",
+    "MlflowModelRegistry",
+    "ModelNotFound",
+    "ModelRegistry",
+    "ModelVersionInfo",
+    "RegistryError",
+    "RegistryUnavailable",
+]
+
+INCIDENT_TAG = "mlpb.incident_id"
+_T = TypeVar("_T")
+# One lock for the process: MLflow's fluent URIs are process-global.
+_FLUENT_LOCK = threading.RLock()
+# Loggers that announce routine store set-up ("Creating initial MLflow database tables...").
+_EXISTS = ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS")
+_CHATTY_LOGGERS = ("mlflow.store.db.utils", "alembic.runtime.migration", "alembic")
+# Besides sklearn's own types, skops must trust these to load our pipelines back.
+_SKOPS_TRUSTED = ["numpy.dtype"]
+
+
+class RegistryError(MlpbError):
+    """Something went wrong talking to the model registry."""
+
+
+class RegistryUnavailable(RegistryError):
+    """The tracking/registry store cannot be reached or is broken."""
+
+
+class ModelNotFound(RegistryError):
+    """No such registered model, alias or version."""
+
+
+class AliasConflict(RegistryError):
+    """An alias moved since we changed it; reverting would clobber someone else's change."""
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    """One registered model version, detached from MLflow's entity classes."""
+
+    name: str
+    version: str
+    run_id: str | None
+    source: str
+    aliases: list[str]
+    tags: dict[str, str]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    """What ``set_alias`` did, with enough state to undo it (kept in the remediation journal)."""
+
+    name: str
+    alias: str
+    previous_version: str | None
+    new_version: str
+    incident_id: str | None
+    changed_at: datetime
+
+    def to_dict(self) -> dict[str, str | None]:
+        data = asdict(self)
+        data["changed_at"] = self.changed_at.isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AliasChange:
+        changed_at = data["changed_at"]
+        return cls(
+            name=str(data["name"]),
+            alias=str(data["alias"]),
+            previous_version=None if data.get("previous_version") is None
+            else str(data["previous_version"]),
+            new_version=str(data["new_version"]),
+            incident_id=data.get("incident_id"),
+            changed_at=changed_at if isinstance(changed_at, datetime)
+            else datetime.fromisoformat(str(changed_at)),
+        )
+
+
+@runtime_checkable
+class ModelRegistry(Protocol):
+    """The registry verbs playbooks use. Versions are strings ("3"); aliases are names."""
+
+    def get_version(self, name: str, alias_or_version: str) -> ModelVersionInfo: ...
+
+    def load_model(self, name: str, alias_or_version: str) -> Any: ...
+
+    def register_model(
+        self,
+        name: str,
+        model: Any,
+        *,
+        experiment: str,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        tags: dict[str, str],
+        description: str = "",
+    ) -> ModelVersionInfo: ...
+
+    def set_alias(
+        self, name: str, alias: str, version: str, *, incident_id: str | None = None
+    ) -> AliasChange: ...
+
+    def revert_alias(self, change: AliasChange) -> None: ...
+
+    def tag_version(self, name: str, version: str, key: str, value: str) -> None: ...
+
+    def list_versions(self, name: str) -> list[ModelVersionInfo]: ...
+
+    def version_exists(self, name: str, version: str) -> bool: ...
+
+
+class MlflowModelRegistry:
+    """:class:`ModelRegistry` over an MLflow tracking store and model registry.
+
+    Construction is cheap and does not touch the store; the first call opens it (and creates
+    the tables of a new SQLite store) and raises :class:`RegistryUnavailable` if it cannot.
+    """
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        registry_uri: str | None = None,
+        artifact_location: str | None = None,
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.registry_uri = registry_uri or tracking_uri
+        # Root under which experiments created here keep artifacts. MLflow's own default is
+        # ./mlruns of whatever the working directory happens to be, so for a SQLite file store
+        # we default to an ``artifacts`` dir beside the database (as ``local`` lays it out).
+        location = artifact_location or _artifacts_beside(tracking_uri)
+        self.artifact_location = location.rstrip("/") if location else None
+        self._client_obj: Any = None
+
+    @classmethod
+    def local(cls, state_dir: Path) -> MlflowModelRegistry:
+        """The embedded default: SQLite + local artifacts under ``<state_dir>/mlflow``.
+
+        Paths are made absolute so the store works from any working directory.
+        """
+        root = Path(state_dir).expanduser().resolve() / "mlflow"
+        artifacts = root / "artifacts"
+        artifacts.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite:///{root / 'mlflow.db'}", artifact_location=artifacts.as_uri())
+
+    def __repr__(self) -> str:
+        return f"MlflowModelRegistry(tracking_uri={self.tracking_uri!r})"
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get_version(self, name: str, alias_or_version: str) -> ModelVersionInfo:
+        """Resolve an alias ("champion") or a version number ("3")."""
+        aliases = self._aliases(name)
+        ref = str(alias_or_version).strip()
+        if ref.isdigit():
+            version = str(int(ref))
+        elif ref in aliases:
+            version = aliases[ref]
+        else:
+            raise ModelNotFound(
+                f"registered model '{name}' has no alias '{ref}'",
+                hint=self._inventory(name, aliases) + "; pass an existing alias or a version",
+            )
+        mv = self._call(
+            lambda c: c.get_model_version(name, version), f"reading {name} v{version}",
+            missing=lambda: ModelNotFound(
+                f"registered model '{name}' has no version {version}",
+                hint=self._inventory(name, aliases),
+            ),
+        )
+        return _info(mv, aliases)
+
+    def list_versions(self, name: str) -> list[ModelVersionInfo]:
+        """All versions of ``name``, oldest first."""
+        aliases = self._aliases(name)
+        found = self._call(
+            lambda c: c.search_model_versions(f"name = '{_quote(name)}'"),
+            f"listing versions of {name}",
+        )
+        return sorted((_info(mv, aliases) for mv in found), key=lambda i: int(i.version))
+
+    def version_exists(self, name: str, version: str) -> bool:
+        try:
+            self.get_version(name, str(version))
+        except ModelNotFound:
+            return False
+        return True
+
+    def load_model(self, name: str, alias_or_version: str) -> Any:
+        """The model object (for sklearn flavours: an estimator with ``predict_proba``)."""
+        info = self.get_version(name, alias_or_version)
+        import mlflow.sklearn
+
+        def load(_: Any) -> Any:
+            # The artifacts are copied to a scratch dir that goes away once the model is in memory.
+            with tempfile.TemporaryDirectory(prefix="mlpb-model-") as tmp:
+                return mlflow.sklearn.load_model(f"models:/{name}/{info.version}", dst_path=tmp)
+
+        return self._call(load, f"loading {name} v{info.version} from {info.source}")
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def register_model(
+        self,
+        name: str,
+        model: Any,
+        *,
+        experiment: str,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        tags: dict[str, str],
+        description: str = "",
+    ) -> ModelVersionInfo:
+        """Log ``model`` (sklearn) in a run of ``experiment`` and register it as a new version.
+
+        The run gets ``params``, ``metrics`` and ``tags``; the new version gets ``tags`` and
+        ``description``. Explicit pip requirements skip MLflow's slow dependency inference.
+        """
+        import mlflow
+        import mlflow.sklearn
+
+        str_tags = {str(k): str(v) for k, v in tags.items()}
+
+        def log(client: Any) -> tuple[Any, str]:
+            experiment_id = self._experiment_id(client, experiment)
+            nested = mlflow.active_run() is not None  # never hijack the caller's run
+            with mlflow.start_run(experiment_id=experiment_id, nested=nested) as run:
+                if params:
+                    mlflow.log_params({k: str(v) for k, v in params.items()})
+                if metrics:
+                    mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+                mlflow.set_tags(str_tags)
+                logged = mlflow.sklearn.log_model(
+                    model,
+                    name="model",
+                    pip_requirements=_pip_requirements(),
+                    serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
+                    skops_trusted_types=_SKOPS_TRUSTED,
+                )
+            return logged, run.info.run_id
+
+        logged, run_id = self._call(log, f"logging a model for '{name}' in '{experiment}'")
+        self._ensure_registered_model(name)
+
+        def create_version(client: Any) -> str:
+            mv = client.create_model_version(
+                name,
+                source=logged.model_uri,
+                run_id=run_id,
+                tags=str_tags,
+                description=description or None,
+                model_id=logged.model_id,
+            )
+            _link_logged_model(client, logged.model_id, name, str(mv.version))
+            return str(mv.version)
+
+        version = self._call(create_version, f"registering a new version of '{name}'")
+        return self.get_version(name, version)
+
+    def set_alias(
+        self, name: str, alias: str, version: str, *, incident_id: str | None = None
+    ) -> AliasChange:
+        """Point ``alias`` at ``version``; the returned change remembers the prior target."""
+        target = self.get_version(name, str(version))  # clear ModelNotFound before any change
+        previous = self._aliases(name).get(alias)
+        self._call(
+            lambda c: c.set_registered_model_alias(name, alias, target.version),
+            f"setting alias '{alias}' of '{name}' to v{target.version}",
+        )
+        if incident_id:
+            self.tag_version(name, target.version, INCIDENT_TAG, incident_id)
+        return AliasChange(
+            name=name,
+            alias=alias,
+            previous_version=previous,
+            new_version=target.version,
+            incident_id=incident_id,
+            changed_at=datetime.now(UTC),
+        )
+
+    def revert_alias(self, change: AliasChange, *, force: bool = False) -> None:
+        """Undo ``change``: alias back to its previous version, or removed if it had none.
+
+        Idempotent. If the alias has since been moved to a third version by someone else,
+        raises :class:`AliasConflict` instead of clobbering that change (``force`` overrides).
+        """
+        current = self._aliases(change.name).get(change.alias)
+        if current == change.previous_version:
+            return
+        if current not in (change.new_version, None) and not force:
+            raise AliasConflict(
+                f"alias '{change.alias}' of '{change.name}' now points at v{current}, not "
+                f"v{change.new_version} as set at {change.changed_at.isoformat()}",
+                hint="someone moved it since; check with the model owners, then revert with "
+                "force=True if the rollback is still wanted",
+            )
+        if change.previous_version is None:
+            self._call(
+                lambda c: c.delete_registered_model_alias(change.name, change.alias),
+                f"removing alias '{change.alias}' of '{change.name}'",
+            )
+        else:
+            previous = change.previous_version
+            self._call(
+                lambda c: c.set_registered_model_alias(change.name, change.alias, previous),
+                f"restoring alias '{change.alias}' of '{change.name}' to v{previous}",
+            )
+
+    def tag_version(self, name: str, version: str, key: str, value: str) -> None:
+        self._call(
+            lambda c: c.set_model_version_tag(name, str(version), key, str(value)),
+            f"tagging {name} v{version}",
+            missing=lambda: ModelNotFound(
+                f"registered model '{name}' has no version {version}",
+                hint=self._inventory(name, self._aliases(name)),
+            ),
+        )
+
+    def delete_model(self, name: str) -> None:
+        """Delete a registered model and all its versions (no-op if absent). Sandbox resets."""
+        try:
+            self._aliases(name)
+        except ModelNotFound:
+            return
+        self._call(lambda c: c.delete_registered_model(name), f"deleting '{name}'")
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _client(self) -> Any:
+        if self._client_obj is None:
+            from mlflow import MlflowClient
+
+            with _quiet(_CHATTY_LOGGERS):
+                client = MlflowClient(self.tracking_uri, registry_uri=self.registry_uri)
+                # Opening the store is lazy in places; touch it now so a broken store fails here.
+                client.search_registered_models(max_results=1)
+            self._client_obj = client
+        return self._client_obj
+
+    def _call(
+        self,
+        fn: Callable[[Any], _T],
+        doing: str,
+        *,
+        missing: Callable[[], ModelNotFound] | None = None,
+    ) -> _T:
+        """Run ``fn(client)`` and translate whatever MLflow raises into a RegistryError."""
+        try:
+            # Inside _fluent: some MLflow store code opens a default MlflowClient() internally
+            # (e.g. resolving models:/ sources), which must land on this store, not ./mlflow.db.
+            with self._fluent():
+                return fn(self._client())
+        except MlpbError:
+            raise
+        except Exception as exc:  # MLflow, SQLAlchemy, requests and OS errors all surface here
+            raise self._translate(exc, doing, missing) from exc
+
+    def _translate(
+        self, exc: Exception, doing: str, missing: Callable[[], ModelNotFound] | None
+    ) -> RegistryError:
+        code = str(getattr(exc, "error_code", ""))
+        if missing is not None and code == "RESOURCE_DOES_NOT_EXIST":
+            return missing()
+        if self._client_obj is None or _is_unavailable(exc, code):
+            return RegistryUnavailable(
+                f"MLflow store at '{self.tracking_uri}' is unavailable while {doing}: "
+                f"{type(exc).__name__}: {_first_line(exc)}",
+                hint="check the profile's model.tracking_uri (or the state dir), that the "
+                "server is up and the database file is a readable MLflow store",
+            )
+        return RegistryError(
+            f"MLflow failed while {doing}: {type(exc).__name__}: {_first_line(exc)}",
+            hint=f"store: {self.tracking_uri}",
+        )
+
+    def _aliases(self, name: str) -> dict[str, str]:
+        """alias -> version of a registered model; ModelNotFound if the model is unknown."""
+        rm = self._call(
+            lambda c: c.get_registered_model(name),
+            f"reading registered model '{name}'",
+            missing=lambda: ModelNotFound(
+                f"no registered model '{name}' in {self.registry_uri}",
+                hint=f"registered models: {self._model_names() or '(none)'}; check the "
+                "profile's model.registry_name",
+            ),
+        )
+        return {str(a): str(v) for a, v in (rm.aliases or {}).items()}
+
+    def _model_names(self, limit: int = 20) -> str:
+        try:
+            with self._fluent():
+                models = self._client().search_registered_models(max_results=limit)
+        except Exception:  # only used to enrich an error message
+            return "?"
+        return ", ".join(sorted(m.name for m in models))
+
+    def _inventory(self, name: str, aliases: dict[str, str]) -> str:
+        try:
+            with self._fluent():
+                found = self._client().search_model_versions(f"name = '{_quote(name)}'")
+            versions = ", ".join(sorted((str(v.version) for v in found), key=int)) or "(none)"
+        except Exception:  # only used to enrich an error message
+            versions = "?"
+        alias_text = ", ".join(f"{a} -> v{v}" for a, v in sorted(aliases.items())) or "(none)"
+        return f"'{name}' has aliases: {alias_text}; versions: {versions}"
+
+    def _experiment_id(self, client: Any, experiment: str) -> str:
+        exp = client.get_experiment_by_name(experiment)
+        if exp is None:
+            location = None
+            if self.artifact_location:
+                location = f"{self.artifact_location}/{_slug(experiment)}"
+            try:
+                return str(client.create_experiment(experiment, artifact_location=location))
+            except Exception as exc:  # lost a creation race: someone else made it
+                if str(getattr(exc, "error_code", "")) not in _EXISTS:
+                    raise
+                exp = client.get_experiment_by_name(experiment)
+        if exp.lifecycle_stage == "deleted":
+            client.restore_experiment(exp.experiment_id)
+        return str(exp.experiment_id)
+
+    def _ensure_registered_model(self, name: str) -> None:
+        def create(client: Any) -> None:
+            try:
+                client.create_registered_model(name)
+            except Exception as exc:
+                if str(getattr(exc, "error_code", "")) not in _EXISTS:
+                    raise
+
+        self._call(create, f"creating registered model '{name}'")
+
+    @contextmanager
+    def _fluent(self) -> Iterator[None]:
+        """Point MLflow's process-global URIs at this store for one call, then restore them."""
+        import mlflow
+        from mlflow.tracking._model_registry import utils as registry_utils
+        from mlflow.tracking._tracking_service import utils as tracking_utils
+
+        with _FLUENT_LOCK:
+            saved_env = {key: os.environ.get(key) for key in _FLUENT_ENV}
+            saved_tracking = getattr(tracking_utils, "_tracking_uri", None)
+            saved_registry = getattr(registry_utils, "_registry_uri", None)
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+            try:
+                mlflow.set_tracking_uri(self.tracking_uri)
+                mlflow.set_registry_uri(self.registry_uri)
+                yield
+            finally:
+                mlflow.set_tracking_uri(saved_tracking)  # type: ignore[arg-type]  # None = default
+                registry_utils._registry_uri = saved_registry
+                for key, value in saved_env.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+
+
+# Environment MLflow's fluent API reads or that set_tracking_uri/set_registry_uri write.
+_FLUENT_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+
+
+@contextmanager
+def _quiet(names: tuple[str, ...]) -> Iterator[None]:
+    """Raise chatty INFO loggers to WARNING for a moment (warnings still get through)."""
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(max(lg.level, logging.WARNING))
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _is_unavailable(exc: Exception, code: str) -> bool:
+    if code in ("TEMPORARILY_UNAVAILABLE", "ENDPOINT_NOT_FOUND", "REQUEST_LIMIT_EXCEEDED"):
+        return True
+    kinds = {t.__name__ for t in type(exc).__mro__}
+    return bool(kinds & {"OperationalError", "DatabaseError", "ConnectionError", "OSError",
+                         "UnsupportedModelRegistryStoreURIException", "Timeout"})
+
+
+def _link_logged_model(client: Any, model_id: str | None, name: str, version: str) -> None:
+    """What mlflow.register_model also does, so the UI lists the version on the logged model."""
+    if not model_id:
+        return
+    tag = "mlflow.modelVersions"
+    try:
+        existing = client.get_logged_model(model_id).tags.get(tag)
+        links = [*(json.loads(existing) if existing else []), {"name": name, "version": version}]
+        client.set_logged_model_tags(model_id, {tag: json.dumps(links)})
+    except Exception:  # a cosmetic link only; the version itself is registered
+        logging.getLogger(__name__).debug("could not link %s to %s v%s", model_id, name, version)
+
+
+def _info(mv: Any, aliases: dict[str, str]) -> ModelVersionInfo:
+    version = str(mv.version)
+    return ModelVersionInfo(
+        name=str(mv.name),
+        version=version,
+        run_id=mv.run_id or None,
+        source=str(mv.source),
+        aliases=sorted(a for a, v in aliases.items() if v == version),
+        tags={str(k): str(v) for k, v in (mv.tags or {}).items()},
+        created_at=datetime.fromtimestamp((mv.creation_timestamp or 0) / 1000, tz=UTC),
+    )
+
+
+def _artifacts_beside(tracking_uri: str) -> str | None:
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix):
+        return None
+    db = Path(tracking_uri.removeprefix(prefix))
+    return (db.parent / "artifacts").as_uri() if db.is_absolute() else None
+
+
+def _pip_requirements() -> list[str]:
+    pins = []
+    for dist in ("scikit-learn", "skops", "numpy", "pandas"):
+        try:
+            pins.append(f"{dist}=={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            pins.append(dist)
+    return pins
+
+
+def _quote(name: str) -> str:
+    return name.replace("'", "\\'")
+
+
+def _slug(name: str) -> str:
+    slug = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name).strip("-")
+    return slug or "default"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else repr(exc)

@@ -1,0 +1,222 @@
+"""MlflowModelRegistry against a real local MLflow store (SQLite + file artifacts)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from playbooks.registry import (
+    INCIDENT_TAG,
+    AliasChange,
+    AliasConflict,
+    MlflowModelRegistry,
+    ModelNotFound,
+    ModelRegistry,
+    RegistryError,
+    RegistryUnavailable,
+)
+from playbooks.sandbox import model as credit_model
+from playbooks.sandbox.simulator import (
+    CATEGORICAL_FEATURES,
+    FEATURES,
+    NUMERIC_FEATURES,
+    TARGET,
+    simulate_applications,
+)
+
+pytestmark = pytest.mark.integration
+
+NAME = "credit-test"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return simulate_applications(2_000, START, START + timedelta(days=5), seed=1)
+
+
+@pytest.fixture(scope="module")
+def models(data: pd.DataFrame) -> list[Any]:
+    return [
+        credit_model.train(
+            part, numeric=list(NUMERIC_FEATURES), categorical=list(CATEGORICAL_FEATURES),
+            target=TARGET,
+        )
+        for part in (data.iloc[:1000], data.iloc[1000:])
+    ]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, models: list[Any]) -> MlflowModelRegistry:
+    """A registry holding NAME v1 and v2 (registered from an empty working directory)."""
+    registry = MlflowModelRegistry.local(tmp_path_factory.mktemp("state"))
+    for i, model in enumerate(models, start=1):
+        registry.register_model(
+            NAME,
+            model,
+            experiment="registry-test",
+            params={"rows": 1000, "part": i},
+            metrics={"roc_auc": 0.8 + i / 100},
+            tags={"threshold": "0.5", "part": str(i)},
+            description=f"part {i}",
+        )
+    return registry
+
+
+def test_local_store_paths_are_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    registry = MlflowModelRegistry.local(Path("relative-state"))
+    assert registry.tracking_uri == f"sqlite:///{tmp_path / 'relative-state/mlflow/mlflow.db'}"
+    assert registry.tracking_uri.startswith("sqlite:////")
+    assert registry.artifact_location == (tmp_path / "relative-state/mlflow/artifacts").as_uri()
+    assert (tmp_path / "relative-state/mlflow/artifacts").is_dir()
+    assert isinstance(registry, ModelRegistry)
+    # Opened by URI alone (as from a profile), a SQLite store keeps artifacts beside the DB.
+    by_uri = MlflowModelRegistry(registry.tracking_uri)
+    assert by_uri.artifact_location == registry.artifact_location
+
+
+def test_registered_versions_carry_run_tags_and_source(store: MlflowModelRegistry) -> None:
+    versions = store.list_versions(NAME)
+    assert [v.version for v in versions] == ["1", "2"]
+    v2 = versions[1]
+    assert v2.name == NAME and v2.run_id
+    assert v2.source.startswith("models:/")
+    assert v2.tags["threshold"] == "0.5" and v2.tags["part"] == "2"
+    assert v2.created_at.tzinfo is not None
+    assert abs(datetime.now(UTC) - v2.created_at) < timedelta(hours=1)
+    assert store.version_exists(NAME, "2")
+    assert not store.version_exists(NAME, "3")
+    assert not store.version_exists("no-such-model", "1")
+
+
+def test_artifacts_stay_inside_the_state_dir(store: MlflowModelRegistry) -> None:
+    assert store.artifact_location is not None
+    root = Path(store.artifact_location.removeprefix("file://"))
+    assert list(root.rglob("MLmodel")), "model artifacts were not written under the state dir"
+
+
+def test_loaded_model_predicts_like_the_registered_one(
+    store: MlflowModelRegistry, models: list[Any], data: pd.DataFrame
+) -> None:
+    loaded = store.load_model(NAME, "2")
+    np.testing.assert_allclose(
+        credit_model.score(loaded, data, list(FEATURES)),
+        credit_model.score(models[1], data, list(FEATURES)),
+    )
+
+
+def test_set_alias_records_the_previous_target_and_revert_restores_it(
+    store: MlflowModelRegistry,
+) -> None:
+    first = store.set_alias(NAME, "champion", "1")
+    assert first.previous_version is None and first.new_version == "1"
+    assert store.get_version(NAME, "champion").version == "1"
+
+    change = store.set_alias(NAME, "champion", "2", incident_id="INC-42")
+    assert (change.previous_version, change.new_version) == ("1", "2")
+    assert change.incident_id == "INC-42"
+    promoted = store.get_version(NAME, "champion")
+    assert promoted.version == "2" and "champion" in promoted.aliases
+    assert promoted.tags[INCIDENT_TAG] == "INC-42"
+
+    store.revert_alias(change)
+    assert store.get_version(NAME, "champion").version == "1"
+    store.revert_alias(change)  # idempotent
+    assert store.get_version(NAME, "champion").version == "1"
+
+    store.revert_alias(first)  # there was no champion before: the alias goes away
+    with pytest.raises(ModelNotFound, match="no alias 'champion'"):
+        store.get_version(NAME, "champion")
+    store.revert_alias(first)  # still idempotent
+
+
+def test_revert_refuses_to_clobber_a_later_move(store: MlflowModelRegistry) -> None:
+    ours = store.set_alias(NAME, "candidate", "1")
+    store.set_alias(NAME, "candidate", "2")  # someone else moves it afterwards
+    with pytest.raises(AliasConflict, match="now points at v2"):
+        store.revert_alias(ours)
+    store.revert_alias(ours, force=True)
+    with pytest.raises(ModelNotFound):
+        store.get_version(NAME, "candidate")
+
+
+def test_alias_change_round_trips_through_json(store: MlflowModelRegistry) -> None:
+    change = store.set_alias(NAME, "shadow", "2", incident_id="INC-7")
+    again = AliasChange.from_dict(json.loads(json.dumps(change.to_dict())))
+    assert again == change
+    store.revert_alias(again)
+    assert not any("shadow" in v.aliases for v in store.list_versions(NAME))
+
+
+def test_tag_version(store: MlflowModelRegistry) -> None:
+    store.tag_version(NAME, "1", "mlpb.verified", "true")
+    assert store.get_version(NAME, "1").tags["mlpb.verified"] == "true"
+    with pytest.raises(ModelNotFound, match="no version 9"):
+        store.tag_version(NAME, "9", "k", "v")
+
+
+def test_unknown_model_alias_or_version_say_what_exists(store: MlflowModelRegistry) -> None:
+    store.set_alias(NAME, "stable", "1")
+    with pytest.raises(ModelNotFound) as unknown_model:
+        store.get_version("no-such-model", "champion")
+    assert "no registered model 'no-such-model'" in str(unknown_model.value)
+    assert NAME in str(unknown_model.value)  # lists the models that do exist
+
+    with pytest.raises(ModelNotFound) as unknown_alias:
+        store.load_model(NAME, "no-such-alias")
+    text = str(unknown_alias.value)
+    assert "no alias 'no-such-alias'" in text
+    assert "stable -> v1" in text and "versions: 1, 2" in text
+
+    with pytest.raises(ModelNotFound, match="no version 99") as unknown_version:
+        store.get_version(NAME, "99")
+    assert "versions: 1, 2" in str(unknown_version.value)
+    assert isinstance(unknown_version.value, RegistryError)
+
+
+def test_fluent_mlflow_state_is_restored_and_cwd_untouched(
+    store: MlflowModelRegistry,
+    models: list[Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import mlflow
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////somewhere/else.db")
+    before = mlflow.get_tracking_uri()
+    version = store.register_model(
+        NAME, models[0], experiment="registry-test", params={}, metrics={}, tags={}
+    )
+    store.load_model(NAME, version.version)
+    assert mlflow.get_tracking_uri() == before
+    assert os.environ["MLFLOW_TRACKING_URI"] == "sqlite:////somewhere/else.db"
+    assert "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR" not in os.environ
+    assert list(tmp_path.iterdir()) == []  # no stray ./mlflow.db or ./mlruns
+
+
+@pytest.mark.parametrize(
+    "make_uri",
+    [
+        pytest.param(lambda d: f"sqlite:///{d / 'a-file' / 'mlflow.db'}", id="dir-is-a-file"),
+        pytest.param(lambda d: f"sqlite:///{d / 'garbage.db'}", id="not-a-database"),
+        pytest.param(lambda d: "bogus://registry", id="unsupported-scheme"),
+    ],
+)
+def test_broken_store_is_unavailable(tmp_path: Path, make_uri: Any) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    (tmp_path / "garbage.db").write_bytes(b"definitely not sqlite " * 100)
+    uri = make_uri(tmp_path)
+    registry = MlflowModelRegistry(uri)  # construction is lazy and never fails
+    with pytest.raises(RegistryUnavailable) as err:
+        registry.get_version(NAME, "champion")
+    assert uri in str(err.value)
+    assert "tracking_uri" in str(err.value)  # the hint says what to check
