@@ -10,7 +10,7 @@ from playbooks.engine.runtime import Runtime
 from playbooks.models.incident import IncidentStatus
 from tasks.diagnose import diagnose
 from tasks.evidence import collect_evidence
-from tasks.incident import close_incident, load_playbook_inputs, open_incident
+from tasks.incident import close_incident, fail_incident, load_playbook_inputs, open_incident
 from tasks.remediate import remediate
 
 __all__ = ["run_playbook"]
@@ -25,13 +25,17 @@ def run_playbook(playbook: str, profile: str, dry_run: bool = False,
     rt = Runtime.from_env(home, quiet=quiet)
     inputs = load_playbook_inputs(playbook, profile)  # validation: nothing opened on bad input
     inc = open_incident(rt, inputs, trigger or {"source": "manual"}, dry_run, drill, dedup_key)
-    evidence, inc = collect_evidence(rt, inputs, inc)
-    inc, decision = diagnose(rt, inputs, inc, evidence)
-    if decision.action == "close":
-        inc.status = IncidentStatus.FALSE_ALARM
-    elif decision.action == "escalate":
-        inc.status = IncidentStatus.DIAGNOSED if dry_run else IncidentStatus.ESCALATED
-        inc.escalated_to = None if dry_run else decision.escalate_to
-    else:
-        inc = remediate(rt, inputs, inc, evidence, decision)
+    try:
+        evidence, inc = collect_evidence(rt, inputs, inc)
+        inc, decision = diagnose(rt, inputs, inc, evidence)
+        if decision.action == "close":
+            inc.status = IncidentStatus.FALSE_ALARM
+        elif decision.action == "escalate":
+            inc.status = IncidentStatus.DIAGNOSED if dry_run else IncidentStatus.ESCALATED
+            inc.escalated_to = None if dry_run else decision.escalate_to
+        else:
+            inc = remediate(rt, inputs, inc, evidence, decision)
+    except Exception as exc:
+        fail_incident(rt, inputs, inc, exc)  # never leave an incident half-written
+        raise
     return close_incident(rt, inputs, inc, evidence).to_contract()

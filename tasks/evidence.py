@@ -54,11 +54,14 @@ def collect_evidence(rt: Runtime, inputs: Inputs, inc: Incident) -> tuple[Eviden
     labels = collect_label_metrics_task.submit(inputs) if "label-metrics" in wanted else None
     rows, metrics = drift.result() if drift else ([], {})
     onset_at = onset.result() if onset else None
+    label_metrics = labels.result() if labels else {}
+    if "labelled_auc_drop" in label_metrics:
+        metrics = {**metrics, "labelled_auc_drop": label_metrics["labelled_auc_drop"]}
     pkg = EvidencePackage(
         incident_id=inc.id, collected_at=utcnow(),
         windows=dict(inputs.data.refs) if "data-windows" in wanted else {},
         feature_drift=rows, drift_onset=onset_at, metrics=metrics,
-        model=model.result() if model else {}, labels=labels.result() if labels else {},
+        model=model.result() if model else {}, labels=label_metrics,
         environment=collect_environment(), alert=dict(inc.trigger))
     return pkg, _record(rt, inc, pkg, onset_at)
 

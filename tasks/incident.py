@@ -16,7 +16,7 @@ from playbooks.models.incident import Incident, IncidentStatus, utcnow
 from playbooks.notify import Notification
 from tasks.common import TASK_DEFAULTS
 
-__all__ = ["close_incident", "load_playbook_inputs", "open_incident"]
+__all__ = ["close_incident", "fail_incident", "load_playbook_inputs", "open_incident"]
 
 
 @task(name="load-inputs", **TASK_DEFAULTS)
@@ -61,4 +61,16 @@ def close_incident(rt: Runtime, inputs: Inputs, inc: Incident,
                             "root cause: not established",
                             *([f"escalated to: {inc.escalated_to}"] if inc.escalated_to else []),
                             f"post-mortem: {path}"]))
+    return inc
+
+
+@task(name="fail-incident", **TASK_DEFAULTS)
+def fail_incident(rt: Runtime, inputs: Inputs, inc: Incident, exc: BaseException) -> Incident:
+    """The run broke after the incident opened: record why and hand it to a human."""
+    inc = rt.ledger.get(inc.id)  # the last state that was saved
+    inc.status, inc.escalated_to = IncidentStatus.ESCALATED, inputs.profile.owners.oncall
+    rt.ledger.add_event(inc.id, "error", f"playbook run failed: {type(exc).__name__}: {exc}")
+    inc = rt.ledger.save(inc)
+    rt.notify(Notification("escalated", inc, "playbook run failed; escalated",
+                           [f"{type(exc).__name__}: {exc}", f"owner: {inc.escalated_to}"]))
     return inc

@@ -82,12 +82,20 @@ def _try_one(rt: Runtime, inputs: Inputs, inc: Incident, ctx: RemediationContext
                                [plan.get("summary", "")]))
         return rec, None
     seq = rt.ledger.journal_intent(inc.id, inc.model, entry.id, entry.action, plan)
+    rt.ledger.add_event(inc.id, "remediation", f"applying '{entry.id}': {plan.get('summary', '')}")
     verification: Verification | None = None
     try:
         with transaction() as txn:
             rec.change = apply_remediation(rt, ctx, inputs, entry, plan, seq)
             rec.applied = True
+            rt.ledger.add_event(inc.id, "applied", f"'{entry.id}' applied",
+                                {"change": rec.change})
             verification = verify_remediation(ctx, inputs, entry.action, rec.change)
+            failed = [c.id for c in verification.criteria if not c.passed]
+            rt.ledger.add_event(inc.id, "verification",
+                                "all acceptance criteria hold" if verification.passed else
+                                f"acceptance criteria failed: {', '.join(failed)}",
+                                {"criteria": [c.model_dump() for c in verification.criteria]})
             if not verification.passed:
                 txn.rollback()
                 rec.reverted = True

@@ -35,7 +35,7 @@ _QUANTILES = ("p5", "p25", "p50", "p75", "p95")
 
 
 class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
 class UnitChangeParams(_Params):
@@ -95,9 +95,9 @@ def unit_change_signature(f: FeatureDriftView, p: UnitChangeParams) -> Finding |
                            "known_factor": dist <= p.tolerance, "psi": f.psi})
 
 
-def _drift_finding(f: FeatureDriftView) -> Finding:
+def _drift_finding(f: FeatureDriftView, threshold: float | None) -> Finding:
     return Finding(kind="feature_drift", feature=f.feature, statistic="psi", value=f.psi,
-                   threshold=None, breached=f.drifted,
+                   threshold=threshold, breached=f.drifted,
                    detail={"ks": f.ks, "wasserstein_normed": f.wasserstein_normed, "js": f.js,
                            "status": f.status})
 
@@ -126,8 +126,10 @@ def check_upstream_unit_change(evidence: EvidencePackage, params: UnitChangePara
 def check_population_shift(evidence: EvidencePackage, params: PopulationShiftParams) -> CheckResult:
     """Several features drifted in ways no unit or encoding change explains."""
     feats = drift_view(evidence)
-    shifted = [f for f in feats if f.drifted and unit_change_signature(f, params.unit_change) is None]
-    findings = [_drift_finding(f) for f in sorted(shifted, key=lambda f: -(f.psi or 0))]
+    shifted = sorted((f for f in feats
+                      if f.drifted and unit_change_signature(f, params.unit_change) is None),
+                     key=lambda f: -(f.psi or 0))
+    findings = [_drift_finding(f, evidence.metrics.get("psi_act")) for f in shifted]
     share = len(shifted) / max(len(feats), 1)
     if len(shifted) >= params.min_drifted_features:
         conf = min(0.95, 0.6 + share)
@@ -148,7 +150,7 @@ def check_no_material_drift(evidence: EvidencePackage, params: NoMaterialDriftPa
     feats = drift_view(evidence)
     drifted = [f for f in feats if f.drifted]
     top = sorted(feats, key=lambda f: -(f.psi or 0))[:5]
-    findings = [_drift_finding(f) for f in top]
+    findings = [_drift_finding(f, evidence.metrics.get("psi_act")) for f in top]
     max_psi = max((f.psi or 0.0) for f in feats) if feats else 0.0
     if len(drifted) <= params.max_drifted_features:
         return CheckResult(Verdict.SUPPORTED, round(min(0.95, 0.7 + 0.25 * (1 - min(max_psi / 0.2, 1))), 3),

@@ -28,6 +28,8 @@ def render_postmortem(inc: Incident, spec: PlaybookSpec, evidence: EvidencePacka
         f"**Owner:** {inc.owner}" + (f"  **Escalated to:** {inc.escalated_to}" if inc.escalated_to else ""),
         f"- **Playbook:** {inc.playbook} v{inc.playbook_version} (spec hash `{inc.playbook_hash}`)",
         f"- **Model:** {inc.model} version {inc.model_version or 'n/a'}"
+        + "".join(f" → {r.change['new_version']} (promoted by {r.id})" for r in inc.remediations
+                  if r.applied and not r.reverted and r.change and r.change.get("new_version"))
         + ("  _(dry run: nothing was applied)_" if inc.dry_run else "")
         + ("  _(game-day drill)_" if inc.drill else ""),
         "",
@@ -44,8 +46,11 @@ def render_postmortem(inc: Incident, spec: PlaybookSpec, evidence: EvidencePacka
         out.append(f"- {int(m.get('drifted_features', 0))} feature(s) drifted; max PSI "
                    f"{_fmt(m.get('max_psi'))} over {int(m.get('current_rows', 0))} current rows.")
         if evidence.labels.get("available"):
-            out.append(f"- Labelled ROC AUC in the current window: "
-                       f"{_fmt(evidence.labels.get('roc_auc'))} on {evidence.labels.get('rows')} rows.")
+            lab = evidence.labels
+            base = (f" (before the window: {_fmt(lab['baseline_roc_auc'])})"
+                    if "baseline_roc_auc" in lab else "")
+            out.append(f"- Labelled ROC AUC of the serving model in the current window: "
+                       f"{_fmt(lab.get('roc_auc'))} on {lab.get('rows')} rows{base}.")
     out += ["", "## Timeline (UTC)", "", "| time | event | detail |", "|---|---|---|"]
     if inc.onset_at:
         out.append(f"| {inc.onset_at:%Y-%m-%d %H:%M:%S} | onset (estimated) | first drifted day |")

@@ -86,20 +86,27 @@ def collect_model_version(profile: ModelProfile, registry: Any | None) -> dict[s
 
 
 def collect_label_metrics(profile: ModelProfile, data: DataWindows) -> dict[str, Any]:
-    """Labelled performance of the logged scores in the current window, if labels exist."""
+    """Labelled performance of the logged scores: the current window against the labelled
+    history before it (same serving path, so the drop is what users felt)."""
     score = profile.prediction.score
-    if data.labelled is None or profile.target is None or not score:
+    if data.labelled is None or profile.target is None or not score or score not in data.labelled:
         return {"available": False, "reason": "no labels or score column in the profile"}
-    ts = profile.data.timestamp
-    lab = data.labelled
-    if ts and data.current is not None and not data.current.empty:
-        lab = lab[lab[ts] >= data.current[ts].min()]
-    if score not in lab.columns or lab[profile.target].nunique() < 2:
+    ts, lab, target = profile.data.timestamp, data.labelled, profile.target
+    before = lab.iloc[0:0]
+    if ts and not data.current.empty:
+        start = data.current[ts].min()
+        before, lab = lab[lab[ts] < start], lab[lab[ts] >= start]
+    if lab[target].nunique() < 2:
         return {"available": False, "reason": "too few labelled rows in the current window"}
-    y, s = lab[profile.target].astype(int), lab[score].astype(float)
-    return {"available": True, "rows": len(lab),
-            "roc_auc": float(roc_auc_score(y, s)), "positive_rate": float(y.mean()),
-            "mean_score": float(s.mean())}
+    y, s = lab[target].astype(int), lab[score].astype(float)
+    out: dict[str, Any] = {"available": True, "rows": len(lab),
+                           "roc_auc": float(roc_auc_score(y, s)), "positive_rate": float(y.mean()),
+                           "mean_score": float(s.mean())}
+    if len(before) >= 100 and before[target].nunique() == 2:
+        base = float(roc_auc_score(before[target].astype(int), before[score].astype(float)))
+        out |= {"baseline_roc_auc": base, "baseline_rows": len(before),
+                "labelled_auc_drop": base - out["roc_auc"]}
+    return out
 
 
 def collect_environment() -> dict[str, str]:

@@ -46,4 +46,4 @@ Duration = Annotated[
 class StrictModel(BaseModel):
     """Spec-file models: unknown keys are errors (a typo must not be silently ignored)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)

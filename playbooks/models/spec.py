@@ -39,6 +39,7 @@ MetricName = Literal[
     "max_psi",  # largest PSI of fresh data against the serving model's reference
     "drifted_feature_share",  # share of features whose drift status is 'drift'
     "worst_slice_auc_drop",  # largest AUC drop on any profile segment, new vs previous
+    "labelled_auc_drop",  # serving model's AUC at registration minus its labelled AUC now
 ]
 
 

@@ -26,7 +26,7 @@ __all__ = ["Retrain", "RetrainParams", "retrain_windows"]
 
 
 class RetrainParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     lookback: Duration | None = Field(
         None, description="Labelled history to train on; default: the profile's training.lookback."

@@ -1,0 +1,110 @@
+"""A run killed mid-remediation leaves the registry at a version that exists, and recovery
+reverts what it left half-done."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from playbooks.config import load_settings
+from playbooks.engine.lifecycle import recover_unfinished
+from playbooks.engine.runtime import Runtime
+from playbooks.ledger import Ledger
+from playbooks.loader import load_profile
+from playbooks.models import EvidencePackage
+from playbooks.models.incident import IncidentStatus, utcnow
+from playbooks.registry import MlflowModelRegistry
+from playbooks.remediations.base import RemediationContext
+from playbooks.remediations.retrain import Retrain, RetrainParams
+from playbooks.data.io import load_windows
+from playbooks.sandbox import CovariateDrift, bootstrap_sandbox, inject_fault
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+ROOT = Path(__file__).parents[2]
+
+
+def _sandbox(home: Path, entrypoint: str | None = None):  # type: ignore[no-untyped-def]
+    sb = bootstrap_sandbox(home / "sb", seed=3, rows_per_day=400, history_days=21)
+    inject_fault(sb, CovariateDrift(strength=1.0), days=7, seed=5)
+    if entrypoint:
+        prof = yaml.safe_load(sb.profile_path.read_text())
+        prof["training"]["entrypoint"] = entrypoint
+        sb.profile_path.write_text(yaml.safe_dump(prof))
+    return sb
+
+
+def test_sigkill_during_retrain_leaves_existing_version_and_recovers(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    sb = _sandbox(home, "tests.e2e.slow_training:train")
+    marker = tmp_path / "training.marker"
+    env = {**os.environ, "MLPB_HOME": str(home), "MLPB_TEST_TRAINING_MARKER": str(marker)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "playbooks.cli.main", "run", "data-drift", "--profile",
+         str(sb.profile_path), "--json"], cwd=ROOT, env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while not marker.exists():
+            assert proc.poll() is None, "the run ended before training started"
+            assert time.monotonic() < deadline, "training never started"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    reg = MlflowModelRegistry(sb.tracking_uri)
+    champion = reg.get_version(sb.model_name, "champion")
+    assert reg.version_exists(sb.model_name, champion.version)
+    assert champion.version == "1"
+    ledger = Ledger(load_settings(home).ledger_url)
+    (entry,) = ledger.journal(unfinished=True)
+    assert entry.phase == "intent" and entry.action == "retrain"
+    assert ledger.get(entry.incident_id).status is IncidentStatus.REMEDIATING
+
+    done = subprocess.run(
+        [sys.executable, "-m", "playbooks.cli.main", "recover", "--profile", str(sb.profile_path)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert entry.incident_id in done.stdout
+    assert ledger.journal(unfinished=True) == []
+    inc = ledger.get(entry.incident_id)
+    assert inc.status is IncidentStatus.ESCALATED
+    assert "recovered" in [e.kind for e in inc.timeline]
+    assert reg.get_version(sb.model_name, "champion").version == "1"
+
+
+def test_recovery_reverts_an_alias_moved_by_a_dead_run(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run died after promoting the new version but before verifying it."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("MLPB_HOME", str(home))
+    sb = _sandbox(home)
+    rt = Runtime.from_env(str(home), quiet=True)
+    profile = load_profile(sb.profile_path)
+    from playbooks.models import Incident
+
+    inc, _ = rt.ledger.open_incident(Incident(
+        id="INC-dead", playbook="data-drift", playbook_version="1.0.0", playbook_hash="h",
+        model=profile.name, dedup_key="dead", status=IncidentStatus.REMEDIATING))
+    ctx = RemediationContext(incident_id=inc.id, profile=profile, registry=rt.model_registry(profile),
+                             state_dir=home, data=load_windows(profile),
+                             evidence=EvidencePackage(incident_id=inc.id, collected_at=utcnow()))
+    params = RetrainParams()
+    plan = Retrain().plan(ctx, params)
+    seq = rt.ledger.journal_intent(inc.id, profile.name, "retrain", "retrain", plan)
+    change = Retrain().apply(ctx, params, plan)
+    rt.ledger.journal_update(seq, "applied", change)
+    reg = MlflowModelRegistry(sb.tracking_uri)
+    assert reg.get_version(sb.model_name, "champion").version == "2"  # ... and then it died
+
+    assert recover_unfinished(rt, profile, older_than=None) == ["INC-dead"]
+    assert reg.get_version(sb.model_name, "champion").version == "1"
+    assert rt.ledger.get("INC-dead").status is IncidentStatus.ESCALATED
+    assert rt.ledger.journal(unfinished=True) == []
