@@ -10,7 +10,13 @@ from playbooks.engine.runtime import Runtime
 from playbooks.models.incident import IncidentStatus
 from tasks.diagnose import diagnose
 from tasks.evidence import collect_evidence
-from tasks.incident import close_incident, fail_incident, load_playbook_inputs, open_incident
+from tasks.incident import (
+    close_incident,
+    fail_incident,
+    load_playbook_inputs,
+    open_incident,
+    record_handover,
+)
 from tasks.remediate import remediate
 
 __all__ = ["run_playbook"]
@@ -30,6 +36,16 @@ def run_playbook(playbook: str, profile: str, dry_run: bool = False,
         inc, decision = diagnose(rt, inputs, inc, evidence)
         if decision.action == "close":
             inc.status = IncidentStatus.FALSE_ALARM
+        elif decision.action == "handover":
+            assert decision.handover_to is not None
+            child = run_playbook(
+                playbook=decision.handover_to, profile=profile, dry_run=dry_run,
+                trigger={"source": "triage", "parent_id": inc.id, "alert": trigger or {},
+                         "evidence": {"metrics": evidence.metrics,
+                                      "summaries": evidence.summaries}},
+                drill=drill, dedup_key=f"{inc.dedup_key}>{decision.handover_to}", home=home,
+                quiet=quiet)
+            inc = record_handover(rt, inc, child)
         elif decision.action == "escalate":
             inc.status = IncidentStatus.DIAGNOSED if dry_run else IncidentStatus.ESCALATED
             inc.escalated_to = None if dry_run else decision.escalate_to

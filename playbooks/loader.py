@@ -71,6 +71,23 @@ def load_spec(path: Path, registry: Registry | None = None) -> PlaybookSpec:
         for loc, msg in registry.validate("remediation", r.action, r.params):
             field = "action" if not loc and "unknown" in msg else f"params.{loc}".rstrip(".")
             problems.append((f"remediations.{i}.{field}", msg))
+    for i, name in enumerate(spec.evidence):
+        for loc, msg in registry.validate("collector", name, {}):
+            problems.append((f"evidence.{i}", msg))
+    known = registry.metrics()
+    metric_refs = [(f"severity.{i}.metric", r.metric) for i, r in enumerate(spec.severity)]
+    metric_refs += [(f"acceptance.{i}.metric", c.metric) for i, c in enumerate(spec.acceptance)]
+    for loc, metric in metric_refs:
+        if metric not in known:
+            problems.append((loc, f"unknown metric '{metric}'; known metrics: "
+                                  f"{', '.join(sorted(known))}"))
+    handovers = [(i, h.on_supported.handover_to) for i, h in enumerate(spec.hypotheses)
+                 if h.on_supported.handover_to]
+    for i, target in handovers:
+        if target not in catalog_ids() or target == spec.id:
+            problems.append((f"hypotheses.{i}.on_supported.handover_to",
+                             f"'{target}' is not another catalog playbook "
+                             f"(catalog: {', '.join(catalog_ids())})"))
     if problems:
         raise SpecError(str(path), problems)
     return spec

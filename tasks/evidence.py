@@ -1,22 +1,14 @@
-"""Phase 2: collect the evidence package; collectors run concurrently."""
+"""Phase 2: collect the evidence package; the spec's collectors run concurrently."""
 
 from __future__ import annotations
-
-from datetime import datetime
-from typing import Any
 
 from prefect import task
 from prefect.artifacts import create_table_artifact
 
 from playbooks.engine.lifecycle import Inputs
 from playbooks.engine.runtime import Runtime
-from playbooks.evidence import (
-    collect_environment,
-    collect_feature_drift,
-    collect_label_metrics,
-    collect_model_version,
-    estimate_onset,
-)
+from playbooks.evidence import collect_environment
+from playbooks.evidence.base import CollectContext, EvidencePart
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Incident, utcnow
 from playbooks.notify import Notification
@@ -25,61 +17,46 @@ from tasks.common import TASK_DEFAULTS
 __all__ = ["collect_evidence"]
 
 
-@task(name="collect-feature-drift", **TASK_DEFAULTS)
-def collect_feature_drift_task(inputs: Inputs) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    return collect_feature_drift(inputs.profile, inputs.data, inputs.spec.drift)
-
-
-@task(name="collect-drift-onset", **TASK_DEFAULTS)
-def collect_onset_task(inputs: Inputs) -> datetime | None:
-    return estimate_onset(inputs.profile, inputs.data, inputs.spec.drift)
-
-
-@task(name="collect-model-version", **TASK_DEFAULTS)
-def collect_model_version_task(rt: Runtime, inputs: Inputs) -> dict[str, Any]:
-    return collect_model_version(inputs.profile, rt.model_registry(inputs.profile))
-
-
-@task(name="collect-label-metrics", **TASK_DEFAULTS)
-def collect_label_metrics_task(inputs: Inputs) -> dict[str, Any]:
-    return collect_label_metrics(inputs.profile, inputs.data)
+@task(name="collect", task_run_name="collect-{name}", **TASK_DEFAULTS)
+def run_collector(ctx: CollectContext, inputs: Inputs, name: str) -> EvidencePart:
+    plugin = inputs.registry.get("collector", name)
+    return plugin.impl(ctx, plugin.parse_params({}))  # type: ignore[no-any-return]
 
 
 def collect_evidence(rt: Runtime, inputs: Inputs, inc: Incident) -> tuple[EvidencePackage, Incident]:
-    """Submit every collector the spec asks for, wait for all, assemble the package."""
-    wanted = set(inputs.spec.evidence)
-    drift = collect_feature_drift_task.submit(inputs) if "feature-drift" in wanted else None
-    onset = collect_onset_task.submit(inputs) if "feature-drift" in wanted else None
-    model = collect_model_version_task.submit(rt, inputs) if "model-version" in wanted else None
-    labels = collect_label_metrics_task.submit(inputs) if "label-metrics" in wanted else None
-    rows, metrics = drift.result() if drift else ([], {})
-    onset_at = onset.result() if onset else None
-    label_metrics = labels.result() if labels else {}
-    if "labelled_auc_drop" in label_metrics:
-        metrics = {**metrics, "labelled_auc_drop": label_metrics["labelled_auc_drop"]}
-    pkg = EvidencePackage(
-        incident_id=inc.id, collected_at=utcnow(),
-        windows=dict(inputs.data.refs) if "data-windows" in wanted else {},
-        feature_drift=rows, drift_onset=onset_at, metrics=metrics,
-        model=model.result() if model else {}, labels=label_metrics,
-        environment=collect_environment(), alert=dict(inc.trigger))
-    return pkg, _record(rt, inc, pkg, onset_at)
+    """Submit every collector the spec names, wait for all, assemble the package."""
+    ctx = CollectContext(incident_id=inc.id, profile=inputs.profile, spec=inputs.spec,
+                         data=inputs.data, registry=rt.model_registry(inputs.profile),
+                         state_dir=rt.settings.home)
+    futures = {name: run_collector.submit(ctx, inputs, name) for name in inputs.spec.evidence}
+    parts = {name: f.result() for name, f in futures.items()}
+    fields: dict[str, object] = {}
+    metrics: dict[str, float] = {}
+    for part in parts.values():
+        fields |= part.fields
+        metrics |= part.metrics
+    pkg = EvidencePackage.model_validate({
+        "incident_id": inc.id, "collected_at": utcnow(), **fields, "metrics": metrics,
+        "environment": collect_environment(), "alert": dict(inc.trigger),
+        "parts": {n: p.data for n, p in parts.items() if p.data},
+        "summaries": {n: p.summary for n, p in parts.items() if p.summary}})
+    return pkg, record_evidence(rt, inc, pkg)
 
 
 @task(name="record-evidence", **TASK_DEFAULTS)
-def _record(rt: Runtime, inc: Incident, pkg: EvidencePackage, onset: datetime | None) -> Incident:
-    inc.onset_at = onset
+def record_evidence(rt: Runtime, inc: Incident, pkg: EvidencePackage) -> Incident:
+    inc.onset_at = pkg.drift_onset or inc.onset_at
     inc.model_version = pkg.model.get("version")
+    if pkg.feature_drift:
+        create_table_artifact(
+            table=[{k: d.get(k) for k in ("feature", "kind", "status", "psi", "ks",
+                                          "wasserstein_normed", "js")} for d in pkg.feature_drift],
+            key=f"evidence-{inc.id.lower()}", description=f"Feature drift evidence for {inc.id}")
+    lines = [f"{name}: {line}" for name, line in pkg.summaries.items()]
     drifted = sorted((d for d in pkg.feature_drift if d["status"] == "drift"),
                      key=lambda d: -(d.get("psi") or 0))
-    create_table_artifact(
-        table=[{k: d.get(k) for k in ("feature", "kind", "status", "psi", "ks",
-                                      "wasserstein_normed", "js")} for d in pkg.feature_drift],
-        key=f"evidence-{inc.id.lower()}", description=f"Feature drift evidence for {inc.id}")
-    summary = (f"{len(drifted)} of {len(pkg.feature_drift)} features drifted (max PSI "
-               f"{pkg.metrics.get('max_psi', 0):.2f})")
-    rt.ledger.add_event(inc.id, "evidence", summary, {"metrics": pkg.metrics,
-                                                      "windows": list(pkg.windows)})
-    rt.notify(Notification("evidence", inc, "evidence collected",
-                           [summary, *(f"{d['feature']}: PSI {d['psi']:.2f}" for d in drifted[:5])]))
+    lines += [f"{d['feature']}: PSI {d['psi']:.2f}" for d in drifted[:5] if d.get("psi") is not None]
+    rt.ledger.add_event(inc.id, "evidence", "; ".join(pkg.summaries.values()) or "collected",
+                        {"metrics": pkg.metrics, "collectors": list(pkg.summaries)})
+    rt.notify(Notification("evidence", inc, "evidence collected", lines))
     return rt.ledger.save(inc)

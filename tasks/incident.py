@@ -16,7 +16,8 @@ from playbooks.models.incident import Incident, IncidentStatus, utcnow
 from playbooks.notify import Notification
 from tasks.common import TASK_DEFAULTS
 
-__all__ = ["close_incident", "fail_incident", "load_playbook_inputs", "open_incident"]
+__all__ = ["close_incident", "fail_incident", "load_playbook_inputs", "open_incident",
+           "record_handover"]
 
 
 @task(name="load-inputs", **TASK_DEFAULTS)
@@ -30,6 +31,7 @@ def open_incident(rt: Runtime, inputs: Inputs, trigger: dict[str, Any], dry_run:
     recover_unfinished(rt, inputs.profile)
     inc = new_incident(inputs.spec, inputs.profile, trigger=trigger, dry_run=dry_run,
                        drill=drill, dedup_key=dedup_key)
+    inc.parent_id = trigger.get("parent_id")
     inc, created = rt.ledger.open_incident(inc)
     if created:
         rt.notify(Notification("opened", inc, f"{inputs.spec.title} suspected on {inc.model}",
@@ -74,3 +76,14 @@ def fail_incident(rt: Runtime, inputs: Inputs, inc: Incident, exc: BaseException
     rt.notify(Notification("escalated", inc, "playbook run failed; escalated",
                            [f"{type(exc).__name__}: {exc}", f"owner: {inc.escalated_to}"]))
     return inc
+
+
+@task(name="record-handover", **TASK_DEFAULTS)
+def record_handover(rt: Runtime, inc: Incident, child: dict[str, Any]) -> Incident:
+    """Triage handed over: the child incident owns the response from here."""
+    inc.status = IncidentStatus.HANDED_OVER
+    inc.child_ids = [*inc.child_ids, child["id"]]
+    rt.ledger.add_event(inc.id, "handover",
+                        f"handed over to {child['playbook']} ({child['id']}): {child['status']}",
+                        {"child_id": child["id"], "child_status": child["status"]})
+    return rt.ledger.save(inc)

@@ -12,7 +12,13 @@ from playbooks.engine.lifecycle import Inputs
 from playbooks.engine.runtime import Runtime
 from playbooks.errors import MlpbError
 from playbooks.models.evidence import EvidencePackage
-from playbooks.models.incident import Incident, IncidentStatus, RemediationRecord, Verification
+from playbooks.models.incident import (
+    Incident,
+    IncidentStatus,
+    RemediationRecord,
+    Verification,
+    utcnow,
+)
 from playbooks.models.spec import RemediationSpec
 from playbooks.notify import Notification
 from playbooks.remediations.base import RemediationContext, RevertContext
@@ -90,7 +96,7 @@ def _try_one(rt: Runtime, inputs: Inputs, inc: Incident, ctx: RemediationContext
             rec.applied = True
             rt.ledger.add_event(inc.id, "applied", f"'{entry.id}' applied",
                                 {"change": rec.change})
-            verification = verify_remediation(ctx, inputs, entry.action, rec.change)
+            verification = verify_remediation(ctx, inputs, entry, rec.change)
             failed = [c.id for c in verification.criteria if not c.passed]
             rt.ledger.add_event(inc.id, "verification",
                                 "all acceptance criteria hold" if verification.passed else
@@ -108,15 +114,52 @@ def _try_one(rt: Runtime, inputs: Inputs, inc: Incident, ctx: RemediationContext
     return rec, verification
 
 
+def _loop_guard(rt: Runtime, inputs: Inputs, inc: Incident) -> str | None:
+    """Why the loop guard forbids another change to this model now, or None."""
+    esc = inputs.spec.escalation
+    since = utcnow() - esc.loop_window
+    kept = [e for e in rt.ledger.journal(model=inc.model)
+            if e.phase == "kept" and e.at >= since and e.incident_id != inc.id]
+    if len(kept) >= esc.max_remediations:
+        return (f"loop guard: {len(kept)} remediation(s) already kept on {inc.model} in the last "
+                f"{esc.loop_window}; escalating instead of changing it again")
+    return None
+
+
+def _dirty_data(evidence: EvidencePackage) -> str | None:
+    failed = evidence.metrics.get("quality_failed_checks", 0.0)
+    if failed > 0:
+        return (f"the current data failed {int(failed)} quality check(s): no remediation "
+                "may learn from or act on it (fix the data first)")
+    return None
+
+
+def _escalate(rt: Runtime, inc: Incident, owner: str, why: str) -> Incident:
+    inc.status, inc.escalated_to = IncidentStatus.ESCALATED, owner
+    rt.ledger.add_event(inc.id, "escalated", why, {"to": owner})
+    return rt.ledger.save(inc)
+
+
 def remediate(rt: Runtime, inputs: Inputs, inc: Incident, evidence: EvidencePackage,
               decision: Decision) -> Incident:
     """Try each remediation of the decision in order until one verifies; else escalate."""
+    default_owner = getattr(inputs.profile.owners, inputs.spec.escalation.default_owner)
     if not inputs.profile.can_remediate and not inc.dry_run:
         inc.status = IncidentStatus.DIAGNOSED
         inc.remediations = [RemediationRecord(
             id=r, action=inputs.spec.remediation(r).action,
             error="recommended only: the profile names no MLflow model") for r in decision.remediations]
         return rt.ledger.save(inc)
+    blocked = _dirty_data(evidence) if _needs_clean_data(inputs, decision) else None
+    blocked = blocked or (None if inc.dry_run else _loop_guard(rt, inputs, inc))
+    if blocked:
+        inc.remediations = [RemediationRecord(id=r, action=inputs.spec.remediation(r).action,
+                                              dry_run=inc.dry_run, error=blocked)
+                            for r in decision.remediations]
+        if inc.dry_run:
+            inc.status = IncidentStatus.DIAGNOSED
+            return rt.ledger.save(inc)
+        return _escalate(rt, inc, decision.escalate_to or default_owner, blocked)
     inc.status = IncidentStatus.REMEDIATING
     inc = rt.ledger.save(inc)
     ctx = _context(rt, inputs, inc, evidence)
@@ -131,14 +174,21 @@ def remediate(rt: Runtime, inputs: Inputs, inc: Incident, evidence: EvidencePack
                                     f"{c.op} {c.target} → {'pass' if c.passed else 'FAIL'}"
                                     for c in verification.criteria]))
         if rec.applied and not rec.reverted:
+            if decision.escalate_to:  # contained; the cause still needs its owner
+                return _escalate(rt, inc, decision.escalate_to,
+                                 f"'{rid}' contained the incident; escalating the cause")
             inc.status = IncidentStatus.RESOLVED
             return rt.ledger.save(inc)
         if inc.dry_run and not rec.error:
             inc.status = IncidentStatus.DIAGNOSED
             return rt.ledger.save(inc)
-    inc.status = IncidentStatus.DIAGNOSED if inc.dry_run else IncidentStatus.ESCALATED
-    if not inc.dry_run:
-        inc.escalated_to = getattr(inputs.profile.owners, inputs.spec.escalation.default_owner)
-        rt.ledger.add_event(inc.id, "escalated", "no remediation verified; escalating",
-                            {"to": inc.escalated_to})
-    return rt.ledger.save(inc)
+    if inc.dry_run:
+        inc.status = IncidentStatus.DIAGNOSED
+        return rt.ledger.save(inc)
+    return _escalate(rt, inc, decision.escalate_to or default_owner,
+                     "no remediation verified; escalating")
+
+
+def _needs_clean_data(inputs: Inputs, decision: Decision) -> bool:
+    return any(getattr(inputs.registry.get("remediation", inputs.spec.remediation(r).action).impl,
+                       "requires_clean_data", False) for r in decision.remediations)

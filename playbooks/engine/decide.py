@@ -23,11 +23,12 @@ def rank(results: list[HypothesisResult], spec: PlaybookSpec) -> list[Hypothesis
 
 @dataclass(frozen=True)
 class Decision:
-    action: Literal["remediate", "escalate", "close"]
+    action: Literal["remediate", "escalate", "close", "handover"]
     root_cause: RootCause | None
     remediations: list[str]
-    escalate_to: str | None
+    escalate_to: str | None  # with 'remediate': escalate after containment
     reason: str
+    handover_to: str | None = None
 
 
 def decide(results: list[HypothesisResult], spec: PlaybookSpec, profile: ModelProfile,
@@ -43,11 +44,16 @@ def decide(results: list[HypothesisResult], spec: PlaybookSpec, profile: ModelPr
     out = spec.hypothesis(top.id).on_supported
     if out.close_as:
         return Decision("close", root, [], None, f"closing as {out.close_as}: {top.summary}")
-    if out.escalate_to:
-        who = getattr(owners, out.escalate_to)
+    if out.handover_to:
+        return Decision("handover", root, [], None,
+                        f"handing over to the '{out.handover_to}' playbook: {top.summary}",
+                        handover_to=out.handover_to)
+    who = getattr(owners, out.escalate_to) if out.escalate_to else None
+    if not out.remediate:
         return Decision("escalate", root, [], who,
                         f"root cause needs the {out.escalate_to} owner ({who}); no automatic fix")
-    return Decision("remediate", root, list(out.remediate), None, top.summary)
+    reason = top.summary + (f"; contain, then escalate to {who}" if who else "")
+    return Decision("remediate", root, list(out.remediate), who, reason)
 
 
 def assess_severity(spec: PlaybookSpec, profile: ModelProfile,

@@ -1,13 +1,15 @@
-"""Check and remediation registries.
+"""Registries of checks, remediations and evidence collectors.
 
 Decorators only *mark* a function or class (no global mutable state); a ``Registry`` is built
-from a list of modules, rejects duplicate names and validates params against the typed
-``*Params`` model each plugin declares.
+from modules (the built-in ones are discovered by walking their packages), rejects duplicate
+names and validates params against the typed ``*Params`` model each plugin declares. Plugins
+also declare the metrics they produce, so specs can only name metrics something measures.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -18,18 +20,25 @@ from pydantic import BaseModel, ValidationError
 
 from playbooks.errors import UnknownNameError
 
-__all__ = ["BUILTIN_MODULES", "Plugin", "PluginKind", "Registry", "check", "default_registry",
-           "remediation"]
+__all__ = ["BUILTIN_PACKAGES", "Plugin", "PluginKind", "Registry", "builtin_modules", "check",
+           "collector", "default_registry", "remediation"]
 
-PluginKind = Literal["check", "remediation"]
+PluginKind = Literal["check", "remediation", "collector"]
 T = TypeVar("T")
 _MARK = "__mlpb_plugin__"
 
-# Modules whose decorated members form the standard catalog's plugins.
-BUILTIN_MODULES = (
-    "playbooks.checks.drift",
-    "playbooks.remediations.retrain",
-)
+# Packages whose modules' decorated members form the standard catalog's plugins: adding a
+# module to one of them is all it takes to register a new check, remediation or collector.
+BUILTIN_PACKAGES = ("playbooks.checks", "playbooks.remediations", "playbooks.evidence")
+
+
+def _walk(package: str) -> list[str]:
+    pkg = importlib.import_module(package)
+    return [m.name for m in pkgutil.walk_packages(pkg.__path__, prefix=f"{package}.")]
+
+
+def builtin_modules() -> list[str]:
+    return [m for p in BUILTIN_PACKAGES for m in _walk(p)]
 
 
 @dataclass(frozen=True)
@@ -39,14 +48,17 @@ class Plugin:
     params: type[BaseModel]
     impl: Any
     doc: str
+    metrics: Mapping[str, str]  # metric name -> meaning, for metrics this plugin produces
 
     def parse_params(self, raw: Mapping[str, Any]) -> BaseModel:
         return self.params.model_validate(dict(raw))
 
 
-def _mark(kind: PluginKind, name: str, params: type[BaseModel]) -> Callable[[T], T]:
+def _mark(kind: PluginKind, name: str, params: type[BaseModel],
+          metrics: Mapping[str, str] | None = None) -> Callable[[T], T]:
     def decorate(obj: T) -> T:
-        setattr(obj, _MARK, Plugin(kind, name, params, obj, (obj.__doc__ or "").strip()))
+        doc = (obj.__doc__ or "").strip()
+        setattr(obj, _MARK, Plugin(kind, name, params, obj, doc, dict(metrics or {})))
         return obj
 
     return decorate
@@ -57,9 +69,18 @@ def check(name: str, *, params: type[BaseModel]) -> Callable[[T], T]:
     return _mark("check", name, params)
 
 
-def remediation(name: str, *, params: type[BaseModel]) -> Callable[[T], T]:
-    """Mark a class with ``plan``/``apply``/``revert`` as the remediation called ``name``."""
-    return _mark("remediation", name, params)
+def remediation(name: str, *, params: type[BaseModel],
+                metrics: Mapping[str, str] | None = None) -> Callable[[T], T]:
+    """Mark a class with ``plan``/``apply``/``revert``/``verify`` as remediation ``name``;
+    ``metrics`` are the acceptance metrics its ``verify`` measures."""
+    return _mark("remediation", name, params, metrics)
+
+
+def collector(name: str, *, params: type[BaseModel],
+              metrics: Mapping[str, str] | None = None) -> Callable[[T], T]:
+    """Mark ``fn(ctx, params) -> EvidencePart`` as the evidence collector ``name``;
+    ``metrics`` are the headline metrics it adds to the evidence package."""
+    return _mark("collector", name, params, metrics)
 
 
 class Registry:
@@ -84,6 +105,10 @@ class Registry:
             m = importlib.import_module(mod) if isinstance(mod, str) else mod
             found += [getattr(v, _MARK) for v in vars(m).values() if hasattr(v, _MARK)]
         return cls(found)
+
+    def metrics(self) -> dict[str, str]:
+        """Every metric some plugin produces (name -> meaning)."""
+        return {m: d for p in self._table.values() for m, d in p.metrics.items()}
 
     def names(self, kind: PluginKind) -> list[str]:
         return sorted(n for k, n in self._table if k == kind)
@@ -119,4 +144,4 @@ def _where(obj: Any) -> str:
 @cache
 def default_registry() -> Registry:
     """The registry of every built-in check and remediation (built once, then read-only)."""
-    return Registry.from_modules(BUILTIN_MODULES)
+    return Registry.from_modules(builtin_modules())

@@ -4,14 +4,16 @@ One place picks the implementations (DESIGN.md §8: external services behind a P
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from playbooks.config import Settings, load_settings
+from playbooks.errors import MlpbError
 from playbooks.ledger import Ledger
 from playbooks.models.profile import ModelProfile
-from playbooks.notify import ConsoleNotifier, Notification, Notifier
+from playbooks.notify import ConsoleNotifier, Notification, Notifier, SlackNotifier, SlackSettings
 
 __all__ = ["Runtime"]
 
@@ -23,7 +25,15 @@ class Runtime:
 
     @classmethod
     def from_env(cls, home: str | None = None, *, quiet: bool = False) -> Runtime:
-        return cls(load_settings(home).ensure(), ConsoleNotifier(quiet=quiet))
+        rt = cls(load_settings(home).ensure(), ConsoleNotifier(quiet=quiet))
+        try:  # None without SLACK_BOT_TOKEN / MLPB_SLACK_TOKEN_BLOCK: the console stays
+            slack = SlackSettings.from_env()
+        except MlpbError as exc:  # an unloadable token block must not stop the playbook
+            logging.getLogger(__name__).warning("Slack disabled, using the console: %s", exc)
+            slack = None
+        if slack is not None:
+            rt.notifier = SlackNotifier(slack, rt.ledger, postmortem_dir=rt.settings.postmortem_dir)
+        return rt
 
     @cached_property
     def ledger(self) -> Ledger:
@@ -38,6 +48,17 @@ class Runtime:
         if profile.model.tracking_uri:
             return MlflowModelRegistry(profile.model.tracking_uri)
         return MlflowModelRegistry.local(self.settings.home)
+
+    def flush_notifications(self) -> None:
+        """Deliver notifications an earlier outage left in the outbox; never raises."""
+        flush = getattr(self.notifier, "flush", None)
+        if flush is None:
+            return
+        try:
+            flush()
+        except Exception as exc:  # the backlog waits for the next run or `mlpb notify flush`
+            logging.getLogger(__name__).warning("notification flush failed: %s: %s",
+                                                type(exc).__name__, exc)
 
     def notify(self, note: Notification) -> None:
         try:

@@ -14,11 +14,17 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from playbooks.data.io import DataWindows
+from playbooks.engine.registry import collector
+from playbooks.evidence.base import CollectContext, EvidencePart, NoParams
 from playbooks.models.profile import ModelProfile
 from playbooks.stats import DriftThresholds, compute_drift, fit_reference
 
 __all__ = [
+    "collect_data_windows_part",
     "collect_environment",
+    "collect_feature_drift_part",
+    "collect_label_metrics_part",
+    "collect_model_version_part",
     "collect_feature_drift",
     "collect_label_metrics",
     "collect_model_version",
@@ -117,3 +123,46 @@ def collect_environment() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return env
+
+
+# -- registered collectors (thin adapters over the functions above) -------------------------
+
+@collector("data-windows", params=NoParams)
+def collect_data_windows_part(ctx: CollectContext, params: NoParams) -> EvidencePart:
+    """Which files and time spans the incident looked at, with content hashes."""
+    refs = dict(ctx.data.refs)
+    return EvidencePart(fields={"windows": refs},
+                        summary=", ".join(f"{k}: {v.rows} rows" for k, v in refs.items()))
+
+
+@collector("feature-drift", params=NoParams, metrics={
+    "max_psi": "largest per-feature PSI of the current window against the reference",
+    "drifted_features": "number of features whose drift status is 'drift'",
+    "drifted_feature_share": "share of features whose drift status is 'drift'",
+})
+def collect_feature_drift_part(ctx: CollectContext, params: NoParams) -> EvidencePart:
+    """Per-feature drift (PSI, KS, Wasserstein, JS) and the estimated onset."""
+    rows, metrics = collect_feature_drift(ctx.profile, ctx.data, ctx.spec.drift)
+    onset = estimate_onset(ctx.profile, ctx.data, ctx.spec.drift)
+    n = int(metrics["drifted_features"])
+    return EvidencePart(metrics=metrics, fields={"feature_drift": rows, "drift_onset": onset},
+                        summary=f"{n} of {len(rows)} features drifted "
+                                f"(max PSI {metrics['max_psi']:.2f})")
+
+
+@collector("model-version", params=NoParams)
+def collect_model_version_part(ctx: CollectContext, params: NoParams) -> EvidencePart:
+    """The serving version behind the profile's alias: run id, source, tags."""
+    info = collect_model_version(ctx.profile, ctx.registry)
+    return EvidencePart(fields={"model": info},
+                        summary=f"serving v{info['version']}" if info.get("available") else "")
+
+
+@collector("label-metrics", params=NoParams, metrics={
+    "labelled_auc_drop": "serving model's labelled ROC AUC before the window minus inside it",
+})
+def collect_label_metrics_part(ctx: CollectContext, params: NoParams) -> EvidencePart:
+    """Labelled performance of the logged scores, now and before the current window."""
+    info = collect_label_metrics(ctx.profile, ctx.data)
+    metrics = {k: float(info[k]) for k in ("labelled_auc_drop",) if k in info}
+    return EvidencePart(fields={"labels": info}, metrics=metrics)

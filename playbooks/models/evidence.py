@@ -37,3 +37,6 @@ class EvidencePackage(BaseModel):
     labels: dict[str, Any] = Field(default_factory=dict, description="Labelled performance.")
     environment: dict[str, str] = Field(default_factory=dict, description="Versions, host.")
     alert: dict[str, Any] = Field(default_factory=dict)
+    parts: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Collector name -> its data (beyond the fields above).")
+    summaries: dict[str, str] = Field(default_factory=dict, description="Collector -> one line.")

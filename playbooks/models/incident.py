@@ -54,6 +54,7 @@ class IncidentStatus(StrEnum):
     FALSE_ALARM = "false_alarm"  # closed without change
     DIAGNOSED = "diagnosed"  # dry run or no model: root cause and recommendation, no change
     ESCALATED = "escalated"  # handed to a human owner
+    HANDED_OVER = "handed_over"  # triage: a specialised playbook's incident took over
 
     @property
     def is_open(self) -> bool:
@@ -142,6 +143,8 @@ class Incident(BaseModel):
     remediations: list[RemediationRecord] = Field(default_factory=list)
     verification: Verification | None = None
     postmortem_path: str | None = None
+    parent_id: str | None = Field(None, description="Triage incident that handed over to this one.")
+    child_ids: list[str] = Field(default_factory=list, description="Incidents handed over to.")
     timeline: list[TimelineEvent] = Field(default_factory=list)
     onset_at: datetime | None = Field(None, description="When the fault began (from evidence).")
     detected_at: datetime = Field(default_factory=utcnow, description="Incident opened.")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -32,15 +32,9 @@ Comparison = Literal[">=", ">", "<=", "<", "=="]
 _SEMVER = r"^\d+\.\d+\.\d+$"
 _KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
-# Metrics the engine knows how to measure. A closed set so a typo fails validation.
-MetricName = Literal[
-    "roc_auc",  # ROC AUC of the serving model on the fresh labelled window
-    "roc_auc_delta_vs_previous",  # new minus previous version's AUC on the same window
-    "max_psi",  # largest PSI of fresh data against the serving model's reference
-    "drifted_feature_share",  # share of features whose drift status is 'drift'
-    "worst_slice_auc_drop",  # largest AUC drop on any profile segment, new vs previous
-    "labelled_auc_drop",  # serving model's AUC at registration minus its labelled AUC now
-]
+# Metric names are validated at load against the metrics registered plugins produce
+# (`Registry.metrics()`), so a typo fails validation while new plugins add new metrics.
+MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 
 def _compare(value: float, op: Comparison, target: float) -> bool:
@@ -72,23 +66,33 @@ class SeverityRule(StrictModel):
 
 
 class Outcome(StrictModel):
-    """What to do when a hypothesis is the root cause: exactly one of the three."""
+    """What to do when a hypothesis is the root cause.
+
+    ``remediate`` and/or ``escalate_to`` (contain, then hand to a human), or ``close_as``
+    alone, or ``handover_to`` alone (triage: run the specialised playbook)."""
 
     remediate: list[str] = Field(
         default_factory=list, description="Remediation ids to try, in order."
     )
     escalate_to: Literal["model", "data", "oncall"] | None = Field(
-        None, description="Owner (from the profile) to hand the incident to, without changes."
+        None, description="Owner (from the profile) to hand the incident to; with 'remediate' "
+        "the incident is escalated after the (verified) containment."
     )
     close_as: Literal["false-alarm"] | None = Field(
         None, description="Close without any change (e.g. a false alarm)."
     )
+    handover_to: str | None = Field(
+        None, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+        description="Catalog playbook to run as a child flow with this incident's evidence.",
+    )
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> Outcome:
-        chosen = [bool(self.remediate), self.escalate_to is not None, self.close_as is not None]
-        if sum(chosen) != 1:
-            raise ValueError("set exactly one of 'remediate', 'escalate_to' or 'close_as'")
+    def _consistent(self) -> Outcome:
+        acts = bool(self.remediate) or self.escalate_to is not None
+        alone = [self.close_as is not None, self.handover_to is not None]
+        if sum(alone) + acts != 1:
+            raise ValueError("set 'remediate' and/or 'escalate_to', or 'close_as' alone, "
+                             "or 'handover_to' alone")
         return self
 
 
@@ -120,6 +124,9 @@ class AcceptanceCriterion(StrictModel):
     op: Comparison = Field(description="Comparison against value.")
     value: float = Field(description="Target value.")
     description: str = Field("", description="Why this criterion matters.")
+    applies_to: list[str] | None = Field(
+        None, description="Remediation ids this criterion gates; default: all of them."
+    )
 
     def holds(self, observed: float | None) -> bool:
         return observed is not None and _compare(observed, self.op, self.value)
@@ -130,6 +137,10 @@ class Escalation(StrictModel):
         "oncall", description="Profile owner to escalate to when nothing else applies."
     )
     after: Duration = Field("1h", description="Escalate if the incident is still open after this.")  # type: ignore[assignment]
+    max_remediations: int = Field(
+        2, ge=1, description="Loop guard: at most this many kept remediations per model per "
+        "loop_window; beyond it the playbook escalates instead of changing the model again.")
+    loop_window: Duration = Field("24h", description="Window of the loop guard.")  # type: ignore[assignment]
 
 
 class Communication(StrictModel):
@@ -146,8 +157,8 @@ class PlaybookSpec(StrictModel):
     description: str = Field("", description="When to use this playbook.")
     taxonomy: Taxonomy
     signals: list[str] = Field(default_factory=list, description="Observable signals that fire it.")
-    evidence: list[Literal["data-windows", "feature-drift", "model-version", "label-metrics"]] = (
-        Field(description="Evidence collectors to run (concurrently).")
+    evidence: list[str] = Field(
+        min_length=1, description="Registered evidence collectors to run (concurrently)."
     )
     drift: DriftThresholds = Field(
         default_factory=DriftThresholds,
@@ -172,6 +183,10 @@ class PlaybookSpec(StrictModel):
             if dupes:
                 raise ValueError(f"duplicate {kind} ids: {dupes}")
         known = {r.id for r in self.remediations}
+        for c in self.acceptance:
+            stray = [r for r in c.applies_to or [] if r not in known]
+            if stray:
+                raise ValueError(f"acceptance '{c.id}' applies_to unknown remediation(s) {stray}")
         for h in self.hypotheses:
             missing = [r for r in h.on_supported.remediate if r not in known]
             if missing:
@@ -191,3 +206,6 @@ class PlaybookSpec(StrictModel):
 
     def remediation(self, rid: str) -> RemediationSpec:
         return next(r for r in self.remediations if r.id == rid)
+
+    def criteria_for(self, rid: str) -> list[AcceptanceCriterion]:
+        return [c for c in self.acceptance if c.applies_to is None or rid in c.applies_to]

@@ -22,6 +22,7 @@ class Notification:
     title: str
     lines: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    channel: str | None = None  # e.g. the spec's communication.channel; notifiers may ignore it
 
 
 @runtime_checkable

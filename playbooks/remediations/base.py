@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import pandas as pd
 from pydantic import BaseModel
 
 from playbooks.data.io import DataWindows
@@ -51,9 +50,9 @@ class Remediation(Protocol):
 
     def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None: ...
 
-    def verification_data(self, ctx: RemediationContext,
-                          change: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(reference of the serving model, fresh window) the acceptance metrics use."""
+    def verify(self, ctx: RemediationContext, params: BaseModel,
+               change: dict[str, Any]) -> dict[str, float]:
+        """Measure the acceptance metrics on fresh data after the change."""
         ...
 
 

@@ -69,9 +69,17 @@ def _frames(ctx: RemediationContext, w: dict[str, Any]) -> tuple[pd.DataFrame, p
     return train, holdout
 
 
-@remediation("retrain", params=RetrainParams)
+@remediation("retrain", params=RetrainParams, metrics={
+    "roc_auc": "ROC AUC of the serving version on the fresh labelled holdout",
+    "roc_auc_delta_vs_previous": "serving minus replaced version's ROC AUC on the same holdout",
+    "max_psi": "largest PSI of the holdout against the serving version's training data",
+    "drifted_feature_share": "share of features drifted between training data and holdout",
+    "worst_slice_auc_drop": "largest ROC AUC loss on any profile segment, new vs previous",
+})
 class Retrain:
     """Train on recent labelled data through the profile's entrypoint; promote via the alias."""
+
+    requires_clean_data = True  # never learn from a window that failed quality checks
 
     def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
         p = RetrainParams.model_validate(params.model_dump())
@@ -119,10 +127,19 @@ class Retrain:
         return {"alias_change": change.to_dict(), "new_version": version.version,
                 "previous_version": change.previous_version, "windows": plan["windows"]}
 
-    def verification_data(self, ctx: RemediationContext,
-                          change: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(new version's training frame, fresh holdout) for the acceptance metrics."""
-        return _frames(ctx, change["windows"])
+    def verify(self, ctx: RemediationContext, params: BaseModel,
+               change: dict[str, Any]) -> dict[str, float]:
+        """Acceptance metrics on the holdout: serving (new) vs the version it replaced."""
+        from playbooks.engine.verify import measure
+
+        prof = ctx.profile
+        assert prof.model is not None
+        train, holdout = _frames(ctx, change["windows"])
+        serving = ctx.registry.load_model(prof.model.registry_name, prof.model.alias)
+        previous = (ctx.registry.load_model(prof.model.registry_name, change["previous_version"])
+                    if change.get("previous_version") else None)
+        metrics = measure(prof, holdout, serving=serving, previous=previous, reference=train)
+        return {**metrics, "holdout_rows": float(len(holdout))}
 
     def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
         from playbooks.registry import AliasChange

@@ -1,0 +1,50 @@
+"""Any JSON webhook: one alert per request in our own documented shape.
+
+```json
+{"model": "credit-risk", "playbook": "data-drift", "status": "firing",
+ "labels": {"alertname": "FeatureDrift"}, "annotations": {"summary": "PSI 0.4 on age"},
+ "fingerprint": "optional-stable-id"}
+```
+``model`` and ``playbook`` become the ``model`` and ``playbook`` labels (they win over labels of
+the same name). Unknown top-level fields are refused so typos are caught.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from playbooks.alerts.model import AlertParseError, AlertStatus, ParsedAlert, decode_json, problems_of
+
+__all__ = ["GenericAlert", "parse_generic"]
+
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+
+
+class GenericAlert(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(pattern=_ID, description="Model name (the profile's `name`).")
+    playbook: str | None = Field(None, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+                                 description="Catalog playbook id; default: the routing rules.")
+    status: Literal["firing", "resolved"] = "firing"
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    fingerprint: str | None = Field(None, min_length=1, max_length=256,
+                                    description="Stable id of the alert; default: from labels.")
+
+
+def parse_generic(body: bytes) -> list[ParsedAlert]:
+    data = decode_json(body)
+    try:
+        alert = GenericAlert.model_validate(data)
+    except ValidationError as exc:
+        raise AlertParseError(422, "not a generic alert (see playbooks/alerts/generic.py)",
+                              problems_of(exc)) from None
+    labels = {**alert.labels, "model": alert.model}
+    if alert.playbook:
+        labels["playbook"] = alert.playbook
+    return [ParsedAlert(source="generic", status=AlertStatus(alert.status), labels=labels,
+                        annotations=alert.annotations, fingerprint=alert.fingerprint,
+                        raw=data)]

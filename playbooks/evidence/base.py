@@ -1,0 +1,44 @@
+"""What evidence collectors receive and return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from playbooks.data.io import DataWindows
+from playbooks.models.profile import ModelProfile
+from playbooks.models.spec import PlaybookSpec
+
+__all__ = ["CollectContext", "EvidencePart", "NoParams"]
+
+
+class NoParams(BaseModel):
+    """For collectors that take no parameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class CollectContext:
+    incident_id: str
+    profile: ModelProfile
+    spec: PlaybookSpec
+    data: DataWindows
+    registry: Any | None  # the model registry; None when the profile names no model
+    state_dir: Path
+
+
+@dataclass(frozen=True)
+class EvidencePart:
+    """One collector's contribution. ``data`` lands in ``EvidencePackage.parts[name]``,
+    ``metrics`` are merged into the package's headline metrics (severity rules and checks
+    read them), ``fields`` set the package's typed top-level fields (feature_drift, model...).
+    """
+
+    data: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    summary: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,239 @@
+"""Alerts as received and the dispatch queue that turns new incidents into flow runs.
+
+Both tables sit on the ledger's shared ``metadata`` (so ``Ledger`` creates them) and beside the
+incidents they refer to. A dispatch row exists once per incident (primary key): that, plus the
+Prefect idempotency key (the incident id), is why an incident never starts two runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from playbooks.ledger.schema import UTCDateTime, incidents, metadata
+from playbooks.ledger.store import Ledger
+from playbooks.models.incident import utcnow
+
+__all__ = ["AlertRow", "AlertStore", "Dispatch", "alerts", "dispatches", "new_alert_id"]
+
+_TS = UTCDateTime()
+
+alerts = sa.Table(
+    "mlpb_alerts",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("received_at", _TS, nullable=False, index=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # firing|resolved|rejected
+    sa.Column("dedup_key", sa.String(512), nullable=True, index=True),
+    sa.Column("model", sa.String(256), nullable=True),
+    sa.Column("playbook", sa.String(128), nullable=True),
+    sa.Column("route", sa.String(256), nullable=True),
+    sa.Column("incident_id", sa.String(64), nullable=True, index=True),
+    # queued | dispatched | repeat | resolved | error | none (rejected)
+    sa.Column("dispatch_state", sa.String(16), nullable=False),
+    sa.Column("http_status", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("payload", sa.JSON, nullable=True),
+)
+
+dispatches = sa.Table(
+    "mlpb_dispatches",
+    metadata,
+    sa.Column("incident_id", sa.String(64), sa.ForeignKey(incidents.c.id), primary_key=True),
+    sa.Column("model", sa.String(256), nullable=False, index=True),
+    sa.Column("deployment", sa.String(256), nullable=False),
+    sa.Column("parameters", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),  # queued|dispatched|failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", _TS, nullable=False),
+    sa.Column("note", sa.Text, nullable=True),  # why it waits: storm control or the last error
+    sa.Column("flow_run_id", sa.String(64), nullable=True),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("updated_at", _TS, nullable=False),
+)
+
+
+def new_alert_id() -> str:
+    return f"ALR-{uuid.uuid4().hex[:16]}"
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    id: str
+    received_at: datetime
+    source: str
+    status: str
+    dedup_key: str | None
+    model: str | None
+    playbook: str | None
+    route: str | None
+    incident_id: str | None
+    dispatch_state: str
+    http_status: int
+    error: str | None
+    payload: Any
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    incident_id: str
+    model: str
+    deployment: str
+    parameters: dict[str, Any]
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    note: str | None
+    flow_run_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AlertStore:
+    """Alert and dispatch rows; one short transaction per method, like ``Ledger``."""
+
+    def __init__(self, ledger: Ledger | str) -> None:
+        self.ledger = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
+        self.engine = self.ledger.engine
+
+    # -- alerts ----------------------------------------------------------------------------
+    def record(self, *, alert_id: str | None = None, source: str, status: str,
+               dispatch_state: str, http_status: int, dedup_key: str | None = None,
+               model: str | None = None, playbook: str | None = None, route: str | None = None,
+               incident_id: str | None = None, error: str | None = None,
+               payload: Any = None) -> str:
+        alert_id = alert_id or new_alert_id()
+        with self.engine.begin() as conn:
+            conn.execute(alerts.insert().values(
+                id=alert_id, received_at=utcnow(), source=source, status=status,
+                dedup_key=dedup_key, model=model, playbook=playbook, route=route,
+                incident_id=incident_id, dispatch_state=dispatch_state, http_status=http_status,
+                error=error, payload=payload))
+        return alert_id
+
+    def alerts(self, *, status: str | None = None, incident_id: str | None = None,
+               limit: int = 1000) -> list[AlertRow]:
+        q = sa.select(alerts).order_by(alerts.c.received_at.desc()).limit(limit)
+        if status:
+            q = q.where(alerts.c.status == status)
+        if incident_id:
+            q = q.where(alerts.c.incident_id == incident_id)
+        with self.engine.connect() as conn:
+            return [AlertRow(**dict(r)) for r in conn.execute(q).mappings()]
+
+    # -- dispatch queue --------------------------------------------------------------------
+    def enqueue(self, incident_id: str, model: str, deployment: str,
+                parameters: dict[str, Any], *, running_as: str | None = None) -> bool:
+        """Queue the incident's run unless it already is; True if this call queued it.
+
+        ``running_as``: the caller runs it itself as this run id (drills): recorded as
+        dispatched so no dispatch loop starts it again."""
+        with self.engine.connect() as conn:
+            if conn.execute(sa.select(dispatches.c.incident_id)
+                            .where(dispatches.c.incident_id == incident_id)).first():
+                return False
+        now = utcnow()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(dispatches.insert().values(
+                    incident_id=incident_id, model=model, deployment=deployment,
+                    parameters=parameters, state="dispatched" if running_as else "queued",
+                    attempts=0, next_attempt_at=now, note=None, flow_run_id=running_as,
+                    created_at=now, updated_at=now))
+            return True
+        except IntegrityError:  # a concurrent repeat queued it first
+            return False
+
+    def dispatch(self, incident_id: str) -> Dispatch | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(sa.select(dispatches)
+                             .where(dispatches.c.incident_id == incident_id)).mappings().first()
+        return Dispatch(**dict(r)) if r else None
+
+    def dispatches(self, *, state: str | None = None, model: str | None = None) -> list[Dispatch]:
+        q = sa.select(dispatches).order_by(dispatches.c.created_at)
+        if state:
+            q = q.where(dispatches.c.state == state)
+        if model:
+            q = q.where(dispatches.c.model == model)
+        with self.engine.connect() as conn:
+            return [Dispatch(**dict(r)) for r in conn.execute(q).mappings()]
+
+    def due(self, now: datetime, limit: int = 100) -> list[Dispatch]:
+        """Queued dispatches whose next attempt is due, oldest first."""
+        q = (sa.select(dispatches).where(dispatches.c.state == "queued",
+                                         dispatches.c.next_attempt_at <= now)
+             .order_by(dispatches.c.created_at).limit(limit))
+        with self.engine.connect() as conn:
+            return [Dispatch(**dict(r)) for r in conn.execute(q).mappings()]
+
+    def next_due_at(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.min(dispatches.c.next_attempt_at))
+                                .where(dispatches.c.state == "queued")).scalar()
+
+    def active_runs(self, model: str) -> int:
+        """Dispatched runs whose incident is still open: the model's concurrent playbook runs."""
+        q = (sa.select(sa.func.count()).select_from(
+                dispatches.join(incidents, incidents.c.id == dispatches.c.incident_id))
+             .where(dispatches.c.model == model, dispatches.c.state == "dispatched",
+                    incidents.c.open_dedup_key.is_not(None)))
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar() or 0)
+
+    def open_dispatched(self) -> list[Dispatch]:
+        """Dispatched runs whose incident is still open (to check their flow runs ended well)."""
+        q = (sa.select(dispatches).select_from(
+                dispatches.join(incidents, incidents.c.id == dispatches.c.incident_id))
+             .where(dispatches.c.state == "dispatched", incidents.c.open_dedup_key.is_not(None)))
+        with self.engine.connect() as conn:
+            return [Dispatch(**dict(r)) for r in conn.execute(q).mappings()]
+
+    def defer(self, incident_id: str, note: str) -> bool:
+        """Keep it queued with a reason; True the first time this reason is given."""
+        with self.engine.begin() as conn:
+            n = conn.execute(dispatches.update().where(
+                dispatches.c.incident_id == incident_id, dispatches.c.state == "queued",
+                sa.or_(dispatches.c.note.is_(None), dispatches.c.note != note))
+                .values(note=note, updated_at=utcnow())).rowcount
+        return n == 1
+
+    def retry_later(self, incident_id: str, error: str, delay: timedelta) -> int:
+        """Record a failed attempt; returns the number of attempts so far."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(dispatches.update().where(dispatches.c.incident_id == incident_id)
+                         .values(attempts=dispatches.c.attempts + 1, note=error,
+                                 next_attempt_at=now + delay, updated_at=now))
+            return int(conn.execute(sa.select(dispatches.c.attempts)
+                                    .where(dispatches.c.incident_id == incident_id)).scalar_one())
+
+    def mark_dispatched(self, incident_id: str, flow_run_id: str) -> None:
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(dispatches.update().where(dispatches.c.incident_id == incident_id)
+                         .values(state="dispatched", flow_run_id=flow_run_id, note=None,
+                                 attempts=dispatches.c.attempts + 1, updated_at=now))
+            conn.execute(alerts.update().where(alerts.c.incident_id == incident_id,
+                                               alerts.c.dispatch_state == "queued")
+                         .values(dispatch_state="dispatched"))
+
+    def mark_failed(self, incident_id: str, error: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(dispatches.update().where(dispatches.c.incident_id == incident_id)
+                         .values(state="failed", note=error, updated_at=utcnow()))
+            conn.execute(alerts.update().where(alerts.c.incident_id == incident_id,
+                                               alerts.c.dispatch_state == "queued")
+                         .values(dispatch_state="error", error=error))
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(dispatches.c.state, sa.func.count())
+                                .group_by(dispatches.c.state)).all()
+        return {state: int(n) for state, n in rows}

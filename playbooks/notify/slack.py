@@ -1,0 +1,364 @@
+"""Slack notifier: one parent message per incident, updated in place, and one thread reply
+per notification, delivered through the ledger's outbox.
+
+``send`` writes the rendered messages to the outbox first and then tries to deliver that
+incident's backlog; whatever Slack does not accept (outage, rate limit after retries, a
+permanent error such as ``channel_not_found``) stays queued with the error recorded, and
+``flush`` (``mlpb notify flush``, also run at the start of every playbook run) delivers it
+later, in order, each message once. Nothing here raises for a delivery problem."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.client import HTTPException
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from playbooks.errors import ConfigError
+from playbooks.ledger import Ledger
+from playbooks.ledger.outbox import Outbox, OutboxItem, OutboxRow
+from playbooks.models.incident import Incident, utcnow
+from playbooks.models.spec import Communication
+from playbooks.notify.base import Notification
+from playbooks.notify.templates import render_parent, render_reminder, render_reply
+
+__all__ = ["DEFAULT_CHANNEL", "FlushReport", "SlackNotifier", "SlackSettings", "slack_configured"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_CHANNEL = "#ml-incidents"
+_LEASE = timedelta(minutes=2)  # longer than one message's worst case (timeouts x retries)
+_HOLD_S = 30.0  # after Slack looked down, later sends only enqueue for this long
+
+# Errors that every message would hit (the token or the app) stop the whole flush;
+# channel-level errors stop only that incident's thread.
+_APP_ERRORS = {
+    "invalid_auth": "Slack rejected the bot token: set SLACK_BOT_TOKEN to the app's Bot User "
+                    "OAuth Token (xoxb-…) or fix the Prefect Secret block named in "
+                    "MLPB_SLACK_TOKEN_BLOCK",
+    "not_authed": "no Slack token was sent: set SLACK_BOT_TOKEN (or MLPB_SLACK_TOKEN_BLOCK)",
+    "account_inactive": "the Slack app's token belongs to a deleted user or a disabled "
+                        "app: reinstall the app and update SLACK_BOT_TOKEN",
+    "token_revoked": "the Slack token was revoked: reinstall the app to the workspace and "
+                     "update SLACK_BOT_TOKEN",
+    "token_expired": "the Slack token expired: reinstall the app (or disable token rotation) "
+                     "and update SLACK_BOT_TOKEN",
+    "missing_scope": "the Slack app lacks a bot scope: add `chat:write` (and "
+                     "`chat:write.public` to post in channels the bot has not joined) under "
+                     "OAuth & Permissions, then reinstall the app",
+    "no_permission": "the Slack workspace does not let this app post: ask a workspace admin "
+                     "to approve it",
+}
+_CHANNEL_ERRORS = {
+    "channel_not_found": "Slack cannot find channel {channel}: check the name in "
+                         "MLPB_SLACK_CHANNEL or the playbook's communication.channel; for a "
+                         "private channel invite the bot (/invite @your-app)",
+    "not_in_channel": "the bot is not in {channel}: invite it (/invite @your-app) or add the "
+                      "`chat:write.public` bot scope and reinstall the app",
+    "is_archived": "channel {channel} is archived: unarchive it or route incidents to "
+                   "another channel (MLPB_SLACK_CHANNEL)",
+    "restricted_action": "posting in {channel} is restricted for the app: ask a workspace "
+                         "admin or choose another channel",
+    "message_not_found": "the incident's parent message in {channel} was deleted: replies "
+                         "cannot thread until the thread row is removed from the outbox",
+}
+_TRANSIENT = {"ratelimited", "fatal_error", "internal_error", "service_unavailable",
+              "request_timeout"}
+
+
+class SlackSettings(BaseModel):
+    """Where and how to reach Slack. The token never appears in reprs or messages."""
+
+    model_config = ConfigDict(frozen=True)
+
+    token: SecretStr = Field(description="Bot User OAuth Token (xoxb-…).")
+    api_url: str = Field(DEFAULT_API_URL, description="Web API base URL (tests, proxies).")
+    channel: str | None = Field(None, description="Overrides every playbook's channel.")
+    timeout_s: int = Field(10, ge=1, description="Per-request timeout.")
+    rate_limit_retries: int = Field(2, ge=0, description="Retries after 429 (waits Retry-After).")
+    connection_retries: int = Field(1, ge=0, description="Retries after connection errors.")
+    server_error_retries: int = Field(1, ge=0, description="Retries after HTTP 500/503.")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SlackSettings | None:
+        """Settings from ``SLACK_BOT_TOKEN`` (or the Prefect Secret block named in
+        ``MLPB_SLACK_TOKEN_BLOCK``), ``MLPB_SLACK_API_URL``, ``MLPB_SLACK_CHANNEL``.
+        None when no token is configured (the console notifier is used then)."""
+        env = os.environ if env is None else env
+        token = (env.get("SLACK_BOT_TOKEN") or "").strip()
+        block = (env.get("MLPB_SLACK_TOKEN_BLOCK") or "").strip()
+        if not token and block:
+            token = _token_from_block(block)
+        if not token:
+            return None
+        return cls(token=SecretStr(token),
+                   api_url=env.get("MLPB_SLACK_API_URL") or DEFAULT_API_URL,
+                   channel=env.get("MLPB_SLACK_CHANNEL") or None)
+
+    def client(self) -> WebClient:
+        return WebClient(
+            token=self.token.get_secret_value(), base_url=self.api_url, timeout=self.timeout_s,
+            retry_handlers=[
+                ConnectionErrorRetryHandler(max_retry_count=self.connection_retries),
+                RateLimitErrorRetryHandler(max_retry_count=self.rate_limit_retries),
+                ServerErrorRetryHandler(max_retry_count=self.server_error_retries),
+            ])
+
+
+def slack_configured(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return bool((env.get("SLACK_BOT_TOKEN") or env.get("MLPB_SLACK_TOKEN_BLOCK") or "").strip())
+
+
+def _token_from_block(name: str) -> str:
+    try:
+        from prefect.blocks.system import Secret  # lazy: playbooks/ does not import Prefect
+
+        value = Secret.load(name).get()  # type: ignore[union-attr]
+    except Exception as exc:
+        raise ConfigError(
+            f"cannot load the Prefect Secret block '{name}' (MLPB_SLACK_TOKEN_BLOCK): "
+            f"{type(exc).__name__}",
+            hint="create it in the Prefect UI (Blocks → Secret) or with "
+                 "`Secret(value='xoxb-…').save('NAME')`, or set SLACK_BOT_TOKEN instead") from None
+    return str(value).strip()
+
+
+@dataclass(frozen=True)
+class DeliveryError:
+    code: str
+    message: str  # what happened and what to do; never contains the token
+    scope: Literal["incident", "all"]  # what else this flush must stop trying
+
+
+@dataclass
+class FlushReport:
+    sent: int = 0
+    pending: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class SlackNotifier:
+    """The Slack ``Notifier``. One instance per runtime; state lives in the ledger."""
+
+    def __init__(self, settings: SlackSettings, ledger: Ledger, *,
+                 postmortem_dir: Path | None = None, client: WebClient | None = None) -> None:
+        self._settings = settings
+        self._outbox = Outbox(ledger)
+        self._engine = ledger.engine
+        self._postmortem_dir = postmortem_dir
+        self._client = client or settings.client()
+        self._comms: dict[str, Communication] = {}
+        self._hold_until = 0.0
+
+    def __repr__(self) -> str:
+        return (f"SlackNotifier(api_url={self._settings.api_url!r}, "
+                f"channel={self._settings.channel or 'per playbook'!r})")
+
+    @property
+    def outbox(self) -> Outbox:
+        return self._outbox
+
+    # -- Notifier --------------------------------------------------------------------------
+    def send(self, note: Notification) -> None:
+        self._enqueue(note)
+        if time.monotonic() >= self._hold_until:
+            self._deliver(note.incident.id)
+
+    def flush(self) -> FlushReport:
+        """Deliver the whole backlog: per incident the parent first, then replies in order."""
+        self._hold_until = 0.0
+        return self._deliver(None)
+
+    def remind(self, inc: Incident, *, waiting_for: str, since: datetime, now: datetime) -> None:
+        """Post a 'still waiting' reply in the incident's thread (see ``due_reminders``)."""
+        msg = render_reminder(inc, waiting_for=waiting_for, since=since, now=now)
+        thread = self._outbox.thread(inc.id)
+        if thread is None:
+            return
+        self._outbox.enqueue(inc.id, [OutboxItem("reminder", "reply", msg.to_payload())],
+                             parent_digest=thread.parent_digest, reminded_at=now)
+        self._deliver(inc.id)
+
+    def check(self) -> dict[str, Any]:
+        """``auth.test``: who the token belongs to. Raises ConfigError with what to fix."""
+        try:
+            resp = self._client.auth_test()
+        except Exception as exc:
+            err = self._describe(exc, channel="")
+            raise ConfigError(f"Slack auth.test failed: {err.message}") from None
+        return {k: resp.get(k) for k in ("team", "user", "bot_id", "url")}
+
+    # -- enqueue ---------------------------------------------------------------------------
+    def _enqueue(self, note: Notification) -> None:
+        inc = note.incident
+        thread = self._outbox.thread(inc.id)
+        title = thread.title if thread else note.title
+        links = thread.links if thread else self._links(note)
+        parent = render_parent(inc, title=title, links=links, postmortem_dir=self._postmortem_dir)
+        digest = hashlib.sha256(json.dumps(parent.to_payload(), sort_keys=True).encode()).hexdigest()
+        items: list[OutboxItem] = []
+        new_thread: dict[str, Any] | None = None
+        if thread is None:
+            comm = self._communication(inc.playbook)
+            channel = (self._settings.channel or note.channel or comm.channel
+                       or DEFAULT_CHANNEL)
+            new_thread = {"channel": channel, "title": title, "links": links,
+                          "status_every_s": int(comm.status_every.total_seconds())}
+            items.append(OutboxItem("parent", "post", {**parent.to_payload(), "channel": channel}))
+        elif digest != thread.parent_digest:
+            items.append(OutboxItem("parent", "update", parent.to_payload()))
+        reply = render_reply(note, postmortem_dir=self._postmortem_dir)
+        items.append(OutboxItem(note.kind, "reply", reply.to_payload()))
+        if not self._outbox.enqueue(inc.id, items, parent_digest=digest, new_thread=new_thread,
+                                    waiting=self._waiting(note)):
+            self._enqueue(note)  # another process opened the thread first: render as update
+
+    @staticmethod
+    def _waiting(note: Notification) -> tuple[str | None, datetime | None] | None:
+        """What the incident now waits for (None: unchanged; (None, None): nothing)."""
+        if note.kind == "approval_needed":
+            return "approval", utcnow()
+        if isinstance(note.data.get("waiting_for"), str):
+            return note.data["waiting_for"], utcnow()
+        if note.kind in ("resolved", "escalated", "false_alarm", "diagnosed"):
+            return None, None
+        return None
+
+    def _communication(self, playbook: str) -> Communication:
+        """The spec's communication section, for catalog playbooks; defaults otherwise."""
+        if playbook not in self._comms:
+            comm = Communication()  # type: ignore[call-arg]
+            try:
+                from playbooks.loader import read_yaml, resolve_spec_path
+
+                data = read_yaml(resolve_spec_path(playbook)).get("communication") or {}
+                comm = Communication.model_validate(data)
+            except Exception as exc:  # an unknown playbook still gets notified
+                log.debug("no communication settings for playbook %s: %s", playbook, exc)
+            self._comms[playbook] = comm
+        return self._comms[playbook]
+
+    @staticmethod
+    def _links(note: Notification) -> dict[str, str]:
+        links: dict[str, str] = {}
+        given = note.data.get("links")
+        if isinstance(given, Mapping):
+            links.update({str(k): str(v) for k, v in given.items() if v})
+        if "prefect" in sys.modules:  # only inside a Prefect run; never import it here
+            try:
+                from prefect.runtime import flow_run
+
+                url = flow_run.ui_url
+                if url:
+                    links.setdefault("Prefect flow run", str(url))
+            except Exception:  # no run context or no UI configured: no link
+                pass
+        tracking = os.environ.get("MLFLOW_TRACKING_URI", "")
+        if tracking.startswith(("http://", "https://")):
+            inc = note.incident
+            url = f"{tracking.rstrip('/')}/#/models/{quote(inc.model)}"
+            links.setdefault("MLflow model", url + (f"/versions/{quote(inc.model_version)}"
+                                                    if inc.model_version else ""))
+        return links
+
+    # -- delivery --------------------------------------------------------------------------
+    def _deliver(self, incident_id: str | None) -> FlushReport:
+        report = FlushReport()
+        queues: dict[str, list[OutboxRow]] = {}
+        for row in self._outbox.pending(incident_id):
+            queues.setdefault(row.incident_id, []).append(row)
+        for rows in queues.values():
+            stop_all = False
+            for row in rows:
+                if not self._outbox.claim(row.seq, _LEASE):
+                    break  # another sender has it; keep this thread's order
+                err = self._send_row(row)
+                if err is None:
+                    report.sent += 1
+                    continue
+                self._outbox.mark_failed(row.seq, err.message)
+                report.errors.append(f"{row.incident_id} {row.kind}: {err.message}")
+                log.warning("Slack delivery of %s/%s failed, kept in the outbox: %s",
+                            row.incident_id, row.kind, err.message)
+                stop_all = err.scope == "all"
+                break
+            if stop_all:
+                self._hold_until = time.monotonic() + _HOLD_S
+                break
+        report.pending = len(self._outbox.pending(incident_id))
+        return report
+
+    def _send_row(self, row: OutboxRow) -> DeliveryError | None:
+        body = {"text": row.payload["text"], "blocks": row.payload["blocks"]}
+        channel = row.payload.get("channel", "")
+        try:
+            if row.op == "post":
+                resp = self._client.chat_postMessage(channel=channel, unfurl_links=False, **body)
+                self._outbox.mark_sent(row, resp["ts"], parent_channel_id=resp["channel"])
+                return None
+            thread = self._outbox.thread(row.incident_id)
+            if thread is None or thread.ts is None or thread.channel_id is None:
+                return DeliveryError("no_parent", "the incident's parent message was never "
+                                     "posted; it is retried first by `mlpb notify flush`",
+                                     "incident")
+            channel = thread.channel
+            if row.op == "update":
+                resp = self._client.chat_update(channel=thread.channel_id, ts=thread.ts, **body)
+            else:
+                resp = self._client.chat_postMessage(channel=thread.channel_id,
+                                                     thread_ts=thread.ts, unfurl_links=False,
+                                                     **body)
+            self._outbox.mark_sent(row, resp.get("ts"))
+            return None
+        except Exception as exc:
+            return self._describe(exc, channel=channel)
+
+    def _describe(self, exc: Exception, *, channel: str) -> DeliveryError:
+        """A recorded, actionable error: the Slack error code plus what to fix."""
+        if isinstance(exc, SlackApiError):
+            status = getattr(exc.response, "status_code", 0)
+            data = exc.response.data if isinstance(exc.response.data, dict) else {}
+            code = str(data.get("error") or f"http_{status}")
+            if code in _APP_ERRORS:
+                needed = f" (needed: {data['needed']})" if data.get("needed") else ""
+                return DeliveryError(code, f"{code}: {_APP_ERRORS[code]}{needed}", "all")
+            if code in _CHANNEL_ERRORS:
+                return DeliveryError(code, f"{code}: " + _CHANNEL_ERRORS[code].format(
+                    channel=channel or "(unknown)"), "incident")
+            if status == 429 or status >= 500 or code in _TRANSIENT:
+                return DeliveryError(code, f"{code}: Slack is unavailable or rate-limiting "
+                                     f"(HTTP {status}); kept for `mlpb notify flush`", "all")
+            return DeliveryError(code, f"{code}: Slack refused the message; see "
+                                 "https://api.slack.com/methods for the error code", "incident")
+        text = self._scrub(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, OSError | HTTPException | SlackRequestError):  # URLError, timeouts
+            return DeliveryError("unreachable", f"cannot reach Slack at {self._settings.api_url} "
+                                 f"({text}); kept for `mlpb notify flush` once it is reachable",
+                                 "all")
+        return DeliveryError("unexpected", f"unexpected error while sending ({text}); kept in "
+                             "the outbox — re-run `mlpb --debug notify flush` and report it",
+                             "incident")
+
+    def _scrub(self, text: str) -> str:
+        secret = self._settings.token.get_secret_value()
+        return text.replace(secret, "[token]") if secret else text
