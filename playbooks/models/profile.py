@@ -44,6 +44,8 @@ class DataSources(StrictModel):
     reference: DataSource = Field(description="Data the model was trained on / known-good.")
     current: DataSource = Field(description="Recent production data (the inference log).")
     labels: LabelSource | None = Field(None, description="Delayed ground-truth labels.")
+    feature_version: str | None = Field(
+        None, description="Column with the feature-pipeline version that produced each row.")
 
 
 class FeatureSet(StrictModel):
@@ -70,6 +72,10 @@ class PredictionColumns(StrictModel):
     positive_decision: str | None = Field(
         None, description="Decision value meaning the positive class (e.g. 'decline')."
     )
+    latency: str | None = Field(None, description="Serving latency column, in milliseconds.")
+    model_version: str | None = Field(None, description="Column with the serving model version.")
+    status: str | None = Field(None, description="Serving outcome column (e.g. ok / error).")
+    error_value: str = Field("error", description="Value of the status column meaning failure.")
 
 
 class ModelRef(StrictModel):
@@ -79,6 +85,8 @@ class ModelRef(StrictModel):
         None, description="MLflow tracking URI; default is the local store in the state dir."
     )
     threshold: float = Field(0.5, ge=0, le=1, description="Decision threshold on the score.")
+    fallback_alias: str | None = Field(
+        None, description="Alias of a safe fallback model (e.g. a simpler, known-good one).")
 
 
 class TrainingConfig(StrictModel):
@@ -104,6 +112,15 @@ class Owners(StrictModel):
 class ServiceLevels(StrictModel):
     min_roc_auc: float | None = Field(None, ge=0, le=1, description="Lowest acceptable ROC AUC.")
     max_latency_p95_ms: float | None = Field(None, gt=0, description="p95 latency SLO in ms.")
+    max_error_rate: float | None = Field(None, ge=0, le=1, description="Serving error-rate SLO.")
+    target_approval_rate: float | None = Field(
+        None, ge=0, le=1, description="Intended share of negative decisions (e.g. approvals).")
+    approval_rate_tolerance: float = Field(
+        0.05, ge=0, le=1, description="Allowed absolute deviation from target_approval_rate.")
+    min_precision: float | None = Field(None, ge=0, le=1, description="Precision floor.")
+    min_recall: float | None = Field(None, ge=0, le=1, description="Recall floor.")
+    max_staleness: Duration | None = Field(
+        None, description="Newest data older than this (vs now) means the feed is stale.")
 
 
 class ModelProfile(StrictModel):

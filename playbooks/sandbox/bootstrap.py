@@ -56,6 +56,7 @@ __all__ = [
 
 MODEL_NAME: Final = "credit-risk"
 CHAMPION_ALIAS: Final = "champion"
+FEATURE_PIPELINE_VERSION: Final = "fp-1.4.2"
 THRESHOLD: Final = 0.5
 LABEL_DELAY: Final = timedelta(days=1)
 REFERENCE_DAYS: Final = 30
@@ -241,6 +242,8 @@ def score_traffic(
     latency = rng.lognormal(np.log(28.0), 0.3, n) + (rng.random(n) < 0.01) * rng.uniform(40, 150, n)
     out["latency_ms"] = latency.round(1)
     out["model_version"] = str(model_version)
+    out["feature_pipeline_version"] = FEATURE_PIPELINE_VERSION
+    out["status"] = "ok"  # serving outcome: ok | error (timeouts, 5xx)
     return out.reset_index(drop=True)
 
 
@@ -272,21 +275,36 @@ data:
   reference: {{path: reference/reference.parquet}}
   current: {{path: "inference/date=*/*.parquet", window: 7d}}
   labels: {{path: "labels/date=*/*.parquet", column: {TARGET}, delay: 1d}}
+  feature_version: feature_pipeline_version
 features:
   numeric: {json.dumps(list(NUMERIC_FEATURES))}
   categorical: {json.dumps(list(CATEGORICAL_FEATURES))}
 target: {TARGET}
-prediction: {{score: score, decision: decision, positive_decision: decline}}
+prediction:
+  score: score
+  decision: decision
+  positive_decision: decline
+  latency: latency_ms
+  model_version: model_version
+  status: status
+  error_value: error
 model:
   registry_name: {MODEL_NAME}
   alias: {CHAMPION_ALIAS}
   tracking_uri: {json.dumps(tracking_uri)}
   threshold: {THRESHOLD}
+  fallback_alias: fallback
 training:
   entrypoint: "playbooks.sandbox.model:train"
   lookback: 14d
 segments: [region]
-slo: {{min_roc_auc: 0.70, max_latency_p95_ms: 120}}
+slo:
+  min_roc_auc: 0.70
+  max_latency_p95_ms: 120
+  max_error_rate: 0.02
+  target_approval_rate: 0.93
+  approval_rate_tolerance: 0.05
+  max_staleness: 1d
 """
 
 

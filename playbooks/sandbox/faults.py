@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal, TypeVar
+from typing import ClassVar, Any, Literal, TypeVar
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -73,13 +73,22 @@ F = TypeVar("F", bound=Callable[..., pd.DataFrame])
 
 
 class _FaultParams(BaseModel):
+    """Base of every fault's params. The ClassVars say what a drill expects: the playbook
+    that owns the failure, the hypothesis id that must come out top-1, and whether the
+    alert such a fault raises names that playbook (else it goes through triage)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    playbook: ClassVar[str] = "data-drift"
+    root_cause: ClassVar[str] = "population-shift"
+    alert_names_playbook: ClassVar[bool] = True
 
 
 class NoFault(_FaultParams):
     """Healthy traffic: replaces the window with a fresh normal population (a drill control)."""
 
     kind: Literal["none"] = "none"
+    root_cause: ClassVar[str] = "no-material-drift"
 
 
 class CovariateDrift(_FaultParams):
@@ -102,6 +111,7 @@ class UnitChange(_FaultParams):
     """
 
     kind: Literal["unit-change"] = "unit-change"
+    root_cause: ClassVar[str] = "upstream-unit-change"
     feature: str = Field(
         default="annual_income", description="Numeric feature whose unit changes."
     )
@@ -369,5 +379,19 @@ def _where(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
-# Built once, from the injectors marked in this module; read-only afterwards.
-FAULTS: FaultRegistry = FaultRegistry.from_modules([sys.modules[__name__]])
+def _fault_modules() -> list[ModuleType]:
+    """This module plus every ``playbooks.sandbox.faults_*`` module (one per fault family),
+    so a new family registers by existing; their imports of this module are satisfied
+    because everything they use is defined above."""
+    import importlib
+    import pkgutil
+
+    package = importlib.import_module("playbooks.sandbox")
+    names = sorted(m.name for m in pkgutil.iter_modules(package.__path__)
+                   if m.name.startswith("faults_"))
+    return [sys.modules[__name__],
+            *(importlib.import_module(f"playbooks.sandbox.{n}") for n in names)]
+
+
+# Built once, from the injectors marked in the fault modules; read-only afterwards.
+FAULTS: FaultRegistry = FaultRegistry.from_modules(_fault_modules())
