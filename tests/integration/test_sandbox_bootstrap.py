@@ -125,12 +125,18 @@ def test_profile_is_a_valid_model_profile(built: tuple[Sandbox, list[str]]) -> N
                                      "delay": "1d"}
     assert raw["features"] == {"numeric": NUMERIC_FEATURES, "categorical": CATEGORICAL_FEATURES}
     assert raw["prediction"] == {"score": "score", "decision": "decision",
-                                 "positive_decision": "decline"}
+                                 "positive_decision": "decline", "latency": "latency_ms",
+                                 "model_version": "model_version", "status": "status",
+                                 "error_value": "error"}
+    assert raw["data"]["feature_version"] == "feature_pipeline_version"
+    assert raw["model"]["fallback_alias"] == "fallback"
     assert raw["model"]["tracking_uri"] == box.tracking_uri
     assert raw["model"]["tracking_uri"].startswith("sqlite:////")
     assert raw["training"] == {"entrypoint": "playbooks.sandbox.model:train", "lookback": "14d"}
     assert raw["segments"] == ["region"]
-    assert raw["slo"] == {"min_roc_auc": 0.70, "max_latency_p95_ms": 120}
+    assert raw["slo"] == {"min_roc_auc": 0.70, "max_latency_p95_ms": 120, "max_error_rate": 0.02,
+                          "target_approval_rate": 0.93, "approval_rate_tolerance": 0.05,
+                          "max_staleness": "1d"}
 
     profile = ModelProfile.model_validate({**raw, "base_dir": box.profile_path.parent})
     assert profile.resolve(profile.data.reference.path) == box.reference_path
