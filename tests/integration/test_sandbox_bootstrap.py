@@ -41,7 +41,7 @@ pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
 INFERENCE_COLUMNS = ["request_id", "ts", *FEATURES, "score", "decision", "latency_ms",
-                     "model_version"]
+                     "model_version", "feature_pipeline_version", "status"]
 
 
 @pytest.fixture(scope="module")
