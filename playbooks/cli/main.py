@@ -21,6 +21,8 @@ profile_app = typer.Typer(no_args_is_help=True, help="Model profiles.")
 incidents_app = typer.Typer(no_args_is_help=True, help="The incident ledger.")
 app.add_typer(profile_app, name="profile")
 app.add_typer(incidents_app, name="incidents")
+notify_app = typer.Typer(no_args_is_help=True, help="Slack: outbox backlog, reminders.")
+app.add_typer(notify_app, name="notify")
 
 F = TypeVar("F", bound=Callable[..., Any])
 _state = {"debug": False}
@@ -154,6 +156,46 @@ def schema(
 
 @app.command()
 @friendly
+def drill(
+    fault: Annotated[str | None, typer.Argument(help="Fault to inject (see --list).")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List faults and what drills expect.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Drill every fault.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of a single drill.")] = 1,
+    seeds: Annotated[int, typer.Option(help="With --all: seeds 1..K per fault.")] = 1,
+    json_out: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """Game-day drills: inject a fault into a fresh sandbox and score the response."""
+    from playbooks.cli.drill import list_faults, run_drills
+
+    if list_:
+        rows = list_faults()
+        if json_out:
+            print_json(rows)
+            return
+        from rich.table import Table
+
+        t = Table(title="Faults")
+        for col in ("fault", "enters via", "playbook", "expected root cause", "expected outcome"):
+            t.add_column(col)
+        for r in rows:
+            t.add_row(r["fault"], r["enters_via"], r["playbook"], r["expected_root_cause"],
+                      r["expected_outcome"])
+        out.print(t)
+        return
+    if not all_ and not fault:
+        raise MlpbError("name a fault, or use --all or --list", hint="mlpb drill --list")
+    from playbooks.sandbox import FAULTS
+
+    faults = FAULTS.kinds() if all_ else [fault or ""]
+    results = run_drills(faults, list(range(1, seeds + 1)) if all_ else [seed], home=home,
+                         json_out=json_out)
+    if not all(r["passed"] for r in results):
+        raise typer.Exit(4)
+
+
+@app.command()
+@friendly
 def recover(
     profile: Annotated[Path, typer.Option("--profile", "-p", help="Model profile YAML.")],
     home: HomeOpt = None,
@@ -166,6 +208,33 @@ def recover(
     prof = load_profile(profile)
     done = recover_unfinished(Runtime.from_env(home), prof, older_than=None)
     out.print(f"recovered {len(done)} incident(s): {', '.join(done) or 'none'}")
+
+
+@app.command()
+@friendly
+def receiver(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8686,
+    routes: Annotated[Path | None, typer.Option(
+        help="Routing rules YAML (default $MLPB_RECEIVER_ROUTES or <state dir>/routes.yaml; "
+             "example: deployments/routes.example.yaml).")] = None,
+    prefect_api_url: Annotated[str | None, typer.Option(
+        help="Prefect API that runs the playbook deployments (default $PREFECT_API_URL or "
+             "http://127.0.0.1:4200/api).")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Receive Alertmanager / Grafana / JSON alerts and start playbook runs.
+
+    Needs MLPB_RECEIVER_TOKEN (bearer) or MLPB_RECEIVER_HMAC_SECRET. The deployments it starts
+    are served by `python -m deployments.serve`; `make serve` runs the whole stack."""
+    from deployments.receiver import ReceiverConfig, create_app
+
+    config = ReceiverConfig.from_env(home=home, routes=routes, prefect_api_url=prefect_api_url)
+    import uvicorn
+
+    err.print(f"[dim]receiver on http://{host}:{port} · ledger {config.ledger_url} · "
+              f"Prefect {config.prefect_api_url}[/]", highlight=False, soft_wrap=True)
+    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 
 
 @profile_app.command("init")
@@ -229,6 +298,57 @@ def incidents_show(
     out.print(incident_summary(inc.to_contract()))
     for ev in inc.timeline:
         out.print(f"  {ev.at:%Y-%m-%d %H:%M:%S}  {ev.kind:<12} {ev.message}", highlight=False)
+
+
+def _slack_runtime(home: str | None) -> Any:
+    """The runtime, with Slack required: a missing or unloadable token is an error here."""
+    import os
+
+    from playbooks.engine.runtime import Runtime
+    from playbooks.errors import ConfigError
+    from playbooks.notify import SlackSettings
+
+    if os.environ.get("MLPB_SLACK_TOKEN_BLOCK") and not os.environ.get("SLACK_BOT_TOKEN"):
+        _prefect(home)  # the token lives in a Prefect Secret block
+    if SlackSettings.from_env() is None:
+        raise ConfigError("Slack is not configured", hint="set SLACK_BOT_TOKEN (or "
+                          "MLPB_SLACK_TOKEN_BLOCK); see the README's 'Slack' section")
+    return Runtime.from_env(home)
+
+
+@notify_app.command("flush")
+@friendly
+def notify_flush(home: HomeOpt = None) -> None:
+    """Deliver the notifications a Slack outage left in the outbox, in order, each once."""
+    report = _slack_runtime(home).notifier.flush()
+    out.print(f"delivered {report.sent} notification(s); {report.pending} still queued")
+    for e in report.errors:
+        err.print(f"[yellow]kept in the outbox:[/] {e}", highlight=False, soft_wrap=True)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@notify_app.command("remind")
+@friendly
+def notify_remind(home: HomeOpt = None) -> None:
+    """Post status reminders for incidents waiting (approval, fresh data) past status_every."""
+    from playbooks.models.incident import utcnow
+    from playbooks.notify.reminders import send_reminders
+
+    rt = _slack_runtime(home)
+    due = send_reminders(rt.ledger, rt.notifier, utcnow())
+    out.print(f"posted {len(due)} reminder(s)" +
+              "".join(f"\n  {r.incident_id}: waiting for {r.waiting_for}" for r in due),
+              highlight=False)
+
+
+@notify_app.command("check")
+@friendly
+def notify_check(home: HomeOpt = None) -> None:
+    """Check the Slack token with auth.test and show the workspace and bot user."""
+    who = _slack_runtime(home).notifier.check()
+    out.print(f"Slack token OK: team {who['team']}, bot user {who['user']} ({who['url']})",
+              highlight=False)
 
 
 def main() -> None:

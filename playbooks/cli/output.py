@@ -14,8 +14,9 @@ from playbooks.models.incident import Incident
 
 __all__ = ["Progress", "err", "incident_summary", "incidents_table", "out", "print_json"]
 
-out = Console()
-err = Console(stderr=True)
+# Wide enough for the tables when output goes to a file or pipe (rich assumes 80 there).
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 class Progress:

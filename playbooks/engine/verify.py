@@ -13,7 +13,7 @@ from playbooks.models.profile import ModelProfile
 from playbooks.models.spec import AcceptanceCriterion
 from playbooks.stats import DriftThresholds, drift_report
 
-__all__ = ["evaluate_criteria", "measure"]
+__all__ = ["auc_standard_error", "evaluate_criteria", "measure"]
 
 
 def _scores(model: Any, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
@@ -22,6 +22,18 @@ def _scores(model: Any, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
 
 def _auc(y: pd.Series, s: np.ndarray) -> float | None:
     return float(roc_auc_score(y, s)) if y.nunique() == 2 else None
+
+
+def auc_standard_error(auc: float, n_pos: int, n_neg: int) -> float:
+    """Hanley & McNeil (1982) standard error of a ROC AUC."""
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2))
+    return float(np.sqrt(max(var, 0.0) / max(n_pos * n_neg, 1)))
+
+
+# One-sided 95%: a slice counts as harmed only by the drop we are confident about, so a
+# small slice's sampling noise does not revert a good change.
+_Z = 1.645
 
 
 def measure(profile: ModelProfile, window: pd.DataFrame, *, serving: Any, previous: Any | None,
@@ -52,9 +64,15 @@ def measure(profile: ModelProfile, window: pd.DataFrame, *, serving: Any, previo
             for _, idx in window.groupby(seg, observed=True).indices.items():
                 if len(idx) < 50:
                     continue
-                a_new, a_old = _auc(y.iloc[idx], new_s[idx]), _auc(y.iloc[idx], old_s[idx])
+                ys = y.iloc[idx]
+                a_new, a_old = _auc(ys, new_s[idx]), _auc(ys, old_s[idx])
                 if a_new is not None and a_old is not None:
-                    drops.append(a_old - a_new)
+                    n_pos = int(ys.sum())
+                    n_neg = len(ys) - n_pos
+                    # Independent-samples SE of the difference: conservative for paired scores.
+                    se = float(np.hypot(auc_standard_error(a_new, n_pos, n_neg),
+                                        auc_standard_error(a_old, n_pos, n_neg)))
+                    drops.append(a_old - a_new - _Z * se)
         if drops:
             out["worst_slice_auc_drop"] = max(drops)
         elif not profile.segments:

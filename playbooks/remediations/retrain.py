@@ -74,7 +74,8 @@ def _frames(ctx: RemediationContext, w: dict[str, Any]) -> tuple[pd.DataFrame, p
     "roc_auc_delta_vs_previous": "serving minus replaced version's ROC AUC on the same holdout",
     "max_psi": "largest PSI of the holdout against the serving version's training data",
     "drifted_feature_share": "share of features drifted between training data and holdout",
-    "worst_slice_auc_drop": "largest ROC AUC loss on any profile segment, new vs previous",
+    "worst_slice_auc_drop": "largest ROC AUC loss on any profile segment, new vs previous, "
+                            "beyond its sampling error (one-sided 95%)",
 })
 class Retrain:
     """Train on recent labelled data through the profile's entrypoint; promote via the alias."""
