@@ -29,6 +29,7 @@ def run_playbook(playbook: str, profile: str, dry_run: bool = False,
                  quiet: bool = False) -> dict[str, Any]:
     """Run one playbook against one model profile; returns the Incident contract JSON."""
     rt = Runtime.from_env(home, quiet=quiet)
+    rt.flush_notifications()  # deliver what an earlier Slack outage queued; never raises
     inputs = load_playbook_inputs(playbook, profile)  # validation: nothing opened on bad input
     inc = open_incident(rt, inputs, trigger or {"source": "manual"}, dry_run, drill, dedup_key)
     try:

@@ -49,7 +49,7 @@ notify_threads = sa.Table(
     metadata,
     sa.Column("incident_id", sa.String(64), primary_key=True),
     sa.Column("channel", sa.String(128), nullable=False),  # as configured (name or id)
-    sa.Column("channel_id", sa.String(64), nullable=True),  # as Slack answered (chat.update needs it)
+    sa.Column("channel_id", sa.String(64), nullable=True),  # Slack's id; chat.update needs it
     sa.Column("ts", sa.String(32), nullable=True),  # the parent message; NULL until posted
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("links", sa.JSON, nullable=False),

@@ -170,7 +170,9 @@ class PlaybookSpec(StrictModel):
     hypotheses: list[HypothesisSpec] = Field(min_length=3, description="Competing hypotheses.")
     remediations: list[RemediationSpec] = Field(default_factory=list, description="The menu.")
     acceptance: list[AcceptanceCriterion] = Field(
-        min_length=1, description="All must hold on fresh data to close after a change."
+        default_factory=list,
+        description="All must hold on fresh data to close after a change (required when the "
+        "spec has remediations).",
     )
     escalation: Escalation = Field(default_factory=Escalation)  # type: ignore[arg-type]
     communication: Communication = Field(default_factory=Communication)  # type: ignore[arg-type]
@@ -183,6 +185,9 @@ class PlaybookSpec(StrictModel):
             if dupes:
                 raise ValueError(f"duplicate {kind} ids: {dupes}")
         known = {r.id for r in self.remediations}
+        if self.remediations and not self.acceptance:
+            raise ValueError("a spec with remediations needs acceptance criteria: nothing may "
+                             "close after a change without them")
         for c in self.acceptance:
             stray = [r for r in c.applies_to or [] if r not in known]
             if stray:

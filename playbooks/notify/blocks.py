@@ -92,8 +92,8 @@ def build_message(*, header: str | None, body: Sequence[str], fields: Sequence[s
         blocks.append(HeaderBlock(text=PlainTextObject(text=clip(header, limits.header_text),
                                                        emoji=True)))
     if fields:
-        grid = [MarkdownTextObject(text=clip(f, limits.field_text)) for f in fields[: limits.fields]]
-        blocks.append(SectionBlock(fields=grid))
+        blocks.append(SectionBlock(fields=[MarkdownTextObject(text=clip(f, limits.field_text))
+                                           for f in fields[: limits.fields]]))
     reserve = 3  # divider + context + pointer
     room = limits.blocks - len(blocks) - reserve
     budget = limits.total_block_text - sum(len(f) for f in fields)
@@ -110,7 +110,8 @@ def build_message(*, header: str | None, body: Sequence[str], fields: Sequence[s
         if truncated:
             break
     if truncated:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(pointer, limits.section_text))))
+        note = clip(pointer, limits.section_text)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=note)))
     if context:
         blocks.append(DividerBlock())
         blocks.append(ContextBlock(elements=[

@@ -78,8 +78,8 @@ _CHANNEL_ERRORS = {
                    "another channel (MLPB_SLACK_CHANNEL)",
     "restricted_action": "posting in {channel} is restricted for the app: ask a workspace "
                          "admin or choose another channel",
-    "message_not_found": "the incident's parent message in {channel} was deleted: replies "
-                         "cannot thread until the thread row is removed from the outbox",
+    "message_not_found": "the incident's parent message in {channel} was deleted, so it "
+                         "cannot be updated; this incident's later messages stay queued",
 }
 _TRANSIENT = {"ratelimited", "fatal_error", "internal_error", "service_unavailable",
               "request_timeout"}
@@ -91,12 +91,12 @@ class SlackSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     token: SecretStr = Field(description="Bot User OAuth Token (xoxb-…).")
-    api_url: str = Field(DEFAULT_API_URL, description="Web API base URL (tests, proxies).")
-    channel: str | None = Field(None, description="Overrides every playbook's channel.")
-    timeout_s: int = Field(10, ge=1, description="Per-request timeout.")
-    rate_limit_retries: int = Field(2, ge=0, description="Retries after 429 (waits Retry-After).")
-    connection_retries: int = Field(1, ge=0, description="Retries after connection errors.")
-    server_error_retries: int = Field(1, ge=0, description="Retries after HTTP 500/503.")
+    api_url: str = Field(default=DEFAULT_API_URL, description="Web API base URL (proxies, tests).")
+    channel: str | None = Field(default=None, description="Overrides every playbook's channel.")
+    timeout_s: int = Field(default=10, ge=1, description="Per-request timeout.")
+    rate_limit_retries: int = Field(default=2, ge=0, description="Retries after 429.")
+    connection_retries: int = Field(default=1, ge=0, description="After connection errors.")
+    server_error_retries: int = Field(default=1, ge=0, description="Retries after HTTP 500/503.")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SlackSettings | None:
@@ -164,7 +164,6 @@ class SlackNotifier:
                  postmortem_dir: Path | None = None, client: WebClient | None = None) -> None:
         self._settings = settings
         self._outbox = Outbox(ledger)
-        self._engine = ledger.engine
         self._postmortem_dir = postmortem_dir
         self._client = client or settings.client()
         self._comms: dict[str, Communication] = {}
@@ -180,6 +179,8 @@ class SlackNotifier:
 
     # -- Notifier --------------------------------------------------------------------------
     def send(self, note: Notification) -> None:
+        """Queue the notification, then deliver this incident's backlog unless Slack was
+        just seen down (then the next flush does)."""
         self._enqueue(note)
         if time.monotonic() >= self._hold_until:
             self._deliver(note.incident.id)
@@ -191,10 +192,10 @@ class SlackNotifier:
 
     def remind(self, inc: Incident, *, waiting_for: str, since: datetime, now: datetime) -> None:
         """Post a 'still waiting' reply in the incident's thread (see ``due_reminders``)."""
-        msg = render_reminder(inc, waiting_for=waiting_for, since=since, now=now)
         thread = self._outbox.thread(inc.id)
-        if thread is None:
+        if thread is None:  # never notified in Slack: nothing to remind in
             return
+        msg = render_reminder(inc, waiting_for=waiting_for, since=since, now=now)
         self._outbox.enqueue(inc.id, [OutboxItem("reminder", "reply", msg.to_payload())],
                              parent_digest=thread.parent_digest, reminded_at=now)
         self._deliver(inc.id)
@@ -212,10 +213,12 @@ class SlackNotifier:
     def _enqueue(self, note: Notification) -> None:
         inc = note.incident
         thread = self._outbox.thread(inc.id)
-        title = thread.title if thread else note.title
+        title = thread.title if thread else (
+            note.title if note.kind == "opened" else f"{inc.playbook} incident on {inc.model}")
         links = thread.links if thread else self._links(note)
         parent = render_parent(inc, title=title, links=links, postmortem_dir=self._postmortem_dir)
-        digest = hashlib.sha256(json.dumps(parent.to_payload(), sort_keys=True).encode()).hexdigest()
+        canonical = json.dumps(parent.to_payload(), sort_keys=True).encode()
+        digest = hashlib.sha256(canonical).hexdigest()
         items: list[OutboxItem] = []
         new_thread: dict[str, Any] | None = None
         if thread is None:
@@ -268,9 +271,9 @@ class SlackNotifier:
             try:
                 from prefect.runtime import flow_run
 
-                url = flow_run.ui_url
-                if url:
-                    links.setdefault("Prefect flow run", str(url))
+                url = str(flow_run.ui_url or "")
+                if url.startswith(("http://", "https://")):  # "None/…" when no UI is set
+                    links.setdefault("Prefect flow run", url)
             except Exception:  # no run context or no UI configured: no link
                 pass
         tracking = os.environ.get("MLFLOW_TRACKING_URI", "")
@@ -284,29 +287,31 @@ class SlackNotifier:
     # -- delivery --------------------------------------------------------------------------
     def _deliver(self, incident_id: str | None) -> FlushReport:
         report = FlushReport()
-        queues: dict[str, list[OutboxRow]] = {}
-        for row in self._outbox.pending(incident_id):
-            queues.setdefault(row.incident_id, []).append(row)
-        for rows in queues.values():
-            stop_all = False
-            for row in rows:
-                if not self._outbox.claim(row.seq, _LEASE):
-                    break  # another sender has it; keep this thread's order
-                err = self._send_row(row)
-                if err is None:
-                    report.sent += 1
-                    continue
-                self._outbox.mark_failed(row.seq, err.message)
-                report.errors.append(f"{row.incident_id} {row.kind}: {err.message}")
-                log.warning("Slack delivery of %s/%s failed, kept in the outbox: %s",
-                            row.incident_id, row.kind, err.message)
-                stop_all = err.scope == "all"
-                break
-            if stop_all:
+        incident_ids = dict.fromkeys(r.incident_id for r in self._outbox.pending(incident_id))
+        for iid in incident_ids:
+            if self._deliver_thread(iid, report) == "stop":
                 self._hold_until = time.monotonic() + _HOLD_S
                 break
         report.pending = len(self._outbox.pending(incident_id))
         return report
+
+    def _deliver_thread(self, incident_id: str,
+                        report: FlushReport) -> Literal["ok", "wait", "stop"]:
+        """Send one incident's rows strictly in order; re-read so rows another thread
+        enqueued meanwhile go out too. 'wait': this incident stays blocked; 'stop': all do."""
+        while rows := self._outbox.pending(incident_id):
+            for row in rows:
+                if not self._outbox.claim(row.seq, _LEASE):
+                    return "wait"  # another sender has it; never overtake it
+                err = self._send_row(row)
+                if err is not None:
+                    self._outbox.mark_failed(row.seq, err.message)
+                    report.errors.append(f"{incident_id} {row.kind}: {err.message}")
+                    log.warning("Slack delivery of %s/%s failed, kept in the outbox: %s",
+                                incident_id, row.kind, err.message)
+                    return "stop" if err.scope == "all" else "wait"
+                report.sent += 1
+        return "ok"
 
     def _send_row(self, row: OutboxRow) -> DeliveryError | None:
         body = {"text": row.payload["text"], "blocks": row.payload["blocks"]}
@@ -338,7 +343,9 @@ class SlackNotifier:
         if isinstance(exc, SlackApiError):
             status = getattr(exc.response, "status_code", 0)
             data = exc.response.data if isinstance(exc.response.data, dict) else {}
-            code = str(data.get("error") or f"http_{status}")
+            code = str(data.get("error") or "")
+            if not code or " " in code:  # a non-JSON body (e.g. a proxy's 502 page)
+                code = f"http_{status}"
             if code in _APP_ERRORS:
                 needed = f" (needed: {data['needed']})" if data.get("needed") else ""
                 return DeliveryError(code, f"{code}: {_APP_ERRORS[code]}{needed}", "all")

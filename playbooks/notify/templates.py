@@ -16,9 +16,12 @@ __all__ = ["mention", "postmortem_excerpt", "render_parent", "render_reminder", 
            "truncation_pointer"]
 
 _STATUS_ICON = {
-    IncidentStatus.OPEN: ":large_yellow_circle:", IncidentStatus.INVESTIGATING: ":mag:",
-    IncidentStatus.REMEDIATING: ":hammer_and_wrench:", IncidentStatus.RESOLVED: ":white_check_mark:",
-    IncidentStatus.FALSE_ALARM: ":white_circle:", IncidentStatus.DIAGNOSED: ":stethoscope:",
+    IncidentStatus.OPEN: ":large_yellow_circle:",
+    IncidentStatus.INVESTIGATING: ":mag:",
+    IncidentStatus.REMEDIATING: ":hammer_and_wrench:",
+    IncidentStatus.RESOLVED: ":white_check_mark:",
+    IncidentStatus.FALSE_ALARM: ":white_circle:",
+    IncidentStatus.DIAGNOSED: ":stethoscope:",
     IncidentStatus.ESCALATED: ":rotating_light:",
 }
 _SEV_ICON = {Severity.SEV1: ":red_circle:", Severity.SEV2: ":large_orange_circle:",
@@ -127,7 +130,8 @@ def _body(note: Notification) -> list[str]:
         lines.append(f"Over to {mention(inc.escalated_to)}")
     if note.kind in _CLOSING:
         lines.append(f"MTTD {_dur(inc.mttd_seconds)} · MTTR {_dur(inc.mttr_seconds)}")
-        lines += postmortem_excerpt(inc.postmortem_path)
+        if excerpt := postmortem_excerpt(inc.postmortem_path):
+            lines += ["*Post-mortem summary*", *excerpt]
     return lines
 
 

@@ -50,6 +50,7 @@ class _State:
     failures: list[_Failure] = field(default_factory=list)
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    log_path: str | None = None  # also append each request as a JSON line (manual runs)
     ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
@@ -58,11 +59,12 @@ def _block_problem(blocks: list[dict[str, Any]]) -> str | None:
         return f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]"
     for i, b in enumerate(blocks):
         kind, text = b.get("type"), (b.get("text") or {}).get("text", "")
+        too_long = f"must be less than %d characters [json-pointer:/blocks/{i}/text]"
         if kind == "header" and len(text) > MAX_HEADER:
-            return f"must be less than {MAX_HEADER + 1} characters [json-pointer:/blocks/{i}/text]"
+            return too_long % (MAX_HEADER + 1)
         if kind == "section":
             if len(text) > MAX_SECTION:
-                return f"must be less than {MAX_SECTION + 1} characters [json-pointer:/blocks/{i}/text]"
+                return too_long % (MAX_SECTION + 1)
             fields = b.get("fields") or []
             if len(fields) > MAX_FIELDS or any(len(f.get("text", "")) > MAX_FIELD for f in fields):
                 return f"invalid fields [json-pointer:/blocks/{i}/fields]"
@@ -96,6 +98,10 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 status, resp = 200, self._answer(st, method, body, headers)
             st.requests.append(Recorded(method, body, headers, status, resp, time.monotonic()))
+            if st.log_path:
+                with open(st.log_path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps({"method": method, "status": status, "body": body,
+                                        "response": resp}) + "\n")
         data = json.dumps(resp).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -162,13 +168,14 @@ class FakeSlack:
     """``with FakeSlack() as slack: WebClient(base_url=slack.url, token=slack.token)``."""
 
     def __init__(self, *, token: str = "xoxb-fake-test-token",
-                 channels: dict[str, str] | None = None) -> None:
+                 channels: dict[str, str] | None = None, port: int = 0,
+                 log_path: str | None = None) -> None:
         chans = channels or {"#ml-incidents": "C0MLINC01", "#ml-sev1": "C0MLSEV01"}
         ids = {cid: cid for cid in chans.values()}
-        self._state = _State(token=token, channels={**chans, **ids})
+        self._state = _State(token=token, channels={**chans, **ids}, log_path=log_path)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self.port = 0
+        self.port = port
 
     @property
     def token(self) -> str:
@@ -230,3 +237,19 @@ class FakeSlack:
         with self._state.lock:
             return [m for (c, _), m in self._state.messages.items()
                     if c == channel and m.get("thread_ts") == ts]
+
+
+if __name__ == "__main__":  # manual runs: python -m tests.integration.fake_slack --port 8765
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Serve the fake Slack Web API on 127.0.0.1.")
+    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--token", default="xoxb-test")
+    ap.add_argument("--log", help="append every request to this JSON-lines file")
+    args = ap.parse_args()
+    fake = FakeSlack(token=args.token, port=args.port, log_path=args.log).start()
+    print(f"fake Slack on {fake.url} (token {args.token!r}); Ctrl-C to stop", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        fake.stop()

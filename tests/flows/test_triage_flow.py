@@ -1,0 +1,42 @@
+"""Triage hands a vague alert to the specialised playbook as a child flow run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows.engine import run_playbook
+from playbooks.config import load_settings
+from playbooks.ledger import Ledger
+from playbooks.sandbox import CovariateDrift, NoFault, bootstrap_sandbox, inject_fault
+
+pytestmark = pytest.mark.flows
+
+
+def _run(home: Path, fault: object) -> dict:  # type: ignore[type-arg]
+    sb = bootstrap_sandbox(home / "sb", seed=3, rows_per_day=400, history_days=21)
+    inject_fault(sb, fault, days=7, seed=5)  # type: ignore[arg-type]
+    return run_playbook(playbook="triage", profile=str(sb.profile_path), home=str(home),
+                        quiet=True, trigger={"source": "alert", "summary": "model looks wrong"})
+
+
+def test_vague_alert_is_handed_to_data_drift(home: Path) -> None:
+    res = _run(home, CovariateDrift(strength=1.0))
+    assert res["status"] == "handed_over"
+    assert res["root_cause"]["hypothesis_id"] == "data-drift"
+    (child_id,) = res["child_ids"]
+    child = Ledger(load_settings(home).ledger_url).get(child_id)
+    assert child.playbook == "data-drift" and child.parent_id == res["id"]
+    assert child.root_cause is not None and child.root_cause.hypothesis_id == "population-shift"
+    assert child.trigger["evidence"]["metrics"]["max_psi"] > 0.2  # evidence attached
+    assert child.status.value in ("resolved", "escalated")
+
+
+def test_quiet_system_is_a_false_alarm_with_a_monitoring_suggestion(home: Path) -> None:
+    res = _run(home, NoFault())
+    assert res["status"] == "false_alarm" and res["child_ids"] == []
+    top = res["hypotheses"][0]
+    assert top["id"] == "nothing-wrong"
+    assert top["findings"][0]["kind"] == "monitoring_rule_suggestion"
+    assert res["remediations"] == []
