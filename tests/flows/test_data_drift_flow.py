@@ -109,3 +109,20 @@ def test_failed_verification_reverts_alias_and_escalates(home: Path, tmp_path: P
     (entry,) = led.journal(incident_id=res["id"])
     assert entry.phase == "reverted" and entry.closed
     assert "reverted" in [e.kind for e in led.get(res["id"]).timeline]
+
+
+def test_loop_guard_escalates_instead_of_retraining_again(home: Path, tmp_path: Path) -> None:
+    sb = _sandbox(home, CovariateDrift(strength=1.0))
+    spec = yaml.safe_load((CATALOG_DIR / "data-drift.yaml").read_text())
+    spec["escalation"]["max_remediations"] = 1
+    guarded = tmp_path / "guarded-drift.yaml"
+    guarded.write_text(yaml.safe_dump(spec))
+    first = _run(sb, home, playbook=str(guarded))
+    assert first["status"] == "resolved" and _champion(sb) == "2"
+    # The profile's reference is still the old population, so the alert fires again.
+    second = _run(sb, home, playbook=str(guarded))
+    assert second["status"] == "escalated"
+    assert second["root_cause"]["hypothesis_id"] == "population-shift"
+    assert all(not r["applied"] and "loop guard" in r["error"] for r in second["remediations"])
+    assert _champion(sb) == "2"
+    assert len(MlflowModelRegistry(sb.tracking_uri).list_versions(sb.model_name)) == 2
