@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast bench lint validate clean lock
+.PHONY: install demo test test-fast bench lint validate clean lock serve
 
 install: $(STAMP)
 
@@ -26,6 +26,11 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow and not integration and not e2e"
+
+# Prefect server + MLflow server + sandbox + every playbook deployment + the alert receiver,
+# state under $(MLPB_HOME) (default .mlpb); prints the URLs; Ctrl-C stops them all.
+serve: install
+	$(BIN)/python -m deployments.stack
 
 bench: install
 	$(BIN)/python -m bench

@@ -43,7 +43,14 @@ def render(rows: list[BenchRow]) -> Table:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["receiver"]:  # `python -m bench receiver`: the alert receiver bench
+        from bench.receiver_bench import main as receiver_main
+
+        return receiver_main(args_in[1:])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     epilog="`python -m bench receiver --help`: the alert "
+                                            "receiver benchmark")
     parser.add_argument("--rows", type=_rows_arg, default=[100_000, 1_000_000],
                         help="comma-separated row counts (default 100000,1000000)")
     parser.add_argument("--features", type=int, default=100, help="numeric features (100)")

@@ -1,7 +1,9 @@
-"""Game-day drill: inject a known fault into a fresh sandbox, raise the alert it would raise,
-run the playbook exactly as an alert would, and score the response (DESIGN.md §3).
+"""Game-day drill on a schedule: inject a known fault into a fresh sandbox, raise the alert it
+would raise, run the playbook exactly as an alert would (the receiver's intake opens the
+incident; the engine flow adopts it), and score the response (DESIGN.md §3).
 
 Served on a cron schedule by deployments/serve.py (``MLPB_GAMEDAY_CRON``, default weekly).
+``flows/drill.py`` runs a drill without the alert path; both score with ``playbooks.drills``.
 """
 
 from __future__ import annotations
@@ -14,55 +16,45 @@ from prefect import flow, task
 from prefect.runtime import flow_run
 
 from flows.engine import run_playbook
-from playbooks.alerts.drill import drill_alert, drill_rules, pick_fault, score_drill
+from playbooks.alerts.drill import drill_alert, drill_rules, pick_fault
 from playbooks.alerts.intake import AlertIntake
-from playbooks.config import load_settings
-from playbooks.ledger import AlertStore, DrillStore, Ledger
-from playbooks.sandbox import FAULTS, bootstrap_sandbox, inject_fault, make_fault
+from playbooks.drills import expectation_for
+from playbooks.engine.runtime import Runtime
+from playbooks.ledger import AlertStore
+from playbooks.sandbox import FAULTS
 from tasks.common import TASK_DEFAULTS
+from tasks.drills import prepare_drill_sandbox, record_drill
 
 __all__ = ["game_day"]
 
 
-@task(name="prepare-drill-sandbox", **TASK_DEFAULTS)
-def prepare_sandbox(home: Path, fault: str, seed: int, rows_per_day: int, history_days: int,
-                    days: int) -> tuple[Any, Any]:
-    # A fresh sandbox each time: earlier drills' faults and retrained champions must not leak.
-    sb = bootstrap_sandbox(home / "gameday", seed=seed, rows_per_day=rows_per_day,
-                           history_days=history_days, force=True)
-    return sb, inject_fault(sb, make_fault(fault), days=days, seed=seed + 4)
-
-
 @task(name="raise-drill-alert", **TASK_DEFAULTS)
-def raise_alert(ledger_url: str, home: Path, sandbox: Any, playbook: str, fault: str,
+def raise_alert(rt: Runtime, profile: Path, model: str, playbook: str, fault: str,
                 drill_id: str, run_id: str) -> dict[str, Any]:
-    """The receiver's intake, in process: routing, dedup key, incident opened (drill=True)."""
-    intake = AlertIntake(AlertStore(Ledger(ledger_url)),
-                         drill_rules(playbook, sandbox.profile_path), home=home)
-    (result,) = intake.accept([drill_alert(sandbox.model_name, playbook, fault, drill_id)],
-                              running_as=run_id)
+    """The receiver's intake, in process: routing, dedup key, incident opened (drill=True).
+    Returns the parameters a dispatched deployment run would get."""
+    intake = AlertIntake(AlertStore(rt.ledger), drill_rules(playbook, profile),
+                         home=rt.settings.home)
+    (result,) = intake.accept([drill_alert(model, playbook, fault, drill_id)],
+                              running_as=run_id)  # this flow runs it: no dispatch loop may
     if result.incident_id is None:
-        raise RuntimeError(f"drill alert was not accepted: {result.error}")
+        raise RuntimeError(f"the drill alert opened no incident: {result.error}")
     return intake.run_parameters(result.incident_id)
 
 
-@flow(name="game-day", flow_run_name="drill: {fault}")
-def game_day(fault: str = "random", seed: int | None = None, playbook: str = "data-drift",
-             rows_per_day: int = 400, history_days: int = 21, days: int = 7,
-             home: str | None = None) -> dict[str, Any]:
-    """Inject ``fault`` (or a seeded random one: covariate-drift, unit-change, none), run
-    ``playbook`` through the alert path and record the drill's score in the ledger."""
-    settings = load_settings(home).ensure()
+@flow(name="game-day", flow_run_name="game day: {fault}")
+def game_day(fault: str = "random", seed: int | None = None, rows_per_day: int = 1200,
+             history_days: int = 21, home: str | None = None) -> dict[str, Any]:
+    """Inject ``fault`` (or a seeded random sandbox fault), alert, run, score; the score is
+    recorded in the ledger's drill results (drills are excluded from production MTTx)."""
+    rt = Runtime.from_env(home, quiet=True)
     seed = seed if seed is not None else secrets.randbelow(10_000)
     kind = pick_fault(FAULTS.kinds(), fault, seed)
+    exp = expectation_for(kind, FAULTS.get(kind).params)
     drill_id = f"DRILL-{secrets.token_hex(4)}"
-    sandbox, injected = prepare_sandbox(settings.home, kind, seed, rows_per_day, history_days,
-                                        days)
-    params = raise_alert(settings.ledger_url, settings.home, sandbox, playbook, kind, drill_id,
-                         str(flow_run.get_id() or drill_id))
-    incident = run_playbook(**params, home=str(settings.home), quiet=True)
-    result = score_drill(drill_id=drill_id, incident=incident, playbook=playbook, fault=kind,
-                         seed=seed, injected_at=injected.injected_at,
-                         detail={"injected": injected.to_dict()})
-    DrillStore(Ledger(settings.ledger_url)).record(result)
-    return {**result.__dict__, "at": result.at.isoformat()}
+    sandbox, injected = prepare_drill_sandbox(rt.settings.home / "gameday", kind, seed,
+                                              rows_per_day, history_days)
+    params = raise_alert(rt, sandbox.profile_path, sandbox.model_name, exp.entry_playbook,
+                         kind, drill_id, str(flow_run.get_id() or drill_id))
+    result = run_playbook(**params, home=str(rt.settings.home), quiet=True)
+    return record_drill(rt, exp, result, seed, injected)

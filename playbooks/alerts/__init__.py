@@ -4,7 +4,7 @@ intake into the ledger, and the dispatch loop. No Prefect and no HTTP framework 
 from playbooks.alerts.alertmanager import parse_alertmanager
 from playbooks.alerts.auth import Credentials, sign
 from playbooks.alerts.dedup import alert_dedup_key, labels_fingerprint
-from playbooks.alerts.dispatch import Backoff, DispatchLoop, LaunchError, Launcher
+from playbooks.alerts.dispatch import Backoff, DispatchLoop, Launcher, LaunchError
 from playbooks.alerts.generic import parse_generic
 from playbooks.alerts.grafana import parse_grafana
 from playbooks.alerts.intake import AlertIntake, IntakeResult, deployment_name

@@ -10,7 +10,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from playbooks.alerts.model import AlertParseError, AlertStatus, ParsedAlert, decode_json, problems_of
+from playbooks.alerts.model import (
+    AlertParseError,
+    AlertStatus,
+    ParsedAlert,
+    decode_json,
+    problems_of,
+)
 
 __all__ = ["AlertmanagerAlert", "AlertmanagerNotification", "parse_alertmanager"]
 
@@ -21,9 +27,9 @@ class AlertmanagerAlert(BaseModel):
     status: Literal["firing", "resolved"]
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: str | None = None  # noqa: N815 - the wire name
-    endsAt: str | None = None  # noqa: N815
-    generatorURL: str | None = None  # noqa: N815
+    startsAt: str | None = None
+    endsAt: str | None = None
+    generatorURL: str | None = None
     fingerprint: str | None = None
 
 
@@ -31,15 +37,15 @@ class AlertmanagerNotification(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     version: Literal["4"] = Field(description="Webhook payload version; only 4 exists today.")
-    groupKey: str  # noqa: N815
+    groupKey: str
     status: Literal["firing", "resolved"]
     receiver: str = ""
     alerts: list[AlertmanagerAlert] = Field(min_length=1)
-    groupLabels: dict[str, str] = Field(default_factory=dict)  # noqa: N815
-    commonLabels: dict[str, str] = Field(default_factory=dict)  # noqa: N815
-    commonAnnotations: dict[str, str] = Field(default_factory=dict)  # noqa: N815
-    externalURL: str = ""  # noqa: N815
-    truncatedAlerts: int = 0  # noqa: N815
+    groupLabels: dict[str, str] = Field(default_factory=dict)
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    externalURL: str = ""
+    truncatedAlerts: int = 0
 
 
 def parse_alertmanager(body: bytes) -> list[ParsedAlert]:

@@ -25,11 +25,14 @@ TERMINAL_BAD = {"FAILED", "CRASHED", "CANCELLED", "CANCELLING"}
 
 
 class LaunchError(Exception):
-    """Starting a run failed. ``retryable``: the orchestrator may accept it later."""
+    """Starting a run failed. ``retryable``: the orchestrator may accept it later;
+    ``give_up_after``: attempts after which a retryable error is final (None: never)."""
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool,
+                 give_up_after: int | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.give_up_after = give_up_after
 
 
 class Launcher(Protocol):
@@ -128,6 +131,9 @@ class DispatchLoop:
             self.last_error = str(exc)
             if not exc.retryable:
                 self._give_up(d, str(exc))
+                return True
+            if exc.give_up_after is not None and d.attempts + 1 >= exc.give_up_after:
+                self._give_up(d, f"{exc} (gave up after {d.attempts + 1} attempts)")
                 return True
             attempts = self.store.retry_later(d.incident_id, str(exc),
                                               self.backoff.delay(d.attempts + 1))

@@ -15,7 +15,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from playbooks.alerts.model import AlertParseError, AlertStatus, ParsedAlert, decode_json, problems_of
+from playbooks.alerts.model import (
+    AlertParseError,
+    AlertStatus,
+    ParsedAlert,
+    decode_json,
+    problems_of,
+)
 
 __all__ = ["GenericAlert", "parse_generic"]
 

@@ -11,7 +11,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from playbooks.alerts.model import AlertParseError, AlertStatus, ParsedAlert, decode_json, problems_of
+from playbooks.alerts.model import (
+    AlertParseError,
+    AlertStatus,
+    ParsedAlert,
+    decode_json,
+    problems_of,
+)
 
 __all__ = ["GrafanaAlert", "GrafanaNotification", "parse_grafana"]
 
@@ -22,7 +28,7 @@ class GrafanaAlert(BaseModel):
     status: Literal["firing", "resolved"]
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: str | None = None  # noqa: N815 - the wire name
+    startsAt: str | None = None
     fingerprint: str | None = None
     values: dict[str, float | None] | None = None
 
@@ -33,8 +39,8 @@ class GrafanaNotification(BaseModel):
     status: Literal["firing", "resolved"]
     alerts: list[GrafanaAlert] = Field(min_length=1)
     receiver: str = ""
-    orgId: int | None = None  # noqa: N815
-    groupKey: str | None = None  # noqa: N815
+    orgId: int | None = None
+    groupKey: str | None = None
     title: str = ""
 
 

@@ -20,7 +20,7 @@ from playbooks.alerts.model import AlertStatus, ParsedAlert
 from playbooks.alerts.routing import RouteDecision, RoutingError, RoutingRules
 from playbooks.errors import MlpbError
 from playbooks.ledger.alerts import AlertStore, new_alert_id
-from playbooks.models.incident import Incident, IncidentStatus
+from playbooks.models.incident import Incident, IncidentStatus, TimelineEvent
 
 __all__ = ["AlertIntake", "IntakeResult", "deployment_name"]
 
@@ -69,8 +69,11 @@ class AlertIntake:
         return dict(d.parameters)
 
     def reject(self, source: str, http_status: int, reason: str, payload: Any = None) -> str:
-        return self.store.record(source=source, status="rejected", dispatch_state="none",
-                                 http_status=http_status, error=reason, payload=payload)
+        alert_id = new_alert_id()
+        self.store.record(alert_id=alert_id, source=source, status="rejected",
+                          dispatch_state="none", http_status=http_status, error=reason,
+                          payload=payload)
+        return alert_id
 
     # -- one alert -------------------------------------------------------------------------
     def _one(self, alert: ParsedAlert, http_status: int, running_as: str | None) -> IntakeResult:
@@ -92,36 +95,43 @@ class AlertIntake:
                    "fingerprint": alert.fingerprint, "starts_at": alert.starts_at}
         existing = self.ledger.find_open(key)
         if alert.status is AlertStatus.RESOLVED:
-            if existing is not None:
-                self.ledger.add_event(existing.id, "alert_resolved",
-                                      f"{alert.source} reports the alert resolved",
-                                      {"trigger": trigger})
-            return self._record(row, "resolved", incident_id=existing and existing.id)
+            event = TimelineEvent(kind="alert_resolved", data={"trigger": trigger},
+                                  message=f"{alert.source} reports the alert resolved")
+            return self._record(row, "resolved", incident_id=existing and existing.id,
+                                event=event if existing else None)
         if existing is not None:
-            self.ledger.add_event(existing.id, "repeat", "same alert while open",
-                                  {"trigger": trigger})
-            inc, created = existing, False
-        else:
-            try:
-                inc, created = self.ledger.open_incident(self._incident(decision, alert, trigger,
-                                                                        key))
-            except MlpbError as exc:  # unknown playbook, bad profile: the alert says why
-                return self._record(row, "error", error=exc.message + (
-                    f" (hint: {exc.hint})" if exc.hint else ""))
-        state = ("dispatched" if running_as else "queued") if created else "repeat"
-        result = self._record(row, state, incident_id=inc.id)
-        # Queued after the alert row so the dispatcher's state update finds it; also on a repeat,
-        # which re-queues an incident whose first request died before this line.
-        if self.store.enqueue(inc.id, inc.model, deployment_name(inc.playbook),
-                              self._parameters(decision, inc, trigger), running_as=running_as):
-            self.on_queued()
+            row["model"] = existing.model  # the profile's name, whatever the labels say
+            result = self._record(row, "repeat", incident_id=existing.id, event=TimelineEvent(
+                kind="repeat", message="same alert while open", data={"trigger": trigger}))
+            # Re-queue an incident whose first request died between opening and queueing it.
+            if self.store.dispatch(existing.id) is None and self.store.enqueue(
+                    existing.id, existing.model, deployment_name(existing.playbook),
+                    self._parameters(decision, existing, trigger)):
+                self.on_queued()
+            return result
+        try:
+            inc, created = self.ledger.open_incident(self._incident(decision, alert, trigger, key))
+        except MlpbError as exc:  # unknown playbook, bad profile: the alert says why
+            return self._record(row, "error", error=exc.message + (
+                f" (hint: {exc.hint})" if exc.hint else ""))
+        row["model"] = inc.model
+        if not created:  # a concurrent duplicate opened it; open_incident logged the repeat
+            return self._record(row, "repeat", incident_id=inc.id)
+        queue = (deployment_name(inc.playbook), self._parameters(decision, inc, trigger))
+        if running_as:  # the caller runs it now (drills): recorded as dispatched, never queued
+            self.store.enqueue(inc.id, inc.model, *queue, running_as=running_as)
+            return self._record(row, "dispatched", incident_id=inc.id)
+        result = self._record(row, "queued", incident_id=inc.id, queue=queue)
+        self.on_queued()
         return result
 
     def _record(self, row: dict[str, Any], state: str, *, incident_id: str | None = None,
-                error: str | None = None) -> IntakeResult:
+                error: str | None = None, event: TimelineEvent | None = None,
+                queue: tuple[str, dict[str, Any]] | None = None) -> IntakeResult:
         if error:
             row["error"] = f"{row['error']}; {error}" if row.get("error") else error
-        self.store.record(**row, dispatch_state=state, incident_id=incident_id)
+        self.store.record(**row, dispatch_state=state, incident_id=incident_id, event=event,
+                          queue=queue)
         return IntakeResult(row["alert_id"], row["status"], state, incident_id,
                             row.get("dedup_key"), row.get("error"))
 

@@ -67,9 +67,11 @@ class ParsedAlert(BaseModel):
 def decode_json(body: bytes) -> dict[str, Any]:
     """The body as a JSON object, or a 400 that says why not."""
     try:
-        data = json.loads(body)
+        data = json.loads(body.decode("utf-8"))  # decode first: json.loads guesses UTF-16/32
     except UnicodeDecodeError:
         raise AlertParseError(400, "body is not UTF-8 text") from None
+    except RecursionError:
+        raise AlertParseError(400, "body is nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise AlertParseError(400, f"body is not valid JSON: {exc.msg} at line {exc.lineno}, "
                                    f"column {exc.colno}") from None
@@ -83,6 +85,7 @@ def problems_of(exc: ValidationError) -> list[tuple[str, str]]:
     out = []
     for e in exc.errors():
         loc = ".".join(str(p) for p in e["loc"])
-        msg = "required field is missing" if e["type"] == "missing" else e["msg"]
+        msg = ("required field is missing" if e["type"] == "missing"
+               else str(e["msg"]).removeprefix("Value error, "))
         out.append((loc, msg))
     return out

@@ -38,9 +38,16 @@ class Route(BaseModel):
     match: dict[str, str] = Field(default_factory=dict, description="label: exact value")
     match_re: dict[str, str] = Field(default_factory=dict,
                                      description="label: regex, anchored at both ends")
-    playbook: str = Field(pattern=_KEBAB, description="Catalog playbook id (checked at dispatch).")
+    playbook: str = Field(description="Catalog playbook id, kebab-case (checked per alert).")
     profile: str = Field(min_length=1, description="Model profile YAML; may use {model}, {home}.")
     dry_run: bool = Field(False, description="Diagnose and recommend only.")
+
+    @field_validator("playbook")
+    @classmethod
+    def _kebab(cls, v: str) -> str:
+        if not re.match(_KEBAB, v):
+            raise ValueError(f"{v!r} is not a playbook id: use kebab-case like 'data-drift'")
+        return v
 
     @field_validator("match_re")
     @classmethod

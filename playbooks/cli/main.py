@@ -221,6 +221,9 @@ def receiver(
     prefect_api_url: Annotated[str | None, typer.Option(
         help="Prefect API that runs the playbook deployments (default $PREFECT_API_URL or "
              "http://127.0.0.1:4200/api).")] = None,
+    dispatch: Annotated[bool, typer.Option(
+        help="Start runs; --no-dispatch only records and queues them (another receiver on the "
+             "same ledger dispatches).")] = True,
     home: HomeOpt = None,
 ) -> None:
     """Receive Alertmanager / Grafana / JSON alerts and start playbook runs.
@@ -230,10 +233,12 @@ def receiver(
     from deployments.receiver import ReceiverConfig, create_app
 
     config = ReceiverConfig.from_env(home=home, routes=routes, prefect_api_url=prefect_api_url)
+    config.dispatch = dispatch
     import uvicorn
 
     err.print(f"[dim]receiver on http://{host}:{port} · ledger {config.ledger_url} · "
-              f"Prefect {config.prefect_api_url}[/]", highlight=False, soft_wrap=True)
+              f"Prefect {config.prefect_api_url if dispatch else '(dispatch off)'}[/]",
+              highlight=False, soft_wrap=True)
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 
 

@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from playbooks.ledger.schema import UTCDateTime, incidents, metadata
+from playbooks.ledger.schema import UTCDateTime, incidents, metadata, timeline
 from playbooks.ledger.store import Ledger
-from playbooks.models.incident import utcnow
+from playbooks.models.incident import TimelineEvent, utcnow
 
 __all__ = ["AlertRow", "AlertStore", "Dispatch", "alerts", "dispatches", "new_alert_id"]
 
@@ -102,20 +102,51 @@ class AlertStore:
         self.ledger = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
         self.engine = self.ledger.engine
 
+    def use_wal(self) -> bool:
+        """SQLite only: switch the ledger file to write-ahead logging (persistent), so the
+        receiver's many small commits stop paying a rollback-journal fsync pair each and
+        readers never block the writer. Durability is unchanged (synchronous stays FULL)."""
+        if self.engine.dialect.name != "sqlite":
+            return False
+        with self.engine.connect() as conn:
+            mode = conn.exec_driver_sql("PRAGMA journal_mode=WAL").scalar()
+        return str(mode).lower() == "wal"
+
     # -- alerts ----------------------------------------------------------------------------
     def record(self, *, alert_id: str | None = None, source: str, status: str,
                dispatch_state: str, http_status: int, dedup_key: str | None = None,
                model: str | None = None, playbook: str | None = None, route: str | None = None,
                incident_id: str | None = None, error: str | None = None,
-               payload: Any = None) -> str:
-        alert_id = alert_id or new_alert_id()
+               payload: Any = None, event: TimelineEvent | None = None,
+               queue: tuple[str, dict[str, Any]] | None = None) -> bool:
+        """Insert the alert row, in the same transaction the incident's timeline ``event``
+        and, for a new incident, its dispatch (``queue`` = deployment, parameters): one commit
+        per alert is what bounds the receiver's latency. True if the dispatch was queued."""
+        row = {"id": alert_id or new_alert_id(), "received_at": utcnow(), "source": source,
+               "status": status, "dedup_key": dedup_key, "model": model, "playbook": playbook,
+               "route": route, "incident_id": incident_id, "dispatch_state": dispatch_state,
+               "http_status": http_status, "error": error, "payload": payload}
+        try:
+            self._insert(row, incident_id, event, queue)
+            return queue is not None
+        except IntegrityError:
+            if queue is None:
+                raise
+            # A repeat re-queued this incident first (see enqueue): keep the alert anyway.
+            self._insert(row, incident_id, event, None)
+            return False
+
+    def _insert(self, row: dict[str, Any], incident_id: str | None, event: TimelineEvent | None,
+                queue: tuple[str, dict[str, Any]] | None) -> None:
         with self.engine.begin() as conn:
-            conn.execute(alerts.insert().values(
-                id=alert_id, received_at=utcnow(), source=source, status=status,
-                dedup_key=dedup_key, model=model, playbook=playbook, route=route,
-                incident_id=incident_id, dispatch_state=dispatch_state, http_status=http_status,
-                error=error, payload=payload))
-        return alert_id
+            conn.execute(alerts.insert().values(**row))
+            if event is not None and incident_id:
+                conn.execute(timeline.insert().values(
+                    incident_id=incident_id, at=event.at, kind=event.kind,
+                    message=event.message, data=event.data))
+            if queue is not None and incident_id:
+                conn.execute(dispatches.insert().values(
+                    **self._dispatch_row(incident_id, str(row["model"]), *queue)))
 
     def alerts(self, *, status: str | None = None, incident_id: str | None = None,
                limit: int = 1000) -> list[AlertRow]:
@@ -138,17 +169,23 @@ class AlertStore:
             if conn.execute(sa.select(dispatches.c.incident_id)
                             .where(dispatches.c.incident_id == incident_id)).first():
                 return False
-        now = utcnow()
         try:
             with self.engine.begin() as conn:
                 conn.execute(dispatches.insert().values(
-                    incident_id=incident_id, model=model, deployment=deployment,
-                    parameters=parameters, state="dispatched" if running_as else "queued",
-                    attempts=0, next_attempt_at=now, note=None, flow_run_id=running_as,
-                    created_at=now, updated_at=now))
+                    **self._dispatch_row(incident_id, model, deployment, parameters,
+                                         running_as)))
             return True
         except IntegrityError:  # a concurrent repeat queued it first
             return False
+
+    @staticmethod
+    def _dispatch_row(incident_id: str, model: str, deployment: str, parameters: dict[str, Any],
+                      running_as: str | None = None) -> dict[str, Any]:
+        now = utcnow()
+        return {"incident_id": incident_id, "model": model, "deployment": deployment,
+                "parameters": parameters, "state": "dispatched" if running_as else "queued",
+                "attempts": 0, "next_attempt_at": now, "note": None, "flow_run_id": running_as,
+                "created_at": now, "updated_at": now}
 
     def dispatch(self, incident_id: str) -> Dispatch | None:
         with self.engine.connect() as conn:

@@ -1,0 +1,194 @@
+"""Real servers for the receiver tests: the receiver app under uvicorn in a thread, a
+`prefect server start` subprocess, and a TCP forwarder that plays an outage by being off."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from playbooks.alerts import Credentials, RoutingRules, load_routing_rules
+
+TOKEN = "test-token-0123456789"
+SECRET = "test-hmac-secret"
+PROFILE = """\
+name: {model}
+owners: {{model: ml-team, data: data-platform, oncall: ml-oncall}}
+data:
+  timestamp: ts
+  reference: {{path: reference.parquet}}
+  current: {{path: "current/*.parquet", window: 7d}}
+features:
+  numeric: [age, income]
+  categorical: [region]
+"""
+ROUTES = """\
+max_concurrent_runs_per_model: 2
+routes:
+  - name: drift
+    match: {alertname: FeatureDrift}
+    playbook: data-drift
+    profile: profiles/{model}.yaml
+default:
+  name: triage
+  playbook: not-yet-written
+  profile: profiles/{model}.yaml
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_routes(root: Path, models: tuple[str, ...] = ("credit-risk", "churn")) -> RoutingRules:
+    (root / "profiles").mkdir(parents=True, exist_ok=True)
+    for m in models:
+        (root / "profiles" / f"{m}.yaml").write_text(PROFILE.format(model=m))
+    (root / "routes.yaml").write_text(ROUTES)
+    return load_routing_rules(root / "routes.yaml")
+
+
+def credentials() -> Credentials:
+    return Credentials(token=TOKEN, hmac_secret=SECRET)
+
+
+def am_payload(status: str = "firing", *, fingerprint: str = "1a30ba71cca2921f",
+               model: str = "credit-risk", alertname: str = "FeatureDrift",
+               **labels: str) -> dict[str, Any]:
+    """An Alertmanager v4 webhook body (the documented shape plus an unknown field)."""
+    alert = {"status": status, "labels": {"alertname": alertname, "model": model, **labels},
+             "annotations": {"summary": f"PSI above 0.2 on {model}"},
+             "startsAt": "2026-03-15T10:00:00.123456789Z", "endsAt": "0001-01-01T00:00:00Z",
+             "generatorURL": "http://prometheus:9090/graph", "fingerprint": fingerprint}
+    return {"receiver": "mlpb", "status": status, "alerts": [alert],
+            "groupLabels": {"alertname": alertname}, "commonLabels": alert["labels"],
+            "commonAnnotations": alert["annotations"], "externalURL": "http://am:9093",
+            "version": "4", "groupKey": '{}:{alertname="FeatureDrift"}', "truncatedAlerts": 0,
+            "someFutureField": {"ignored": True}}
+
+
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKEN}"}
+
+
+class ReceiverServer:
+    """uvicorn serving ``app`` on a free loopback port, in a thread (lifespan included)."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="on",
+                                                    backlog=4096))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> ReceiverServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("receiver did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(20)
+
+
+@contextlib.contextmanager
+def prefect_server(home: Path) -> Iterator[str]:
+    """`prefect server start` on a free port with its own PREFECT_HOME; yields the API URL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    home.mkdir(parents=True, exist_ok=True)
+    log = (home / "server.log").open("wb")
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start",
+                             "--host", "127.0.0.1", "--port", str(port), "--no-services",
+                             "--no-ui"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"prefect server exited: {(home / 'server.log').read_text()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("prefect server did not start in 90 s")
+            time.sleep(0.25)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+class TcpForwarder:
+    """127.0.0.1:port → target port while on; connection refused while off (an outage)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target = target_port
+        self.port = free_port()
+        self._sock: socket.socket | None = None
+        self._stop = threading.Event()
+
+    def on(self) -> None:
+        self._stop.clear()
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(64)
+        s.settimeout(0.2)
+        self._sock = s
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def off(self) -> None:
+        self._stop.set()
+        if self._sock:
+            self._sock.close()
+            self._sock = None
+
+    def _accept(self) -> None:
+        assert self._sock is not None
+        sock = self._sock
+        while not self._stop.is_set():
+            try:
+                client, _ = sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+
+def body(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload).encode()
