@@ -11,6 +11,7 @@ from prefect.artifacts import create_markdown_artifact
 from playbooks.engine.lifecycle import Inputs, load_inputs, new_incident, recover_unfinished
 from playbooks.engine.postmortem import render_postmortem
 from playbooks.engine.runtime import Runtime
+from playbooks.errors import MlpbError
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Incident, IncidentStatus, utcnow
 from playbooks.notify import Notification
@@ -29,14 +30,26 @@ def load_playbook_inputs(playbook: str, profile: str) -> Inputs:
 def open_incident(rt: Runtime, inputs: Inputs, trigger: dict[str, Any], dry_run: bool,
                   drill: bool, dedup_key: str | None) -> Incident:
     recover_unfinished(rt, inputs.profile)
-    inc = new_incident(inputs.spec, inputs.profile, trigger=trigger, dry_run=dry_run,
-                       drill=drill, dedup_key=dedup_key)
-    inc.parent_id = trigger.get("parent_id")
-    inc, created = rt.ledger.open_incident(inc)
-    if created:
-        rt.notify(Notification("opened", inc, f"{inputs.spec.title} suspected on {inc.model}",
-                               [f"trigger: {trigger.get('source', 'manual')}",
-                                f"owner: {inc.owner}"]))
+    queued = rt.ledger.find_open(dedup_key) if dedup_key else None
+    if queued is not None:
+        # The receiver opened this incident and queued this run for it: claim it once.
+        claimed = rt.ledger.claim(queued.id) if queued.status is IncidentStatus.OPEN else None
+        if claimed is None:
+            raise MlpbError(f"incident {queued.id} ({dedup_key}) is already being handled by "
+                            "another run", hint="wait for that run, or `mlpb incidents show "
+                            f"{queued.id}`")
+        inc = claimed
+    else:
+        inc = new_incident(inputs.spec, inputs.profile, trigger=trigger, dry_run=dry_run,
+                           drill=drill, dedup_key=dedup_key)
+        inc.parent_id = trigger.get("parent_id")
+        inc, created = rt.ledger.open_incident(inc)
+        if not created:
+            raise MlpbError(f"incident {inc.id} ({inc.dedup_key}) is already being handled by "
+                            "another run", hint=f"`mlpb incidents show {inc.id}`")
+    rt.notify(Notification("opened", inc, f"{inputs.spec.title} suspected on {inc.model}",
+                           [f"trigger: {trigger.get('source', 'manual')}",
+                            f"owner: {inc.owner}"]))
     return inc
 
 

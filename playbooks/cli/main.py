@@ -41,9 +41,11 @@ def friendly(fn: F) -> F:
         except MlpbError as exc:
             if _state["debug"]:
                 raise
-            err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+            err.print("[bold red]error:[/] ", end="")
+            err.print(exc.message, markup=False, highlight=False, soft_wrap=True)
             if exc.hint:
-                err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+                err.print("[yellow]hint:[/] ", end="")
+                err.print(exc.hint, markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise

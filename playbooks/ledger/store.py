@@ -20,6 +20,7 @@ from playbooks.ledger.schema import (
 from playbooks.models.incident import (
     HypothesisResult,
     Incident,
+    IncidentStatus,
     TimelineEvent,
     utcnow,
 )
@@ -53,10 +54,21 @@ def _engine(url: str) -> sa.Engine:
         if url.startswith("sqlite"):
             # Concurrent writers (flows, receiver) wait instead of failing at once.
             kwargs["connect_args"] = {"timeout": 30}
-        return sa.create_engine(url, **kwargs)
+        engine = sa.create_engine(url, **kwargs)
+        if url.startswith("sqlite") and ":memory:" not in url:
+            sa.event.listen(engine, "connect", _sqlite_wal)
+        return engine
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise ConfigError(f"invalid ledger URL {url!r}: {exc}",
                           hint="use sqlite:///ABS/PATH.db or postgresql://user@host:5432/db") from None
+
+
+def _sqlite_wal(dbapi_conn: Any, _record: Any) -> None:
+    # WAL: readers don't block the writer and commits cost one fsync less; durability holds.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
 
 
 class Ledger:
@@ -92,6 +104,26 @@ class Ledger:
             self.add_event(existing.id, "repeat", "same trigger while open",
                            {"trigger": incident.trigger})
             return existing, False
+
+    def claim(self, incident_id: str, *, message: str = "run started") -> Incident | None:
+        """Move an incident from ``open`` (queued by the receiver) to ``investigating`` for
+        exactly one run; None when it is not open any more (another run has it)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(incidents.c.payload).where(
+                (incidents.c.id == incident_id) & (incidents.c.status == "open"))).first()
+            if row is None:
+                return None
+            inc = Incident.model_validate(row[0])
+            inc.status, inc.updated_at = IncidentStatus.INVESTIGATING, utcnow()
+            values = self._row(inc)
+            values.pop("id")
+            n = conn.execute(incidents.update().where(
+                (incidents.c.id == incident_id) & (incidents.c.status == "open")).values(**values)
+            ).rowcount
+            if n != 1:
+                return None
+            self._event(conn, incident_id, TimelineEvent(kind="started", message=message))
+        return inc
 
     def find_open(self, dedup_key: str) -> Incident | None:
         with self.engine.connect() as conn:
