@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from pandas.api import types as ptypes
@@ -16,7 +17,7 @@ from playbooks.errors import DataError
 from playbooks.models.evidence import DataWindowRef
 from playbooks.models.profile import DataSource, ModelProfile
 
-__all__ = ["DataWindows", "hash_files", "load_windows", "read_frame", "resolve_files"]
+__all__ = ["DataWindows", "SourceFile", "hash_files", "load_windows", "read_frame", "resolve_files"]
 
 
 def resolve_files(profile: ModelProfile, source: DataSource, what: str) -> list[Path]:
@@ -61,6 +62,23 @@ def _read_one(path: Path, fmt: str) -> pd.DataFrame:
 def read_frame(files: list[Path], fmt: str = "auto") -> pd.DataFrame:
     frames = [_read_one(f, fmt) for f in files]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file of a source as read: its rows are a contiguous block of the loaded frame
+    (files are concatenated in this order), ``dtypes`` are its raw column types."""
+
+    path: Path
+    rows: int
+    dtypes: dict[str, str]
+
+
+def _read_sources(files: list[Path], fmt: str) -> tuple[pd.DataFrame, list[SourceFile]]:
+    frames = [_read_one(f, fmt) for f in files]
+    sources = [SourceFile(f, len(fr), {str(c): str(t) for c, t in fr.dtypes.items()})
+               for f, fr in zip(files, frames, strict=True)]
+    return (frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)), sources
 
 
 def hash_files(files: list[Path]) -> str:
@@ -110,6 +128,21 @@ def _check_numeric(frame: pd.DataFrame, cols: list[str], what: str) -> None:
         frame[c] = coerced
 
 
+def _coerce_numeric(frame: pd.DataFrame, cols: list[str]) -> dict[str, int]:
+    """Lenient ``_check_numeric``: text in numeric features becomes NaN; returns the count of
+    values that were not numbers, per column (a type change the data-quality playbook reports)."""
+    bad: dict[str, int] = {}
+    for c in cols:
+        s = frame[c]
+        if ptypes.is_numeric_dtype(s) or ptypes.is_bool_dtype(s):
+            continue
+        coerced = pd.to_numeric(s, errors="coerce")
+        if n := int((coerced.isna() & s.notna()).sum()):
+            bad[c] = n
+        frame[c] = coerced
+    return bad
+
+
 @dataclass
 class DataWindows:
     """The frames one incident works on. ``log`` is the whole current source (for retraining
@@ -121,6 +154,11 @@ class DataWindows:
     labelled: pd.DataFrame | None
     refs: dict[str, DataWindowRef] = field(default_factory=dict)
     now: datetime | None = None
+    # Lenient loads only: feature columns absent from every current file (kept as all-NaN)
+    # and numeric features that held text (count of non-numbers, now NaN).
+    missing_columns: list[str] = field(default_factory=list)
+    coerced_columns: dict[str, int] = field(default_factory=dict)
+    log_files: list[SourceFile] = field(default_factory=list)  # the current source, in log order
 
     def labelled_between(self, start: datetime, end: datetime, ts: str) -> pd.DataFrame:
         if self.labelled is None:
@@ -137,17 +175,35 @@ def _ref(name: str, files: list[Path], frame: pd.DataFrame, ts: str | None) -> D
                          start=start, end=end, sha256=hash_files(files))
 
 
-def load_windows(profile: ModelProfile) -> DataWindows:
-    """Read reference, current (windowed) and labels; validate columns and types up front."""
+def load_windows(profile: ModelProfile, *, lenient: bool = False) -> DataWindows:
+    """Read reference, current (windowed) and labels; validate columns and types up front.
+
+    ``lenient`` is for playbooks that diagnose broken data (data-quality): a feature column
+    missing from the current data is kept as all-NaN and text in a numeric feature becomes
+    NaN, both recorded on the result, instead of raising. The reference, the timestamp and
+    the label join stay strict: those are the profile's contract, not the feed's.
+    """
     d, feats = profile.data, profile.features
     ref_files = resolve_files(profile, d.reference, "reference")
     cur_files = resolve_files(profile, d.current, "current")
-    reference, log = read_frame(ref_files, d.reference.format), read_frame(cur_files, d.current.format)
+    reference = read_frame(ref_files, d.reference.format)
+    log, log_files = _read_sources(cur_files, d.current.format)
     need = feats.all + ([d.timestamp] if d.timestamp else [])
     _require_columns(reference, feats.all, "reference", ref_files)
+    missing: list[str] = []
+    coerced: dict[str, int] = {}
+    if lenient:
+        missing = [c for c in feats.all if c not in log.columns]
+        for c in missing:
+            dtype = float if c in feats.numeric else object
+            log[c] = pd.Series(np.nan, index=log.index, dtype=dtype)
+        need = [d.timestamp] if d.timestamp else []
     _require_columns(log, need, "current", cur_files)
     _check_numeric(reference, feats.numeric, "reference")
-    _check_numeric(log, feats.numeric, "current")
+    if lenient:
+        coerced = _coerce_numeric(log, feats.numeric)
+    else:
+        _check_numeric(log, feats.numeric, "current")
     if d.timestamp:
         log[d.timestamp] = _to_utc(log, d.timestamp, "current")
         if d.timestamp in reference.columns:
@@ -170,7 +226,8 @@ def load_windows(profile: ModelProfile) -> DataWindows:
     refs["reference"] = _ref("reference", ref_files, reference, d.timestamp)
     refs["current"] = _ref("current", cur_files, current, d.timestamp)
     return DataWindows(reference=reference, log=log, current=current, labelled=labelled,
-                       refs=refs, now=now)
+                       refs=refs, now=now, missing_columns=missing, coerced_columns=coerced,
+                       log_files=log_files)
 
 
 def span(frame: pd.DataFrame, ts: str | None) -> tuple[datetime | None, datetime | None]:

@@ -33,7 +33,9 @@ def load_inputs(playbook: str, profile_path: str | Path) -> Inputs:
     registry = default_registry()
     spec = load_spec(resolve_spec_path(playbook), registry)
     profile = load_profile(Path(profile_path))
-    return Inputs(spec, profile, load_windows(profile), registry)
+    # A data-quality playbook must open on a broken feed (a missing column is its finding).
+    lenient = spec.taxonomy.failure_class == "quality"
+    return Inputs(spec, profile, load_windows(profile, lenient=lenient), registry)
 
 
 def new_incident_id() -> str:

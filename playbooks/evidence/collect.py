@@ -74,6 +74,8 @@ def estimate_onset(profile: ModelProfile, data: DataWindows,
     days = data.log[ts].dt.floor("D")
     onset: datetime | None = None
     for day, idx in sorted(data.log.groupby(days).indices.items()):
+        if len(idx) < thresholds.min_rows:
+            continue  # a partial day (e.g. the log's last hour) says nothing either way
         rep = compute_drift(ref, data.log.iloc[idx], thresholds)
         if rep.drifted():
             onset = onset or pd.Timestamp(day).to_pydatetime()

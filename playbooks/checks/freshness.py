@@ -1,0 +1,132 @@
+"""Competing hypotheses for late or incomplete data, read from the ``freshness`` evidence.
+
+* stale-feed: the newest data is older than the freshness SLO — the feed stopped or lags.
+* missing-partitions: the feed is current but days are missing or far too thin.
+* fresh: the data is current and complete — a false alarm.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from playbooks.checks.base import CheckResult
+from playbooks.engine.registry import check
+from playbooks.models.evidence import EvidencePackage
+from playbooks.models.incident import Finding, Verdict
+
+__all__ = [
+    "FreshParams",
+    "MissingPartitionsParams",
+    "StaleFeedParams",
+    "check_fresh",
+    "check_missing_partitions",
+    "check_stale_feed",
+]
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class StaleFeedParams(_Params):
+    max_staleness_ratio: float = Field(
+        default=1.0, gt=0,
+        description="Staleness / SLO above which the feed is stale (1 = the SLO).")
+
+
+class MissingPartitionsParams(_Params):
+    min_missing_days: int = Field(
+        default=1, ge=1, description="Empty days that count as missing data.")
+    min_volume_drop_days: int = Field(
+        default=1, ge=1, description="Thin days that count as a drop.")
+
+
+class FreshParams(_Params):
+    max_staleness_ratio: float = Field(default=1.0, gt=0, description="As stale-feed's threshold.")
+
+
+def _part(evidence: EvidencePackage) -> dict[str, Any] | None:
+    part = evidence.parts.get("freshness")
+    return part if part and part.get("available") else None
+
+
+def _unavailable() -> CheckResult:
+    return CheckResult(Verdict.INCONCLUSIVE, 0.0, "no freshness evidence (needs the 'freshness' "
+                       "collector and a timestamp column in the profile)")
+
+
+def _staleness(part: dict[str, Any], threshold: float) -> Finding:
+    ratio = part["staleness_hours"] / max(part["max_staleness_hours"], 1e-9)
+    return Finding(kind="staleness", statistic="staleness_hours", value=part["staleness_hours"],
+                   threshold=part["max_staleness_hours"] * threshold, breached=ratio > threshold,
+                   detail={"newest": part["newest"], "now": part["now"],
+                           "clock": part.get("clock"), "ratio": round(ratio, 3)})
+
+
+def _gaps(part: dict[str, Any], p: MissingPartitionsParams) -> list[Finding]:
+    out = []
+    if part["missing_days"]:
+        out.append(Finding(kind="missing_partitions", statistic="missing_days",
+                           value=len(part["missing_days"]), threshold=p.min_missing_days,
+                           breached=len(part["missing_days"]) >= p.min_missing_days,
+                           detail={"days": part["missing_days"]}))
+    if part["volume_drops"]:
+        out.append(Finding(kind="volume_drop", statistic="min_daily_volume_ratio",
+                           value=part["min_daily_volume_ratio"],
+                           breached=len(part["volume_drops"]) >= p.min_volume_drop_days,
+                           detail={"days": part["volume_drops"],
+                                   "median_daily_rows": part["median_daily_rows"]}))
+    return out
+
+
+@check("stale-feed", params=StaleFeedParams)
+def check_stale_feed(evidence: EvidencePackage, params: StaleFeedParams) -> CheckResult:
+    """The newest data is older than the freshness SLO."""
+    part = _part(evidence)
+    if part is None:
+        return _unavailable()
+    f = _staleness(part, params.max_staleness_ratio)
+    ratio = f.detail["ratio"]
+    if not f.breached:
+        return CheckResult(Verdict.REFUTED, 0.9, f"newest row is {f.value:.1f} h old, within "
+                           f"the {part['max_staleness_hours']:g} h SLO", [f])
+    conf = round(min(0.95, 0.65 + 0.15 * min(ratio - params.max_staleness_ratio, 2.0)), 3)
+    return CheckResult(Verdict.SUPPORTED, conf,
+                       f"feed is stale: newest row {f.value:.1f} h old ({ratio:.1f}x the "
+                       f"{part['max_staleness_hours']:g} h SLO), last data {part['newest'][:16]}",
+                       [f])
+
+
+@check("missing-partitions", params=MissingPartitionsParams)
+def check_missing_partitions(evidence: EvidencePackage,
+                             params: MissingPartitionsParams) -> CheckResult:
+    """Days without rows, or with far fewer rows than usual, inside the current window."""
+    part = _part(evidence)
+    if part is None:
+        return _unavailable()
+    findings = _gaps(part, params)
+    hits = [f for f in findings if f.breached]
+    if not hits:
+        return CheckResult(Verdict.REFUTED, 0.85,
+                           "every day of the window has its usual volume", findings)
+    said = [f"{len(f.detail['days'])} {'empty' if f.kind == 'missing_partitions' else 'thin'} "
+            f"day(s): {', '.join(list(f.detail['days'])[:5])}" for f in hits]
+    conf = 0.85 if any(f.kind == "missing_partitions" for f in hits) else 0.7
+    return CheckResult(Verdict.SUPPORTED, conf, "incomplete data: " + "; ".join(said), hits)
+
+
+@check("fresh", params=FreshParams)
+def check_fresh(evidence: EvidencePackage, params: FreshParams) -> CheckResult:
+    """The data is current and complete: the alert was a false alarm."""
+    part = _part(evidence)
+    if part is None:
+        return _unavailable()
+    stale = _staleness(part, params.max_staleness_ratio)
+    gaps = [f for f in _gaps(part, MissingPartitionsParams()) if f.breached]
+    if stale.breached or gaps:
+        return CheckResult(Verdict.REFUTED, 0.9, "the data is stale or incomplete",
+                           [stale, *gaps])
+    return CheckResult(Verdict.SUPPORTED, 0.85,
+                       f"data is fresh ({stale.value:.1f} h old) and complete", [stale])

@@ -1,0 +1,236 @@
+"""Competing hypotheses for a broken data batch, read from the ``data-quality`` evidence.
+
+* schema-break: a feature is missing (or renamed, or changed type) in the current files.
+* null-spike: features arrive empty far more often than in the reference.
+* out-of-range: values outside any plausible range, or a whole column rescaled (unit change).
+* unseen-categories: category codes the reference never had.
+* duplicate-rows: rows (request ids) repeated beyond what the reference shows.
+* no-quality-issue: the batch is well-formed — a false alarm.
+
+Each check re-applies its own threshold to the statistics the collector recorded, so a spec
+can tune sensitivity without touching the collector.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from playbooks.checks.base import CheckResult
+from playbooks.engine.registry import check
+from playbooks.models.evidence import EvidencePackage
+from playbooks.models.incident import Finding, Verdict
+
+__all__ = [
+    "DuplicateRowsParams",
+    "NoQualityIssueParams",
+    "NullSpikeParams",
+    "OutOfRangeParams",
+    "SchemaBreakParams",
+    "UnseenCategoriesParams",
+    "check_duplicate_rows",
+    "check_no_quality_issue",
+    "check_null_spike",
+    "check_out_of_range",
+    "check_schema_break",
+    "check_unseen_categories",
+    "quality_issues",
+]
+
+_PART = "data-quality"
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class SchemaBreakParams(_Params):
+    min_files_missing_share: float = Field(
+        default=0.0, ge=0, le=1, description="Share of current files lacking a feature that counts "
+        "(0: any file).")
+
+
+class NullSpikeParams(_Params):
+    max_null_rate_increase: float = Field(
+        default=0.05, gt=0, le=1, description="Null-share increase over the reference that fails.")
+
+
+class OutOfRangeParams(_Params):
+    max_out_of_range_share: float = Field(
+        default=0.01, ge=0, le=1,
+        description="Share of values outside the plausible range that fails.")
+    unit_changes: bool = Field(default=True, description="Count unit-looking rescaled columns too.")
+
+
+class UnseenCategoriesParams(_Params):
+    max_unseen_share: float = Field(
+        default=0.01, ge=0, le=1, description="Share of rows with unseen categories that fails.")
+
+
+class DuplicateRowsParams(_Params):
+    max_duplicate_increase: float = Field(
+        default=0.01, ge=0, le=1, description="Duplicate share above the reference's that fails.")
+
+
+class NoQualityIssueParams(_Params):
+    max_failed_checks: int = Field(
+        default=0, ge=0, description="Failed quality checks still tolerated.")
+
+
+def quality_issues(evidence: EvidencePackage) -> list[dict[str, Any]] | None:
+    """The collector's issues, or None when the evidence has no data-quality part."""
+    part = evidence.parts.get(_PART)
+    return None if part is None else list(part.get("issues") or [])
+
+
+def _finding(issue: dict[str, Any], threshold: float, breached: bool) -> Finding:
+    return Finding(kind=issue["kind"], feature=issue.get("feature"),
+                   statistic=issue.get("statistic"), value=issue.get("value"),
+                   threshold=threshold, breached=breached, detail=dict(issue.get("detail") or {}))
+
+
+def _missing_part() -> CheckResult:
+    return CheckResult(Verdict.INCONCLUSIVE, 0.0,
+                       "no data-quality evidence: add 'data-quality' to the spec's evidence")
+
+
+def _strength(excess: float, full: float) -> float:
+    """Confidence 0.6 .. 0.95, growing with how far past the threshold the data is."""
+    return round(min(0.95, 0.6 + 0.35 * min(max(excess, 0.0) / full, 1.0)), 3)
+
+
+def _names(findings: list[Finding]) -> str:
+    return ", ".join(f"{f.feature} ({f.value:.1%})" if f.value is not None and f.value <= 1
+                     else f"{f.feature}" for f in findings[:5])
+
+
+@check("schema-break", params=SchemaBreakParams)
+def check_schema_break(evidence: EvidencePackage, params: SchemaBreakParams) -> CheckResult:
+    """A feature is missing, renamed or retyped in the current files."""
+    issues = quality_issues(evidence)
+    if issues is None:
+        return _missing_part()
+    hits = [_finding(i, params.min_files_missing_share, True) for i in issues
+            if i["kind"] == "schema_change" and i["breached"]
+            and (i["statistic"] != "files_missing_share"
+                 or i["value"] > params.min_files_missing_share)]
+    if not hits:
+        return CheckResult(Verdict.REFUTED, 0.9, "every feature is present with its reference type")
+    parts = []
+    for f in hits:
+        d = f.detail
+        if d.get("change") == "renamed":
+            parts.append(f"{f.feature} renamed to {d['renamed_to']} in {d['files_missing']} of "
+                         f"{d['files']} file(s)")
+        elif d.get("change") == "missing":
+            parts.append(f"{f.feature} missing in {d['files_missing']} of {d['files']} file(s)")
+        else:
+            parts.append(f"{f.feature} changed type ({d.get('reference')} -> "
+                         f"{', '.join(d.get('current') or [])})")
+    return CheckResult(Verdict.SUPPORTED, 0.95 if any(
+        f.detail.get("change") == "renamed" for f in hits) else 0.9,
+        "schema break: " + "; ".join(parts), hits)
+
+
+@check("null-spike", params=NullSpikeParams)
+def check_null_spike(evidence: EvidencePackage, params: NullSpikeParams) -> CheckResult:
+    """Features arrive empty far more often than in the reference."""
+    issues = quality_issues(evidence)
+    if issues is None:
+        return _missing_part()
+    rows = sorted((i for i in issues if i["kind"] == "missing_values"), key=lambda i: -i["value"])
+    t = params.max_null_rate_increase
+    findings = [_finding(i, t, i["value"] >= t) for i in rows]
+    hits = [f for f in findings if f.breached]
+    if not hits:
+        top = rows[0]["value"] if rows else 0.0
+        return CheckResult(Verdict.REFUTED, 0.85,
+                           f"null shares match the reference (largest increase {top:.1%})",
+                           findings[:3])
+    worst = hits[0].value or 0.0
+    return CheckResult(Verdict.SUPPORTED, _strength(worst - t, 0.25),
+                       f"null spike in {len(hits)} feature(s): {_names(hits)} more rows empty "
+                       "than in the reference", hits)
+
+
+@check("out-of-range", params=OutOfRangeParams)
+def check_out_of_range(evidence: EvidencePackage, params: OutOfRangeParams) -> CheckResult:
+    """Values outside the reference's plausible range, or a column rescaled as a unit change."""
+    issues = quality_issues(evidence)
+    if issues is None:
+        return _missing_part()
+    t = params.max_out_of_range_share
+    ranged = [i for i in issues if i["kind"] == "out_of_range"
+              and i["statistic"] == "out_of_range_share"]
+    hits = [_finding(i, t, True) for i in ranged if i["value"] > t]
+    units = [_finding(i, i["threshold"], True) for i in issues
+             if params.unit_changes and i["kind"] == "out_of_range"
+             and i["statistic"] == "scale_ratio" and i["breached"]]
+    if not hits and not units:
+        top = max((i["value"] for i in ranged), default=0.0)
+        return CheckResult(Verdict.REFUTED, 0.85,
+                           f"values stay within the reference range (worst {top:.1%} outside)")
+    said = []
+    if hits:
+        said.append(f"out-of-range values in {_names(hits)}")
+    if units:
+        said.append("unit change in " + ", ".join(
+            f"{f.feature} (x{f.value:g}, near x{f.detail.get('nearest_unit_factor'):g})"
+            for f in units))
+    conf = 0.9 if units else _strength((max(f.value or 0 for f in hits)) - t, 0.2)
+    return CheckResult(Verdict.SUPPORTED, conf, "; ".join(said), [*units, *hits])
+
+
+@check("unseen-categories", params=UnseenCategoriesParams)
+def check_unseen_categories(evidence: EvidencePackage,
+                            params: UnseenCategoriesParams) -> CheckResult:
+    """Category codes the reference never had."""
+    issues = quality_issues(evidence)
+    if issues is None:
+        return _missing_part()
+    t = params.max_unseen_share
+    rows = sorted((i for i in issues if i["kind"] == "unseen_category"), key=lambda i: -i["value"])
+    hits = [_finding(i, t, True) for i in rows if i["value"] > t]
+    if not hits:
+        return CheckResult(Verdict.REFUTED, 0.85, "no category beyond the reference's codes")
+    named = "; ".join(f"{f.feature}: {', '.join(map(str, f.detail.get('unseen_values', [])[:5]))} "
+                      f"({f.value:.1%} of rows)" for f in hits)
+    return CheckResult(Verdict.SUPPORTED, _strength((hits[0].value or 0) - t, 0.2),
+                       f"unseen categories: {named}", hits)
+
+
+@check("duplicate-rows", params=DuplicateRowsParams)
+def check_duplicate_rows(evidence: EvidencePackage, params: DuplicateRowsParams) -> CheckResult:
+    """Rows (request ids) repeated beyond what the reference shows."""
+    issues = quality_issues(evidence)
+    if issues is None:
+        return _missing_part()
+    dup = next((i for i in issues if i["kind"] == "duplicate_rows"), None)
+    if dup is None:
+        return CheckResult(Verdict.INCONCLUSIVE, 0.0, "duplicates were not measured")
+    ref = float(dup["detail"].get("reference_share") or 0.0)
+    t = ref + params.max_duplicate_increase
+    breached = dup["value"] >= t
+    f = _finding(dup, round(t, 6), breached)
+    if not breached:
+        return CheckResult(Verdict.REFUTED, 0.85,
+                           f"duplicate share {dup['value']:.2%} is as in the reference", [f])
+    key = ", ".join(dup["detail"].get("key") or [])
+    return CheckResult(Verdict.SUPPORTED, _strength(dup["value"] - t, 0.2),
+                       f"{dup['value']:.1%} of rows repeat an earlier one (key: {key}); "
+                       f"reference {ref:.1%}", [f])
+
+
+@check("no-quality-issue", params=NoQualityIssueParams)
+def check_no_quality_issue(evidence: EvidencePackage, params: NoQualityIssueParams) -> CheckResult:
+    """The batch is well-formed: the alert was a false alarm."""
+    issues = quality_issues(evidence)
+    if issues is None:
+        return _missing_part()
+    failed = [i for i in issues if i["breached"]]
+    if len(failed) <= params.max_failed_checks:
+        return CheckResult(Verdict.SUPPORTED, 0.85,
+                           f"all {len(issues)} quality checks pass against the reference")
+    return CheckResult(Verdict.REFUTED, 0.9, f"{len(failed)} quality check(s) failed",
+                       [_finding(i, i.get("threshold") or 0.0, True) for i in failed[:10]])

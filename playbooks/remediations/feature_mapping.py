@@ -1,0 +1,112 @@
+"""Record the known-good feature mapping / pipeline version on the serving model version.
+
+The real fix belongs upstream (the serving code or feature pipeline); this containment makes
+the contract explicit and auditable where serving reads its model: tags on the version behind
+the alias, ``mlpb.feature_mapping`` (JSON: ``columns`` {model feature: logged column},
+``transforms`` {feature: transform that restores it}) and ``mlpb.required_feature_version``.
+Verify re-applies the mapping to the current window and measures drift against the reference.
+Revert restores the tags' previous values (or clears them).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from playbooks.engine.registry import remediation
+from playbooks.evidence.skew import INVERSE, VERSION_TAG, apply_mapping
+from playbooks.remediations.base import NotApplicable, RemediationContext, RevertContext
+from playbooks.stats import drift_report
+
+__all__ = ["MAPPING_TAG", "RestoreFeatureMapping", "RestoreMappingParams", "mapping_from_evidence"]
+
+MAPPING_TAG = "mlpb.feature_mapping"
+
+
+class RestoreMappingParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    pin_version: bool = Field(
+        default=True,
+        description="Also pin the expected feature-pipeline version when rows of other "
+        "versions were found.")
+
+
+def mapping_from_evidence(part: dict[str, Any], pin_version: bool = True) -> dict[str, Any]:
+    """The corrections the skew evidence implies (empty dict: nothing to restore)."""
+    mapping: dict[str, Any] = {}
+    if part["swaps"]:
+        mapping["columns"] = {s["matches"]: a for a, s in part["swaps"].items()}
+    if part["transforms"]:
+        mapping["transforms"] = {
+            a: INVERSE[s["transform"]] if s["direction"] == "applied_extra" else s["transform"]
+            for a, s in part["transforms"].items()}
+    v = part["versions"]
+    if pin_version and v.get("available") and v.get("features"):
+        mapping["required_feature_version"] = v["expected"]
+    return mapping
+
+
+@remediation("restore-feature-mapping", params=RestoreMappingParams, metrics={
+    "max_psi_after_mapping": "largest feature PSI of the current window, mapping re-applied, "
+                             "against the reference",
+    "mapping_tagged": "1 when the serving version carries the mapping tag, else 0",
+    "rows_after_mapping": "current rows left once the mapping is applied (stale versions dropped)",
+})
+class RestoreFeatureMapping:
+    """Tag the serving version with the corrected feature mapping / required pipeline version."""
+
+    requires_clean_data = False  # it changes no weights and learns nothing
+
+    def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
+        p = RestoreMappingParams.model_validate(params.model_dump())
+        prof = ctx.profile
+        if prof.model is None or ctx.registry is None:
+            raise NotApplicable("the profile names no MLflow model to record the mapping on")
+        part = ctx.evidence.parts.get("feature-skew")
+        if part is None:
+            raise NotApplicable("no feature-skew evidence: add 'feature-skew' to the evidence")
+        mapping = mapping_from_evidence(part, p.pin_version)
+        if not mapping:
+            raise NotApplicable("the evidence implies no mapping correction")
+        info = ctx.registry.get_version(prof.model.registry_name, prof.model.alias)
+        tags = {MAPPING_TAG: json.dumps(mapping, sort_keys=True)}
+        if "required_feature_version" in mapping:
+            tags[VERSION_TAG] = mapping["required_feature_version"]
+        return {"model": prof.model.registry_name, "version": info.version, "mapping": mapping,
+                "tags": tags, "previous": {k: info.tags.get(k) for k in tags},
+                "summary": f"tag {prof.model.registry_name} v{info.version} with the known-good "
+                           f"feature mapping {json.dumps(mapping, sort_keys=True)}; the fix "
+                           "itself belongs to the data owner"}
+
+    def apply(self, ctx: RemediationContext, params: BaseModel,
+              plan: dict[str, Any]) -> dict[str, Any]:
+        assert ctx.registry is not None  # plan() refused without one
+        for key, value in plan["tags"].items():
+            ctx.registry.tag_version(plan["model"], plan["version"], key, value)
+        return {k: plan[k] for k in ("model", "version", "mapping", "tags", "previous")}
+
+    def verify(self, ctx: RemediationContext, params: BaseModel,
+               change: dict[str, Any]) -> dict[str, float]:
+        prof = ctx.profile
+        assert ctx.registry is not None
+        fixed = apply_mapping(prof, ctx.data.current, ctx.data.reference, change["mapping"])
+        rep = drift_report(ctx.data.reference, fixed, prof.features.numeric,
+                           prof.features.categorical)
+        tags = ctx.registry.get_version(change["model"], change["version"]).tags
+        tagged = tags.get(MAPPING_TAG) == change["tags"][MAPPING_TAG]
+        return {"max_psi_after_mapping": rep.max_psi(), "mapping_tagged": 1.0 if tagged else 0.0,
+                "rows_after_mapping": float(len(fixed))}
+
+    def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
+        assert ctx.registry is not None, "the mapping was recorded in a registry; pass it"
+        delete = getattr(ctx.registry, "delete_version_tag", None)
+        for key, old in change["previous"].items():
+            if old is not None:
+                ctx.registry.tag_version(change["model"], change["version"], key, old)
+            elif callable(delete):
+                delete(change["model"], change["version"], key)
+            else:  # the registry cannot delete tags: an empty value means "not set"
+                ctx.registry.tag_version(change["model"], change["version"], key, "")
