@@ -2,8 +2,13 @@
 
 A fault is a typed pydantic params model (``kind`` is its name) plus an injector function
 ``fn(fault, window, ctx) -> DataFrame`` that turns the last ``days`` of traffic into faulty
-traffic. ``window`` holds the logged rows being replaced (request id, ts, features as logged);
-the injector returns rows with the same columns, and a ``defaulted`` column when it made up
+traffic. A params model may also define ``post_write(ctx, days)``, called after the affected
+day partitions were rewritten, for what rows cannot express (a renamed column, say);
+``before_scoring(ctx)``, called before the window is scored (model faults register and
+promote a version there), and ``after_scoring(scored, ctx) -> DataFrame``, which rewrites
+what the log records for the scored rows (latency, status, scores as served). ``window``
+holds the logged rows being replaced (request id, ts, features as logged); the injector
+returns rows with the same columns, and a ``defaulted`` column when it made up
 new applicants (their labels are then rewritten too) - without it the labels stay as they are,
 because the fault did not change who applied, only what was logged.
 
@@ -27,6 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import ClassVar, Any, Literal, TypeVar
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -34,6 +40,7 @@ from playbooks.errors import UnknownNameError
 from playbooks.sandbox.bootstrap import (
     CHAMPION_ALIAS,
     LABEL_DELAY,
+    THRESHOLD,
     Sandbox,
     SandboxError,
     labels_for,
@@ -273,11 +280,18 @@ def inject_fault(
 
     faulty = injector.inject(params, window, ctx)
     _check_output(injector.kind, faulty, ctx)
+    before_scoring = getattr(params, "before_scoring", None)
+    if callable(before_scoring):  # model faults: register / promote a version first
+        before_scoring(ctx)
 
     registry_ = sandbox.registry()
     champion = registry_.get_version(sandbox.model_name, CHAMPION_ALIAS)
     model = registry_.load_model(sandbox.model_name, champion.version)
     scored = score_traffic(faulty, model, champion.version, seed=sub_seed(seed, 99))
+    scored = _decide_with_version_threshold(scored, champion.tags)
+    after_scoring = getattr(params, "after_scoring", None)
+    if callable(after_scoring):  # serving faults: what the log records (latency, status...)
+        scored = after_scoring(scored, ctx)
     _replace_partitions(
         sandbox.inference_dir, affected, pd.concat([before, scored], ignore_index=True), TIMESTAMP
     )
@@ -285,6 +299,9 @@ def inject_fault(
     labels_rewritten = TARGET in faulty.columns
     if labels_rewritten:
         _rewrite_labels(sandbox, faulty, onset)
+    post_write = getattr(params, "post_write", None)
+    if callable(post_write):  # faults the row contract cannot express (renamed columns, ...)
+        post_write(ctx, affected)
 
     record = InjectedFault(
         kind=injector.kind,
@@ -336,6 +353,19 @@ def _fresh(ctx: FaultContext, shift: PopulationShift | None) -> pd.DataFrame:
     return simulate_applications(
         ctx.rows, ctx.start, ctx.end, seed=sub_seed(ctx.seed, 7), shift=shift, id_prefix=prefix
     )
+
+
+def _decide_with_version_threshold(scored: pd.DataFrame, tags: Mapping[str, str]) -> pd.DataFrame:
+    # The decision threshold lives with the serving version (tag ``threshold``, set by the
+    # recalibrate-threshold remediation); score_traffic's default applies without the tag.
+    try:
+        threshold = float(tags.get("threshold", THRESHOLD))
+    except ValueError:
+        threshold = THRESHOLD
+    if threshold == THRESHOLD or scored.empty:
+        return scored
+    decision = np.where(scored["score"].to_numpy() >= threshold, "decline", "approve")
+    return scored.assign(decision=decision)
 
 
 def _rewrite_labels(sandbox: Sandbox, traffic: pd.DataFrame, onset: datetime) -> None:

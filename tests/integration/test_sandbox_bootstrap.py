@@ -324,10 +324,11 @@ def test_faults_accept_mappings_and_no_fault_heals(fresh: Sandbox) -> None:
 
 
 def test_fault_registry_rejects_duplicates_and_grows_by_extension() -> None:
-    assert FAULTS.kinds() == ["covariate-drift", "none", "unit-change"]
+    # Fault families (faults_*.py) add kinds; the built-in three are always there.
+    assert {"covariate-drift", "none", "unit-change"} <= set(FAULTS.kinds())
     assert make_fault("unit-change", factor=0.01) == UnitChange(factor=0.01)
     assert make_fault("none") == NoFault()
-    with pytest.raises(UnknownNameError, match="known kinds: covariate-drift, none, unit-change"):
+    with pytest.raises(UnknownNameError, match=r"known kinds: .*covariate-drift.*unit-change"):
         make_fault("gremlins")
     with pytest.raises(ValueError, match="is not a numeric feature"):
         FAULTS.parse({"kind": "unit-change", "feature": "region"})
@@ -343,8 +344,8 @@ def test_fault_registry_rejects_duplicates_and_grows_by_extension() -> None:
 
     plugin.inject_blackout = inject_blackout  # type: ignore[attr-defined]
     grown = FAULTS.extended(plugin)
-    assert grown.kinds() == ["blackout", "covariate-drift", "none", "unit-change"]
-    assert FAULTS.kinds() == ["covariate-drift", "none", "unit-change"]  # untouched
+    assert grown.kinds() == sorted(["blackout", *FAULTS.kinds()])
+    assert "blackout" not in FAULTS.kinds()  # untouched
 
     @fault_injector(UnitChange)
     def another_unit_change(fault: UnitChange, window: pd.DataFrame, ctx: FaultContext

@@ -1,0 +1,126 @@
+"""Shared views of the inference log for the model-side collectors and remediations.
+
+No collectors live here: these are the slices several of them need (the current window and
+what came before it, labelled rows, the serving version and its threshold), computed one way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from playbooks.data.io import DataWindows
+from playbooks.models.profile import ModelProfile
+
+__all__ = [
+    "LogView",
+    "ece",
+    "log_view",
+    "ok_rows",
+    "previous_version",
+    "safe_auc",
+    "serving_version_info",
+    "version_threshold",
+]
+
+
+@dataclass(frozen=True)
+class LogView:
+    """The log split at the start of the current window (``before`` is the baseline)."""
+
+    ts: str
+    log: pd.DataFrame
+    window: pd.DataFrame
+    before: pd.DataFrame
+    labelled_window: pd.DataFrame
+    labelled_before: pd.DataFrame
+    window_start: pd.Timestamp
+    now: pd.Timestamp
+
+
+def log_view(profile: ModelProfile, data: DataWindows) -> LogView | None:
+    """None when the profile has no timestamp or the log is empty (nothing to split)."""
+    ts = profile.data.timestamp
+    if not ts or data.log.empty or data.current.empty:
+        return None
+    start = pd.Timestamp(data.current[ts].min())
+    now = pd.Timestamp(data.log[ts].max())
+    lab = data.labelled if data.labelled is not None else data.log.iloc[0:0]
+    return LogView(ts=ts, log=data.log, window=data.current,
+                   before=data.log[data.log[ts] < start],
+                   labelled_window=lab[lab[ts] >= start] if len(lab) else lab,
+                   labelled_before=lab[lab[ts] < start] if len(lab) else lab,
+                   window_start=start, now=now)
+
+
+def ok_rows(profile: ModelProfile, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows the model actually answered (serving errors carry no meaningful score)."""
+    col = profile.prediction.status
+    if not col or col not in frame.columns:
+        return frame
+    return frame[frame[col] != profile.prediction.error_value]
+
+
+def safe_auc(y: pd.Series | np.ndarray, s: pd.Series | np.ndarray) -> float | None:
+    """ROC AUC, or None with one class or no finite score."""
+    y_arr, s_arr = np.asarray(y, dtype=float), np.asarray(s, dtype=float)
+    keep = np.isfinite(s_arr) & np.isfinite(y_arr)
+    y_arr, s_arr = y_arr[keep], s_arr[keep]
+    if len(np.unique(y_arr)) < 2:
+        return None
+    return float(roc_auc_score(y_arr.astype(int), s_arr))
+
+
+def ece(y: pd.Series | np.ndarray, s: pd.Series | np.ndarray, bins: int = 10) -> float | None:
+    """Expected calibration error over score-quantile bins (equal-count bins keep every bin
+    populated when scores bunch near zero, as credit scores do)."""
+    y_arr, s_arr = np.asarray(y, dtype=float), np.asarray(s, dtype=float)
+    keep = np.isfinite(s_arr) & np.isfinite(y_arr)
+    y_arr, s_arr = y_arr[keep], s_arr[keep]
+    if len(y_arr) < bins:
+        return None
+    order = np.argsort(s_arr, kind="stable")
+    total = 0.0
+    for idx in np.array_split(order, bins):
+        total += len(idx) * abs(float(s_arr[idx].mean()) - float(y_arr[idx].mean()))
+    return total / len(y_arr)
+
+
+def serving_version_info(profile: ModelProfile, registry: Any | None) -> Any | None:
+    """The registry's version behind the profile's alias, or None without a model/registry."""
+    if profile.model is None or registry is None:
+        return None
+    return registry.get_version(profile.model.registry_name, profile.model.alias)
+
+
+def version_threshold(profile: ModelProfile, info: Any | None) -> float:
+    """The decision threshold: the serving version's ``threshold`` tag (it travels with the
+    version, set by recalibrate-threshold), else the profile's, else 0.5."""
+    default = profile.model.threshold if profile.model is not None else 0.5
+    raw = (getattr(info, "tags", None) or {}).get("threshold")
+    try:
+        return float(raw) if raw is not None else default
+    except ValueError:
+        return default
+
+
+def previous_version(log: pd.DataFrame, ts: str, version_col: str,
+                     serving: str) -> tuple[str | None, datetime | None]:
+    """(the version seen serving just before ``serving`` first appeared, that first time).
+
+    When ``serving`` never served, the newest other version in the log is the previous one.
+    """
+    versions = log[version_col].astype(str)
+    mine = log[versions == serving]
+    first = pd.Timestamp(mine[ts].min()).to_pydatetime() if len(mine) else None
+    others = log[versions != serving]
+    if first is not None:
+        others = others[others[ts] < pd.Timestamp(first)]
+    if others.empty:
+        return None, first
+    return str(others.loc[others[ts].idxmax(), version_col]), first

@@ -1,0 +1,74 @@
+"""Switch the serving alias to the profile's fallback model (``model.fallback_alias``).
+
+The fallback is a simple, vetted model kept registered for exactly this: when the serving
+model's outputs cannot be trusted and there is no good version to roll back to. Revert moves
+the alias back (:class:`AliasChange`); verification is shared with rollback-model (``swap``).
+The incident is then escalated to the model owner (the spec's outcome says so): a fallback
+contains, it does not fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from playbooks.engine.registry import remediation
+from playbooks.registry import ModelNotFound
+from playbooks.remediations.base import NotApplicable, RemediationContext, RevertContext
+from playbooks.remediations.swap import (
+    SWAP_METRICS,
+    SwapParams,
+    apply_swap,
+    require_model,
+    revert_swap,
+    verify_swap,
+)
+
+__all__ = ["FallbackParams", "SwitchToFallback"]
+
+
+class FallbackParams(SwapParams):
+    alias: str | None = Field(
+        None, description="Alias of the fallback version; default: the profile's "
+        "model.fallback_alias.")
+
+
+@remediation("switch-to-fallback", params=FallbackParams, metrics=SWAP_METRICS)
+class SwitchToFallback:
+    """Point the serving alias at the version behind the profile's fallback alias."""
+
+    def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
+        p = FallbackParams.model_validate(params.model_dump())
+        registry, name, alias = require_model(ctx)
+        assert ctx.profile.model is not None
+        fallback = p.alias or ctx.profile.model.fallback_alias
+        if not fallback:
+            raise NotApplicable("the profile names no fallback model",
+                                hint="set model.fallback_alias in the profile and register a "
+                                "simple, vetted version under that alias")
+        try:
+            target = registry.get_version(name, fallback).version
+        except ModelNotFound:
+            raise NotApplicable(f"{name} has no '{fallback}' alias to fall back to",
+                                hint=f"register a vetted version and point '{fallback}' at it"
+                                ) from None
+        current = registry.get_version(name, alias).version
+        if target == current:
+            raise NotApplicable(f"'{alias}' already serves the fallback v{target}")
+        return {"model": name, "alias": alias, "current_version": current,
+                "target_version": target, "fallback_alias": fallback,
+                "reason": f"'{fallback}' points at v{target}",
+                "summary": f"move '{alias}' of {name} from v{current} to the fallback "
+                           f"v{target} ('{fallback}')"}
+
+    def apply(self, ctx: RemediationContext, params: BaseModel,
+              plan: dict[str, Any]) -> dict[str, Any]:
+        return apply_swap(ctx, plan)
+
+    def verify(self, ctx: RemediationContext, params: BaseModel,
+               change: dict[str, Any]) -> dict[str, float]:
+        return verify_swap(ctx, FallbackParams.model_validate(params.model_dump()), change)
+
+    def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
+        revert_swap(ctx, change)

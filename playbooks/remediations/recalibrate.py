@@ -1,0 +1,225 @@
+"""Recalibrate the decision threshold on a recent labelled window to meet the profile's target.
+
+The threshold lives with the model version, as the version tag ``threshold`` on the serving
+version (consumers read it there, see :func:`version_threshold`): the change records the
+previous value, so it is reversible and the registry shows who decides with what.
+
+The newest ``holdout`` of labelled data is kept out of the choice; verification measures the
+targets there. Targets come from the profile: the approval rate within its tolerance
+(``slo.target_approval_rate`` / ``approval_rate_tolerance``) and the precision / recall floors
+(``slo.min_precision`` / ``min_recall``). Among thresholds meeting all of them the one nearest
+the approval target wins (else the one nearest the current threshold: the smallest change).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from playbooks.engine.registry import remediation
+from playbooks.errors import MlpbError
+from playbooks.evidence.frames import ok_rows, version_threshold
+from playbooks.models.common import Duration
+from playbooks.models.profile import ServiceLevels
+from playbooks.remediations.base import NotApplicable, RemediationContext, RevertContext
+from playbooks.remediations.swap import require_model
+
+__all__ = ["RecalibrateParams", "RecalibrateThreshold", "ThresholdConflict", "choose_threshold",
+           "threshold_outcomes"]
+
+
+class ThresholdConflict(MlpbError):
+    """The threshold tag changed since we set it; reverting would clobber someone's change."""
+
+
+class RecalibrateParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    window: Duration = Field(  # type: ignore[assignment]
+        "4d", description="Labelled span (before the holdout) the threshold is chosen on.")
+    holdout: Duration = Field(  # type: ignore[assignment]
+        "1d", description="Newest labelled span kept out of the choice, used to verify.")
+    min_rows: int = Field(200, ge=20, description="Refuse to choose on fewer labelled rows.")
+    min_holdout_rows: int = Field(100, ge=20, description="Refuse to verify on fewer rows.")
+    grid: int = Field(399, ge=20, le=5000, description="Candidate thresholds (score quantiles).")
+    min_slice_rows: int = Field(50, ge=10, description="Smallest segment value compared.")
+    tag: str = Field("threshold", description="Version tag holding the threshold.")
+
+
+def threshold_outcomes(scores: np.ndarray, y: np.ndarray, t: float) -> dict[str, float | None]:
+    """Approval rate (score < t), precision and recall of positive decisions (score >= t)."""
+    pos = scores >= t
+    tp = float((pos & (y == 1)).sum())
+    return {"approval_rate": float(1 - pos.mean()),
+            "precision": tp / float(pos.sum()) if pos.sum() else None,
+            "recall": tp / (y == 1).sum() if (y == 1).sum() else None}
+
+
+def _meets(o: dict[str, float | None], slo: ServiceLevels) -> bool:
+    if slo.target_approval_rate is not None and abs(
+            (o["approval_rate"] or 0.0) - slo.target_approval_rate) > slo.approval_rate_tolerance:
+        return False
+    for floor, key in ((slo.min_precision, "precision"), (slo.min_recall, "recall")):
+        if floor is not None and (o[key] is None or o[key] < floor):  # type: ignore[operator]
+            return False
+    return True
+
+
+def choose_threshold(scores: np.ndarray, y: np.ndarray, slo: ServiceLevels, current: float,
+                     grid: int = 399) -> tuple[float, dict[str, float | None]]:
+    """The threshold meeting every profile target (see the module doc); NotApplicable when the
+    profile sets none or no threshold meets them all."""
+    if slo.target_approval_rate is None and slo.min_precision is None and slo.min_recall is None:
+        raise NotApplicable("the profile sets no target to recalibrate to",
+                            hint="set slo.target_approval_rate or slo.min_precision/min_recall")
+    cands = np.unique(np.round(np.quantile(scores, np.linspace(0.0025, 0.9975, grid)), 6))
+    feasible = [(float(t), o) for t in cands if _meets(o := threshold_outcomes(scores, y, t), slo)]
+    if not feasible:
+        raise NotApplicable("no threshold meets every target of the profile on the recent window "
+                            "(approval rate tolerance vs precision/recall floors conflict)",
+                            hint="the targets need a better model, not a threshold: escalate")
+    target = slo.target_approval_rate
+
+    def cost(item: tuple[float, dict[str, float | None]]) -> tuple[float, float]:
+        t, o = item
+        gap = abs((o["approval_rate"] or 0.0) - target) if target is not None else 0.0
+        return gap, abs(t - current)
+
+    return min(feasible, key=cost)
+
+
+def _windows(ctx: RemediationContext, p: RecalibrateParams) -> dict[str, str]:
+    ts, lab = ctx.profile.data.timestamp, ctx.data.labelled
+    if lab is None or lab.empty or ts is None or ctx.profile.target is None:
+        raise NotApplicable("recalibration needs labelled data (data.labels, data.id, "
+                            "data.timestamp, target) and none has arrived yet")
+    end = lab[ts].max()
+    hold = end - p.holdout
+    return {"choose_start": (hold - p.window).isoformat(), "holdout_start": hold.isoformat(),
+            "end": end.isoformat()}
+
+
+def _frames(ctx: RemediationContext, w: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    ts = ctx.profile.data.timestamp or ""
+    t0, t1, t2 = (pd.Timestamp(w[k]) for k in ("choose_start", "holdout_start", "end"))
+    choose = ctx.data.labelled_between(t0, t1, ts)
+    hold = ctx.data.labelled_between(t1, t2 + pd.Timedelta(microseconds=1), ts)
+    return ok_rows(ctx.profile, choose), ok_rows(ctx.profile, hold)
+
+
+def _scored(ctx: RemediationContext, version: str,
+            frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    registry, name, _ = require_model(ctx)
+    model = registry.load_model(name, version)
+    s = np.asarray(model.predict_proba(frame[ctx.profile.features.all])[:, 1], dtype=float)
+    assert ctx.profile.target is not None
+    return s, frame[ctx.profile.target].astype(int).to_numpy()
+
+
+def _slice_gap_change(ctx: RemediationContext, frame: pd.DataFrame, s: np.ndarray, old: float,
+                      new: float, min_rows: int) -> float:
+    """Largest widening of a segment's approval-rate gap to the overall rate (new vs old)."""
+    worst = 0.0
+    all_old, all_new = float((s < old).mean()), float((s < new).mean())
+    for seg in ctx.profile.segments:
+        if seg not in frame.columns:
+            continue
+        for _, idx in frame.groupby(seg, observed=True).indices.items():
+            if len(idx) >= min_rows:
+                gap_old = abs(float((s[idx] < old).mean()) - all_old)
+                gap_new = abs(float((s[idx] < new).mean()) - all_new)
+                worst = max(worst, gap_new - gap_old)
+    return worst
+
+
+@remediation("recalibrate-threshold", params=RecalibrateParams, metrics={
+    "holdout_approval_rate": "approval rate at the new threshold on the labelled holdout",
+    "holdout_approval_gap_beyond_tolerance": "|holdout approval rate - target| minus the "
+                                             "tolerance, floored at 0 (0: within tolerance)",
+    "holdout_precision": "precision of positive decisions at the new threshold on the holdout",
+    "holdout_recall": "recall of positive decisions at the new threshold on the holdout",
+    "holdout_precision_floor_gap": "slo.min_precision minus holdout precision, floored at 0",
+    "holdout_recall_floor_gap": "slo.min_recall minus holdout recall, floored at 0",
+    "worst_slice_approval_gap_change": "largest widening of a segment's approval-rate gap to the "
+                                       "overall rate, new vs old threshold (collateral effect)",
+})
+class RecalibrateThreshold:
+    """Choose a threshold meeting the profile's targets; store it as the version's tag."""
+
+    requires_clean_data = True  # the threshold is learned from the window: never a dirty one
+
+    def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
+        p = RecalibrateParams.model_validate(params.model_dump())
+        registry, name, alias = require_model(ctx)
+        info = registry.get_version(name, alias)
+        current = version_threshold(ctx.profile, info)
+        w = _windows(ctx, p)
+        choose, hold = _frames(ctx, w)
+        if len(choose) < p.min_rows:
+            raise NotApplicable(f"only {len(choose)} labelled rows to choose a threshold on "
+                                f"(need {p.min_rows})")
+        if len(hold) < p.min_holdout_rows:
+            raise NotApplicable(f"only {len(hold)} labelled rows in the holdout "
+                                f"(need {p.min_holdout_rows})")
+        s, y = _scored(ctx, info.version, choose)
+        new, outcome = choose_threshold(s, y, ctx.profile.slo, current, p.grid)
+        return {"model": name, "version": info.version, "tag": p.tag,
+                "current_threshold": current, "previous_tag": info.tags.get(p.tag),
+                "new_threshold": new, "expected": outcome, "windows": w,
+                "choose_rows": len(choose), "holdout_rows": len(hold),
+                "summary": f"set tag {p.tag} of {name} v{info.version} from {current:g} to "
+                           f"{new:g} (approval rate {outcome['approval_rate']:.1%} on "
+                           f"{len(choose)} recent labelled requests)"}
+
+    def apply(self, ctx: RemediationContext, params: BaseModel,
+              plan: dict[str, Any]) -> dict[str, Any]:
+        registry, name, _ = require_model(ctx)
+        registry.tag_version(name, plan["version"], plan["tag"], str(plan["new_threshold"]))
+        return {"model": name, "version": plan["version"], "tag": plan["tag"],
+                "previous": plan["previous_tag"], "new": str(plan["new_threshold"]),
+                "previous_threshold": plan["current_threshold"], "windows": plan["windows"],
+                "incident_id": ctx.incident_id}
+
+    def verify(self, ctx: RemediationContext, params: BaseModel,
+               change: dict[str, Any]) -> dict[str, float]:
+        """The profile's targets at the new threshold on the holdout, and the segments."""
+        p = RecalibrateParams.model_validate(params.model_dump())
+        slo = ctx.profile.slo
+        _, hold = _frames(ctx, change["windows"])
+        s, y = _scored(ctx, change["version"], hold)
+        new, old = float(change["new"]), float(change["previous_threshold"])
+        o = threshold_outcomes(s, y, new)
+        m: dict[str, float] = {"holdout_rows": float(len(hold)),
+                               "holdout_approval_rate": o["approval_rate"] or 0.0,
+                               "worst_slice_approval_gap_change":
+                                   _slice_gap_change(ctx, hold, s, old, new, p.min_slice_rows)}
+        if slo.target_approval_rate is not None:
+            gap = abs(m["holdout_approval_rate"] - slo.target_approval_rate)
+            m["holdout_approval_gap_beyond_tolerance"] = max(0.0, gap - slo.approval_rate_tolerance)
+        for key, floor in (("precision", slo.min_precision), ("recall", slo.min_recall)):
+            if o[key] is not None:
+                m[f"holdout_{key}"] = o[key]  # type: ignore[assignment]
+                m[f"holdout_{key}_floor_gap"] = max(0.0, floor - o[key]) if floor else 0.0  # type: ignore[operator]
+        return m
+
+    def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
+        """Restore the previous tag value (or remove the tag when there was none)."""
+        registry, name, _ = require_model(ctx)
+        now = registry.get_version(name, change["version"]).tags.get(change["tag"])
+        if now == change["previous"]:
+            return  # already reverted (idempotent)
+        if now != change["new"]:
+            raise ThresholdConflict(
+                f"tag {change['tag']} of {name} v{change['version']} is now {now!r}, not "
+                f"{change['new']!r} as set by incident {change.get('incident_id')}",
+                hint="someone changed it since; check with the model owners before reverting")
+        if change["previous"] is not None:
+            registry.tag_version(name, change["version"], change["tag"], change["previous"])
+        elif callable(delete := getattr(registry, "delete_version_tag", None)):
+            delete(name, change["version"], change["tag"])
+        else:  # registry cannot delete tags: write the value consumers fell back to before
+            registry.tag_version(name, change["version"], change["tag"],
+                                 str(change["previous_threshold"]))

@@ -1,0 +1,173 @@
+"""What rollback-model and switch-to-fallback share: both point the serving alias at a version
+that already exists, undo through the :class:`AliasChange`, and verify the same way.
+
+Verification compares the restored version with the one it replaced:
+
+* quality on the newest labelled requests served by the replaced version (neither version
+  was trained on them), overall and per profile segment - :func:`measure`;
+* output health of the restored version's scores on the recent requests (spread against the
+  baseline's logged scores, range, decision rate against the baseline's);
+* latency, two ways: *in process* - both versions score the same sample of single requests
+  here and the ratio of their lower-quartile times is reported (real, relative: a heavier
+  artifact is slower on any machine); and *logged* - the restored version's p95 from the
+  inference log when it served (absolute, on the real serving stack), against the SLO.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from playbooks.evidence.frames import log_view, ok_rows, version_threshold
+from playbooks.evidence.outputs import decision_rate, score_profile
+from playbooks.models.common import Duration
+from playbooks.registry import AliasChange, ModelRegistry
+from playbooks.remediations.base import NotApplicable, RemediationContext, RevertContext
+
+__all__ = ["SWAP_METRICS", "SwapParams", "apply_swap", "holdout_rows", "inference_ms",
+           "require_model", "revert_swap", "verify_swap"]
+
+SWAP_METRICS = {
+    "roc_auc": "ROC AUC of the serving version on the fresh labelled holdout",
+    "roc_auc_delta_vs_previous": "serving minus replaced version's ROC AUC on the same holdout",
+    "worst_slice_auc_drop": "largest ROC AUC loss on any profile segment, new vs previous",
+    "max_psi": "largest PSI of the holdout against the serving version's training data",
+    "restored_score_std_ratio": "restored version's recent score std / the baseline's logged std",
+    "restored_out_of_range_share": "share of the restored version's recent scores outside [0, 1]",
+    "restored_decision_rate_shift": "|restored version's recent positive-decision rate - the "
+                                    "baseline's|",
+    "latency_ratio_vs_replaced": "in-process per-request time (lower quartile), restored / "
+                                 "replaced",
+    "restored_latency_p95_ms": "logged p95 latency of the restored version when it served",
+    "restored_latency_slo_ratio": "restored_latency_p95_ms / the profile's p95 latency SLO",
+}
+
+
+class SwapParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    holdout: Duration = Field(  # type: ignore[assignment]
+        "7d", description="Newest labelled span the two versions are compared on.")
+    min_holdout_rows: int = Field(200, ge=10, description="Refuse to verify on fewer rows.")
+    recent: Duration = Field(  # type: ignore[assignment]
+        "24h", description="Newest span of the log the restored version's outputs are judged on.")
+    latency_sample_rows: int = Field(
+        40, ge=0, le=1000, description="Single requests timed per version in process (0: skip).")
+
+
+def require_model(ctx: RemediationContext | RevertContext) -> tuple[ModelRegistry, str, str]:
+    """(registry, registered model name, serving alias), or NotApplicable without a model."""
+    prof = ctx.profile
+    if prof.model is None or ctx.registry is None:
+        raise NotApplicable("the profile names no MLflow model: nothing to switch "
+                            "(add a `model:` section to apply remediations)")
+    return ctx.registry, prof.model.registry_name, prof.model.alias
+
+
+def apply_swap(ctx: RemediationContext, plan: dict[str, Any]) -> dict[str, Any]:
+    registry, name, alias = require_model(ctx)
+    change = registry.set_alias(name, alias, plan["target_version"], incident_id=ctx.incident_id)
+    return {"alias_change": change.to_dict(), "new_version": change.new_version,
+            "previous_version": change.previous_version, "reason": plan.get("reason", "")}
+
+
+def revert_swap(ctx: RevertContext, change: dict[str, Any]) -> None:
+    registry, _, _ = require_model(ctx)
+    registry.revert_alias(AliasChange.from_dict(change["alias_change"]))
+
+
+def holdout_rows(ctx: RemediationContext, p: SwapParams, replaced: str | None) -> pd.DataFrame:
+    """Newest labelled rows; those the replaced version served when it served any."""
+    prof, lab = ctx.profile, ctx.data.labelled
+    ts = prof.data.timestamp
+    if lab is None or lab.empty or ts is None or prof.target is None:
+        return pd.DataFrame()
+    rows = ok_rows(prof, lab[lab[ts] >= lab[ts].max() - p.holdout])
+    vcol = prof.prediction.model_version
+    if replaced and vcol and vcol in rows.columns:
+        mine = rows[rows[vcol].astype(str) == str(replaced)]
+        rows = mine if len(mine) >= p.min_holdout_rows else rows
+    return rows.reset_index(drop=True)
+
+
+def inference_ms(models: dict[str, Any], frame: pd.DataFrame, rows: int) -> dict[str, float]:
+    """In-process time (ms) of a single-request ``predict_proba`` per model: the lower
+    quartile over ``rows`` requests, interleaved so machine load hits every model alike
+    (interruptions only ever add time, so the low quantile tracks the model's own work)."""
+    sample = frame.head(rows)
+    times: dict[str, list[float]] = {k: [] for k in models}
+    for m in models.values():  # warm-up: first calls pay for lazy imports and caches
+        m.predict_proba(sample.iloc[[0]])
+    for i in range(len(sample)):
+        one = sample.iloc[[i]]
+        for key, m in models.items():
+            t0 = time.perf_counter()
+            m.predict_proba(one)
+            times[key].append((time.perf_counter() - t0) * 1000)
+    return {k: float(np.quantile(v, 0.25)) for k, v in times.items() if v}
+
+
+def _output_health(ctx: RemediationContext, p: SwapParams, model: Any,
+                   threshold: float) -> dict[str, float]:
+    prof = ctx.profile
+    view, score = log_view(prof, ctx.data), prof.prediction.score
+    if view is None or not score:
+        return {}
+    recent = ok_rows(prof, view.log[view.log[view.ts] > view.now - p.recent])
+    before = ok_rows(prof, view.before)
+    if recent.empty or before.empty:
+        return {}
+    s = np.asarray(model.predict_proba(recent[prof.features.all])[:, 1], dtype=float)
+    cur, base = score_profile(s), score_profile(before[score].to_numpy())
+    out = {"restored_out_of_range_share": cur["out_of_range_share"]}
+    if base.get("std"):
+        out["restored_score_std_ratio"] = cur["std"] / base["std"]
+    if (base_rate := decision_rate(prof, before, threshold)) is not None:
+        out["restored_decision_rate_shift"] = abs(float((s >= threshold).mean()) - base_rate)
+    return out
+
+
+def _logged_latency(ctx: RemediationContext, version: str) -> dict[str, float]:
+    prof = ctx.profile
+    lat, vcol = prof.prediction.latency, prof.prediction.model_version
+    log = ctx.data.log
+    if not lat or not vcol or lat not in log.columns or vcol not in log.columns:
+        return {}
+    mine = ok_rows(prof, log[log[vcol].astype(str) == str(version)])
+    if len(mine) < 20:
+        return {}
+    p95 = float(mine[lat].astype(float).quantile(0.95))
+    out = {"restored_latency_p95_ms": p95}
+    if prof.slo.max_latency_p95_ms:
+        out["restored_latency_slo_ratio"] = p95 / prof.slo.max_latency_p95_ms
+    return out
+
+
+def verify_swap(ctx: RemediationContext, p: SwapParams, change: dict[str, Any]) -> dict[str, float]:
+    """Acceptance metrics of the restored version against the one it replaced."""
+    from playbooks.engine.verify import measure
+
+    registry, name, _ = require_model(ctx)
+    prof = ctx.profile
+    restored_v, replaced_v = change["new_version"], change.get("previous_version")
+    restored = registry.load_model(name, restored_v)
+    replaced = registry.load_model(name, replaced_v) if replaced_v else None
+    hold = holdout_rows(ctx, p, replaced_v)
+    metrics: dict[str, float] = {"holdout_rows": float(len(hold))}
+    if len(hold) >= p.min_holdout_rows:
+        metrics |= measure(prof, hold, serving=restored, previous=replaced,
+                           reference=ctx.data.reference)
+    threshold = version_threshold(prof, registry.get_version(name, restored_v))
+    metrics |= _output_health(ctx, p, restored, threshold)
+    metrics |= _logged_latency(ctx, restored_v)
+    if p.latency_sample_rows and replaced is not None and len(ctx.data.current):
+        ms = inference_ms({"restored": restored, "replaced": replaced},
+                          ctx.data.current[prof.features.all], p.latency_sample_rows)
+        metrics |= {"inference_ms_restored": ms["restored"],
+                    "inference_ms_replaced": ms["replaced"],
+                    "latency_ratio_vs_replaced": ms["restored"] / ms["replaced"]}
+    return metrics

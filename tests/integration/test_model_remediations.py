@@ -1,0 +1,160 @@
+"""rollback-model, switch-to-fallback and recalibrate-threshold against a real local MLflow
+store (the sandbox's): plan → apply → verify → revert restores the exact prior alias / tag."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow import MlflowClient
+
+from playbooks.data.io import load_windows
+from playbooks.engine.registry import default_registry
+from playbooks.loader import load_profile
+from playbooks.models.evidence import EvidencePackage
+from playbooks.registry import MlflowModelRegistry
+from playbooks.remediations.base import NotApplicable, RemediationContext
+from playbooks.remediations.recalibrate import ThresholdConflict
+from playbooks.sandbox import Sandbox, bootstrap_sandbox, inject_fault, make_fault
+
+pytestmark = pytest.mark.integration
+
+SMALL = {"rows_per_day": 300, "history_days": 14, "reference_rows": 3000,
+         "now": datetime(2026, 3, 2, 12, tzinfo=UTC)}  # a fixed timeline: same data every run
+
+
+def _sandbox(tmp_path: Path, fault: str, days: int) -> Sandbox:
+    sb = bootstrap_sandbox(tmp_path / "state", seed=3, **SMALL)  # type: ignore[arg-type]
+    inject_fault(sb, make_fault(fault), days=days, seed=5)
+    return sb
+
+
+def _ctx(sb: Sandbox, registry: Any | None = None) -> RemediationContext:
+    profile = load_profile(sb.profile_path)
+    return RemediationContext(
+        incident_id="INC-test", profile=profile,
+        registry=registry or MlflowModelRegistry(sb.tracking_uri), state_dir=sb.state_dir,
+        evidence=EvidencePackage(incident_id="INC-test", collected_at=datetime.now(UTC)),
+        data=load_windows(profile))
+
+
+def _remediation(name: str, **params: Any) -> tuple[Any, Any]:
+    plugin = default_registry().get("remediation", name)
+    return plugin.impl(), plugin.parse_params(params)
+
+
+def _alias(sb: Sandbox, alias: str = "champion") -> str:
+    return MlflowModelRegistry(sb.tracking_uri).get_version(sb.model_name, alias).version
+
+
+def test_rollback_restores_the_previous_version_and_reverts_exactly(tmp_path: Path) -> None:
+    sb = _sandbox(tmp_path, "bad-release", 3)
+    assert _alias(sb) == "2"
+    ctx = _ctx(sb)
+    rollback, params = _remediation("rollback-model")
+    plan = rollback.plan(ctx, params)
+    assert plan["current_version"] == "2" and plan["target_version"] == "1"
+    assert "served before" in plan["reason"]
+    change = rollback.apply(ctx, params, plan)
+    assert _alias(sb) == "1" and change["previous_version"] == "2"
+    assert MlflowModelRegistry(sb.tracking_uri).get_version(
+        sb.model_name, "1").tags["mlpb.incident_id"] == "INC-test"
+    m = rollback.verify(ctx, params, change)
+    assert m["roc_auc_delta_vs_previous"] > 0.03  # the restored v1 beats the bad v2
+    assert m["holdout_rows"] >= 200 and m["worst_slice_auc_drop"] <= 0.02
+    assert m["restored_latency_p95_ms"] < 120 and m["restored_out_of_range_share"] == 0.0
+    assert 0.5 < m["latency_ratio_vs_replaced"] < 2.0  # same architecture: about as fast
+    rollback.revert(ctx, change)
+    assert _alias(sb) == "2"
+    rollback.revert(ctx, change)  # idempotent
+    assert _alias(sb) == "2"
+
+
+def test_rollback_never_targets_a_version_that_is_gone(tmp_path: Path) -> None:
+    sb = _sandbox(tmp_path, "bad-release", 3)
+    MlflowClient(sb.tracking_uri).delete_model_version(sb.model_name, "1")
+    rollback, params = _remediation("rollback-model")
+    with pytest.raises(NotApplicable, match=r"v1 .* no longer exists"):
+        rollback.plan(_ctx(sb), params)
+    # A vetted version tagged known_good becomes the target instead.
+    reg = MlflowModelRegistry(sb.tracking_uri)
+    model = reg.load_model(sb.model_name, "2")
+    good = reg.register_model(sb.model_name, model, experiment="t", params={}, metrics={},
+                              tags={"known_good": "true"})
+    reg.set_alias(sb.model_name, "champion", "2")
+    plan = rollback.plan(_ctx(sb), params)
+    assert plan["target_version"] == good.version and "known_good" in plan["reason"]
+    assert any("no longer exists" in s for s in plan["skipped"])
+
+
+def test_fallback_switches_to_the_fallback_alias_and_reverts_exactly(tmp_path: Path) -> None:
+    sb = _sandbox(tmp_path, "score-collapse", 3)
+    assert (_alias(sb), _alias(sb, "fallback")) == ("3", "2")
+    ctx = _ctx(sb)
+    fallback, params = _remediation("switch-to-fallback", latency_sample_rows=0)
+    plan = fallback.plan(ctx, params)
+    assert plan["target_version"] == "2" and plan["fallback_alias"] == "fallback"
+    change = fallback.apply(ctx, params, plan)
+    assert _alias(sb) == "2"
+    m = fallback.verify(ctx, params, change)
+    assert m["restored_score_std_ratio"] > 0.5  # the fallback's scores vary again
+    assert m["restored_out_of_range_share"] == 0.0 and m["restored_decision_rate_shift"] < 0.05
+    assert m["roc_auc"] > 0.65
+    fallback.revert(ctx, change)
+    assert _alias(sb) == "3" and _alias(sb, "fallback") == "2"
+    MlflowModelRegistry(sb.tracking_uri).set_alias(sb.model_name, "champion", "2")
+    with pytest.raises(NotApplicable, match="already serves the fallback"):
+        fallback.plan(ctx, params)
+
+
+def test_fallback_without_a_fallback_alias_is_not_applicable(tmp_path: Path) -> None:
+    sb = _sandbox(tmp_path, "bad-release", 3)  # no fallback registered by this fault
+    fallback, params = _remediation("switch-to-fallback")
+    with pytest.raises(NotApplicable, match="no 'fallback' alias"):
+        fallback.plan(_ctx(sb), params)
+
+
+def test_recalibration_sets_the_version_tag_and_reverts_exactly(tmp_path: Path) -> None:
+    sb = _sandbox(tmp_path, "prevalence-shift", 7)
+    ctx = _ctx(sb)
+    recal, params = _remediation("recalibrate-threshold")
+    plan = recal.plan(ctx, params)
+    assert plan["version"] == "1" and plan["previous_tag"] == "0.5"
+    assert plan["new_threshold"] > 0.5  # more defaulters: cut higher to approve on target
+    change = recal.apply(ctx, params, plan)
+    reg = MlflowModelRegistry(sb.tracking_uri)
+    assert reg.get_version(sb.model_name, "1").tags["threshold"] == change["new"]
+    assert _alias(sb) == "1"  # the model itself is untouched
+    m = recal.verify(ctx, params, change)
+    assert m["holdout_approval_gap_beyond_tolerance"] == 0.0
+    assert abs(m["holdout_approval_rate"] - 0.93) <= 0.05
+    assert m["worst_slice_approval_gap_change"] <= 0.05 and m["holdout_rows"] >= 100
+    recal.revert(ctx, change)
+    assert reg.get_version(sb.model_name, "1").tags["threshold"] == "0.5"
+    recal.revert(ctx, change)  # idempotent
+    reg.tag_version(sb.model_name, "1", "threshold", "0.77")  # someone else moved it since
+    with pytest.raises(ThresholdConflict, match=r"now '0\.77'"):
+        recal.revert(ctx, change)
+
+
+class _TagDeletingRegistry(MlflowModelRegistry):
+    """A registry that can remove a version tag (what an absent prior tag needs)."""
+
+    def delete_version_tag(self, name: str, version: str, key: str) -> None:
+        MlflowClient(self.tracking_uri).delete_model_version_tag(name, version, key)
+
+
+def test_recalibration_revert_removes_a_tag_that_was_not_there(tmp_path: Path) -> None:
+    sb = _sandbox(tmp_path, "prevalence-shift", 7)
+    MlflowClient(sb.tracking_uri).delete_model_version_tag(sb.model_name, "1", "threshold")
+    reg = _TagDeletingRegistry(sb.tracking_uri)
+    ctx = _ctx(sb, reg)
+    recal, params = _remediation("recalibrate-threshold")
+    plan = recal.plan(ctx, params)
+    assert plan["previous_tag"] is None and plan["current_threshold"] == 0.5  # the profile's
+    change = recal.apply(ctx, params, plan)
+    assert "threshold" in reg.get_version(sb.model_name, "1").tags
+    recal.revert(ctx, change)
+    assert "threshold" not in reg.get_version(sb.model_name, "1").tags
