@@ -11,6 +11,7 @@ from playbooks.engine.decide import Decision
 from playbooks.engine.lifecycle import Inputs
 from playbooks.engine.runtime import Runtime
 from playbooks.errors import MlpbError
+from playbooks.models.common import format_duration
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import (
     Incident,
@@ -115,14 +116,20 @@ def _try_one(rt: Runtime, inputs: Inputs, inc: Incident, ctx: RemediationContext
 
 
 def _loop_guard(rt: Runtime, inputs: Inputs, inc: Incident) -> str | None:
-    """Why the loop guard forbids another change to this model now, or None."""
+    """Why the loop guard forbids another change to this model now, or None.
+
+    Drills run on a fresh sandbox each time, so they neither count nor are counted: a
+    game day must not block production fixes, nor earlier drills a later one."""
+    if inc.drill:
+        return None
     esc = inputs.spec.escalation
     since = utcnow() - esc.loop_window
     kept = [e for e in rt.ledger.journal(model=inc.model)
-            if e.phase == "kept" and e.at >= since and e.incident_id != inc.id]
+            if e.phase == "kept" and e.at >= since and e.incident_id != inc.id
+            and not rt.ledger.get(e.incident_id).drill]
     if len(kept) >= esc.max_remediations:
         return (f"loop guard: {len(kept)} remediation(s) already kept on {inc.model} in the last "
-                f"{esc.loop_window}; escalating instead of changing it again")
+                f"{format_duration(esc.loop_window)}; escalating instead of changing it again")
     return None
 
 
