@@ -27,8 +27,9 @@ class SignatureParams(BaseModel):
 
     playbook: str = Field(description="Catalog playbook whose failure signature to test.")
     weight: float = Field(
-        1.0, gt=0, le=1, description="Priority when several signatures match: confidence is "
-        "scaled by it (upstream causes such as stale or broken data first).")
+        0.9, gt=0, le=1, description="Confidence that this playbook owns the incident when its "
+        "signature is present. Several signatures can be present at once (swapped columns also "
+        "look out of range); the weights order them, upstream and more specific causes first.")
 
 
 class NothingMatchesParams(BaseModel):
@@ -70,8 +71,10 @@ def check_playbook_signature(evidence: EvidencePackage, params: SignatureParams)
         return CheckResult(Verdict.REFUTED, 0.7, f"no {params.playbook} signature in the evidence")
     findings = [Finding(kind="playbook_signature", statistic="confidence", value=conf,
                         breached=True, detail={"playbook": params.playbook, "matches": summaries})]
-    return CheckResult(Verdict.SUPPORTED, round(conf * params.weight, 3),
-                       f"{params.playbook}: {summaries[0]}", findings)
+    # The signature's own confidence says how sure its check is of *a* problem; which
+    # playbook owns it is the triage prior, so that is what ranks the handover.
+    return CheckResult(Verdict.SUPPORTED, params.weight, f"{params.playbook}: {summaries[0]}",
+                       findings)
 
 
 def _symptoms(evidence: EvidencePackage, p: NothingMatchesParams) -> list[Finding]:
