@@ -14,8 +14,15 @@ from playbooks.errors import SpecError, UnknownNameError
 from playbooks.models.profile import ModelProfile
 from playbooks.models.spec import PlaybookSpec
 
-__all__ = ["CATALOG_DIR", "catalog_ids", "detect_kind", "load_profile", "load_spec",
-           "read_yaml", "resolve_spec_path"]
+__all__ = [
+    "CATALOG_DIR",
+    "catalog_ids",
+    "detect_kind",
+    "load_profile",
+    "load_spec",
+    "read_yaml",
+    "resolve_spec_path",
+]
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 M = TypeVar("M", bound=BaseModel)
@@ -34,7 +41,9 @@ def read_yaml(path: Path) -> dict[str, Any]:
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError(str(path), [("", f"invalid YAML at {where}: {problem}")]) from None
     if not isinstance(data, dict):
-        raise SpecError(str(path), [("", f"expected a mapping at the top, got {type(data).__name__}")])
+        raise SpecError(
+            str(path), [("", f"expected a mapping at the top, got {type(data).__name__}")]
+        )
     return data
 
 
@@ -72,22 +81,30 @@ def load_spec(path: Path, registry: Registry | None = None) -> PlaybookSpec:
             field = "action" if not loc and "unknown" in msg else f"params.{loc}".rstrip(".")
             problems.append((f"remediations.{i}.{field}", msg))
     for i, name in enumerate(spec.evidence):
-        for loc, msg in registry.validate("collector", name, {}):
+        for _, msg in registry.validate("collector", name, {}):
             problems.append((f"evidence.{i}", msg))
     known = registry.metrics()
     metric_refs = [(f"severity.{i}.metric", r.metric) for i, r in enumerate(spec.severity)]
     metric_refs += [(f"acceptance.{i}.metric", c.metric) for i, c in enumerate(spec.acceptance)]
     for loc, metric in metric_refs:
         if metric not in known:
-            problems.append((loc, f"unknown metric '{metric}'; known metrics: "
-                                  f"{', '.join(sorted(known))}"))
-    handovers = [(i, h.on_supported.handover_to) for i, h in enumerate(spec.hypotheses)
-                 if h.on_supported.handover_to]
+            problems.append(
+                (loc, f"unknown metric '{metric}'; known metrics: {', '.join(sorted(known))}")
+            )
+    handovers = [
+        (i, h.on_supported.handover_to)
+        for i, h in enumerate(spec.hypotheses)
+        if h.on_supported.handover_to
+    ]
     for i, target in handovers:
         if target not in catalog_ids() or target == spec.id:
-            problems.append((f"hypotheses.{i}.on_supported.handover_to",
-                             f"'{target}' is not another catalog playbook "
-                             f"(catalog: {', '.join(catalog_ids())})"))
+            problems.append(
+                (
+                    f"hypotheses.{i}.on_supported.handover_to",
+                    f"'{target}' is not another catalog playbook "
+                    f"(catalog: {', '.join(catalog_ids())})",
+                )
+            )
     if problems:
         raise SpecError(str(path), problems)
     return spec

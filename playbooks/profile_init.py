@@ -50,27 +50,43 @@ def _rel(path: Path, base: Path) -> str:
         return str(path.resolve())
 
 
-def infer_profile(name: str, reference: Path, current: Path, *, output: Path,
-                  timestamp: str | None = None, target: str | None = None,
-                  prediction: str | None = None, id_column: str | None = None) -> tuple[dict[str, Any], list[str]]:
+def infer_profile(
+    name: str,
+    reference: Path,
+    current: Path,
+    *,
+    output: Path,
+    timestamp: str | None = None,
+    target: str | None = None,
+    prediction: str | None = None,
+    id_column: str | None = None,
+) -> tuple[dict[str, Any], list[str]]:
     """Return (profile dict, notes). Columns named by options must exist."""
     for p in (reference, current):
         if not p.is_file():
             raise DataError(f"no file at {p}", hint="pass an existing CSV or parquet file")
     ref = read_frame([reference])
     cur = read_frame([current])
-    named = {"--timestamp": timestamp, "--target": target, "--prediction": prediction,
-             "--id": id_column}
+    named = {
+        "--timestamp": timestamp,
+        "--target": target,
+        "--prediction": prediction,
+        "--id": id_column,
+    }
     for opt, col in named.items():
         if col and col not in ref.columns and col not in cur.columns:
-            raise DataError(f"{opt} column '{col}' is in neither file",
-                            hint=f"columns: {list(ref.columns)[:30]}")
+            raise DataError(
+                f"{opt} column '{col}' is in neither file",
+                hint=f"columns: {list(ref.columns)[:30]}",
+            )
     skip = {c for c in named.values() if c}
     numeric, categorical, ignored = _infer_features(ref, skip)
     missing = [c for c in numeric + categorical if c not in cur.columns]
     notes = [f"ignored column '{c}' (identifier, free text or datetime)" for c in ignored]
     if missing:
-        notes.append(f"columns only in the reference (kept; the drift check will report them): {missing}")
+        notes.append(
+            f"columns only in the reference (kept; the drift check will report them): {missing}"
+        )
     base = output.resolve().parent
     data: dict[str, Any] = {
         "reference": {"path": _rel(reference, base)},
@@ -97,6 +113,8 @@ def infer_profile(name: str, reference: Path, current: Path, *, output: Path,
 
 def write_profile(profile: dict[str, Any], output: Path) -> None:
     output.parent.mkdir(parents=True, exist_ok=True)
-    header = ("# Model profile written by `mlpb profile init`. Add a `model:` section (MLflow\n"
-              "# registered name + alias) and `training:` to let playbooks apply remediations.\n")
+    header = (
+        "# Model profile written by `mlpb profile init`. Add a `model:` section (MLflow\n"
+        "# registered name + alias) and `training:` to let playbooks apply remediations.\n"
+    )
     output.write_text(header + yaml.safe_dump(profile, sort_keys=False), encoding="utf-8")

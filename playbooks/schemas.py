@@ -29,6 +29,8 @@ def export_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
     paths = []
     for kind in _MODELS:
         p = directory / f"{kind}.schema.json"
-        p.write_text(json.dumps(schema_for(kind), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        p.write_text(
+            json.dumps(schema_for(kind), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         paths.append(p)
     return paths

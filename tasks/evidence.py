@@ -23,11 +23,18 @@ def run_collector(ctx: CollectContext, inputs: Inputs, name: str) -> EvidencePar
     return plugin.impl(ctx, plugin.parse_params({}))  # type: ignore[no-any-return]
 
 
-def collect_evidence(rt: Runtime, inputs: Inputs, inc: Incident) -> tuple[EvidencePackage, Incident]:
+def collect_evidence(
+    rt: Runtime, inputs: Inputs, inc: Incident
+) -> tuple[EvidencePackage, Incident]:
     """Submit every collector the spec names, wait for all, assemble the package."""
-    ctx = CollectContext(incident_id=inc.id, profile=inputs.profile, spec=inputs.spec,
-                         data=inputs.data, registry=rt.model_registry(inputs.profile),
-                         state_dir=rt.settings.home)
+    ctx = CollectContext(
+        incident_id=inc.id,
+        profile=inputs.profile,
+        spec=inputs.spec,
+        data=inputs.data,
+        registry=rt.model_registry(inputs.profile),
+        state_dir=rt.settings.home,
+    )
     futures = {name: run_collector.submit(ctx, inputs, name) for name in inputs.spec.evidence}
     parts = {name: f.result() for name, f in futures.items()}
     fields: dict[str, object] = {}
@@ -35,11 +42,18 @@ def collect_evidence(rt: Runtime, inputs: Inputs, inc: Incident) -> tuple[Eviden
     for part in parts.values():
         fields |= part.fields
         metrics |= part.metrics
-    pkg = EvidencePackage.model_validate({
-        "incident_id": inc.id, "collected_at": utcnow(), **fields, "metrics": metrics,
-        "environment": collect_environment(), "alert": dict(inc.trigger),
-        "parts": {n: p.data for n, p in parts.items() if p.data},
-        "summaries": {n: p.summary for n, p in parts.items() if p.summary}})
+    pkg = EvidencePackage.model_validate(
+        {
+            "incident_id": inc.id,
+            "collected_at": utcnow(),
+            **fields,
+            "metrics": metrics,
+            "environment": collect_environment(),
+            "alert": dict(inc.trigger),
+            "parts": {n: p.data for n, p in parts.items() if p.data},
+            "summaries": {n: p.summary for n, p in parts.items() if p.summary},
+        }
+    )
     return pkg, record_evidence(rt, inc, pkg)
 
 
@@ -49,14 +63,28 @@ def record_evidence(rt: Runtime, inc: Incident, pkg: EvidencePackage) -> Inciden
     inc.model_version = pkg.model.get("version")
     if pkg.feature_drift:
         create_table_artifact(
-            table=[{k: d.get(k) for k in ("feature", "kind", "status", "psi", "ks",
-                                          "wasserstein_normed", "js")} for d in pkg.feature_drift],
-            key=f"evidence-{inc.id.lower()}", description=f"Feature drift evidence for {inc.id}")
+            table=[
+                {
+                    k: d.get(k)
+                    for k in ("feature", "kind", "status", "psi", "ks", "wasserstein_normed", "js")
+                }
+                for d in pkg.feature_drift
+            ],
+            key=f"evidence-{inc.id.lower()}",
+            description=f"Feature drift evidence for {inc.id}",
+        )
     lines = [f"{name}: {line}" for name, line in pkg.summaries.items()]
-    drifted = sorted((d for d in pkg.feature_drift if d["status"] == "drift"),
-                     key=lambda d: -(d.get("psi") or 0))
-    lines += [f"{d['feature']}: PSI {d['psi']:.2f}" for d in drifted[:5] if d.get("psi") is not None]
-    rt.ledger.add_event(inc.id, "evidence", "; ".join(pkg.summaries.values()) or "collected",
-                        {"metrics": pkg.metrics, "collectors": list(pkg.summaries)})
+    drifted = sorted(
+        (d for d in pkg.feature_drift if d["status"] == "drift"), key=lambda d: -(d.get("psi") or 0)
+    )
+    lines += [
+        f"{d['feature']}: PSI {d['psi']:.2f}" for d in drifted[:5] if d.get("psi") is not None
+    ]
+    rt.ledger.add_event(
+        inc.id,
+        "evidence",
+        "; ".join(pkg.summaries.values()) or "collected",
+        {"metrics": pkg.metrics, "collectors": list(pkg.summaries)},
+    )
     rt.notify(Notification("evidence", inc, "evidence collected", lines))
     return rt.ledger.save(inc)

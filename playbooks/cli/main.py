@@ -15,8 +15,12 @@ from playbooks.errors import MlpbError
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="ML Playbooks: automated incident playbooks for production ML models.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="ML Playbooks: automated incident playbooks for production ML models.",
+)
 profile_app = typer.Typer(no_args_is_help=True, help="Model profiles.")
 incidents_app = typer.Typer(no_args_is_help=True, help="The incident ledger.")
 app.add_typer(profile_app, name="profile")
@@ -27,7 +31,9 @@ app.add_typer(notify_app, name="notify")
 F = TypeVar("F", bound=Callable[..., Any])
 _state = {"debug": False}
 
-HomeOpt = Annotated[str | None, typer.Option("--home", help="State dir (default $MLPB_HOME or ./.mlpb).")]
+HomeOpt = Annotated[
+    str | None, typer.Option("--home", help="State dir (default $MLPB_HOME or ./.mlpb).")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
@@ -52,8 +58,11 @@ def friendly(fn: F) -> F:
         except Exception as exc:
             if _state["debug"]:
                 raise
-            err.print(f"[bold red]unexpected error:[/] {type(exc).__name__}: {exc}", highlight=False,
-                      soft_wrap=True)
+            err.print(
+                f"[bold red]unexpected error:[/] {type(exc).__name__}: {exc}",
+                highlight=False,
+                soft_wrap=True,
+            )
             err.print("[yellow]hint:[/] re-run with --debug for the stack trace and report it")
             raise typer.Exit(1) from None
 
@@ -61,7 +70,9 @@ def friendly(fn: F) -> F:
 
 
 @app.callback()
-def _root(debug: Annotated[bool, typer.Option("--debug", help="Show stack traces.")] = False) -> None:
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show stack traces.")] = False,
+) -> None:
     _state["debug"] = debug
 
 
@@ -76,7 +87,9 @@ def _prefect(home: str | None, verbose: bool = False) -> None:
 def run(
     playbook: Annotated[str, typer.Argument(help="Catalog id (e.g. data-drift) or a spec file.")],
     profile: Annotated[Path, typer.Option("--profile", "-p", help="Model profile YAML.")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Diagnose and plan; apply nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Diagnose and plan; apply nothing.")
+    ] = False,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect logs.")] = False,
@@ -86,12 +99,15 @@ def run(
 
     load_inputs(playbook, profile)  # fail fast, before Prefect starts, on bad input
     _prefect(home, verbose)
-    err.print(f"[dim]running playbook '{playbook}' on {profile} "
-              f"({'dry run' if dry_run else 'live'}); starting Prefect...[/]")
+    err.print(
+        f"[dim]running playbook '{playbook}' on {profile} "
+        f"({'dry run' if dry_run else 'live'}); starting Prefect...[/]"
+    )
     from flows.engine import run_playbook
 
-    result = run_playbook(playbook=playbook, profile=str(profile), dry_run=dry_run, home=home,
-                          quiet=json_out)
+    result = run_playbook(
+        playbook=playbook, profile=str(profile), dry_run=dry_run, home=home, quiet=json_out
+    )
     if json_out:
         print_json(result)
     else:
@@ -101,7 +117,9 @@ def run(
 @app.command()
 @friendly
 def demo(
-    fault: Annotated[str, typer.Option(help="Fault to inject: covariate-drift, unit-change or none.")] = "covariate-drift",
+    fault: Annotated[
+        str, typer.Option(help="Fault to inject: covariate-drift, unit-change or none.")
+    ] = "covariate-drift",
     seed: Annotated[int, typer.Option(help="Simulator seed.")] = 7,
     home: HomeOpt = None,
     json_out: JsonOpt = False,
@@ -117,7 +135,9 @@ def demo(
 @app.command()
 @friendly
 def validate(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Spec/profile files; default: the catalog.")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Spec/profile files; default: the catalog.")
+    ] = None,
 ) -> None:
     """Validate playbook specs and model profiles (default: the whole catalog)."""
     from playbooks.loader import CATALOG_DIR, detect_kind, load_profile, load_spec, read_yaml
@@ -128,8 +148,10 @@ def validate(
         try:
             kind = detect_kind(read_yaml(path))
             if kind == "unknown":
-                raise MlpbError(f"{path}: neither a playbook spec nor a model profile",
-                                hint="a spec has 'hypotheses'; a profile has 'features' and 'data'")
+                raise MlpbError(
+                    f"{path}: neither a playbook spec nor a model profile",
+                    hint="a spec has 'hypotheses'; a profile has 'features' and 'data'",
+                )
             load_spec(path) if kind == "spec" else load_profile(path)
             out.print(f"[green]✓[/] {path} ({kind})", highlight=False)
         except MlpbError as exc:
@@ -144,7 +166,9 @@ def validate(
 @friendly
 def schema(
     kind: Annotated[str, typer.Argument(help="spec or profile")] = "spec",
-    write: Annotated[Path | None, typer.Option(help="Write both schemas into this directory.")] = None,
+    write: Annotated[
+        Path | None, typer.Option(help="Write both schemas into this directory.")
+    ] = None,
 ) -> None:
     """Print (or write) the JSON Schema of playbook specs or model profiles."""
     from playbooks.schemas import export_schemas, schema_for
@@ -160,7 +184,9 @@ def schema(
 @friendly
 def drill(
     fault: Annotated[str | None, typer.Argument(help="Fault to inject (see --list).")] = None,
-    list_: Annotated[bool, typer.Option("--list", help="List faults and what drills expect.")] = False,
+    list_: Annotated[
+        bool, typer.Option("--list", help="List faults and what drills expect.")
+    ] = False,
     all_: Annotated[bool, typer.Option("--all", help="Drill every fault.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of a single drill.")] = 1,
     seeds: Annotated[int, typer.Option(help="With --all: seeds 1..K per fault.")] = 1,
@@ -181,8 +207,13 @@ def drill(
         for col in ("fault", "enters via", "playbook", "expected root cause", "expected outcome"):
             t.add_column(col)
         for r in rows:
-            t.add_row(r["fault"], r["enters_via"], r["playbook"], r["expected_root_cause"],
-                      r["expected_outcome"])
+            t.add_row(
+                r["fault"],
+                r["enters_via"],
+                r["playbook"],
+                r["expected_root_cause"],
+                r["expected_outcome"],
+            )
         out.print(t)
         return
     if not all_ and not fault:
@@ -190,8 +221,9 @@ def drill(
     from playbooks.sandbox import FAULTS
 
     faults = FAULTS.kinds() if all_ else [fault or ""]
-    results = run_drills(faults, list(range(1, seeds + 1)) if all_ else [seed], home=home,
-                         json_out=json_out)
+    results = run_drills(
+        faults, list(range(1, seeds + 1)) if all_ else [seed], home=home, json_out=json_out
+    )
     if not all(r["passed"] for r in results):
         raise typer.Exit(4)
 
@@ -217,15 +249,27 @@ def recover(
 def receiver(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8686,
-    routes: Annotated[Path | None, typer.Option(
-        help="Routing rules YAML (default $MLPB_RECEIVER_ROUTES or <state dir>/routes.yaml; "
-             "example: deployments/routes.example.yaml).")] = None,
-    prefect_api_url: Annotated[str | None, typer.Option(
-        help="Prefect API that runs the playbook deployments (default $PREFECT_API_URL or "
-             "http://127.0.0.1:4200/api).")] = None,
-    dispatch: Annotated[bool, typer.Option(
-        help="Start runs; --no-dispatch only records and queues them (another receiver on the "
-             "same ledger dispatches).")] = True,
+    routes: Annotated[
+        Path | None,
+        typer.Option(
+            help="Routing rules YAML (default $MLPB_RECEIVER_ROUTES or <state dir>/routes.yaml; "
+            "example: deployments/routes.example.yaml)."
+        ),
+    ] = None,
+    prefect_api_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Prefect API that runs the playbook deployments (default $PREFECT_API_URL or "
+            "http://127.0.0.1:4200/api)."
+        ),
+    ] = None,
+    dispatch: Annotated[
+        bool,
+        typer.Option(
+            help="Start runs; --no-dispatch only records and queues them (another receiver on the "
+            "same ledger dispatches)."
+        ),
+    ] = True,
     home: HomeOpt = None,
 ) -> None:
     """Receive Alertmanager / Grafana / JSON alerts and start playbook runs.
@@ -238,9 +282,12 @@ def receiver(
     config.dispatch = dispatch
     import uvicorn
 
-    err.print(f"[dim]receiver on http://{host}:{port} · ledger {config.ledger_url} · "
-              f"Prefect {config.prefect_api_url if dispatch else '(dispatch off)'}[/]",
-              highlight=False, soft_wrap=True)
+    err.print(
+        f"[dim]receiver on http://{host}:{port} · ledger {config.ledger_url} · "
+        f"Prefect {config.prefect_api_url if dispatch else '(dispatch off)'}[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
 
 
@@ -248,25 +295,40 @@ def receiver(
 @friendly
 def profile_init(
     name: Annotated[str, typer.Argument(help="Model name.")],
-    reference: Annotated[Path, typer.Option(help="Reference (training / known-good) CSV or parquet.")],
+    reference: Annotated[
+        Path, typer.Option(help="Reference (training / known-good) CSV or parquet.")
+    ],
     current: Annotated[Path, typer.Option(help="Current (production) CSV or parquet.")],
     timestamp: Annotated[str | None, typer.Option(help="Timestamp column.")] = None,
     target: Annotated[str | None, typer.Option(help="Label column.")] = None,
     prediction: Annotated[str | None, typer.Option(help="Model score column.")] = None,
     id_column: Annotated[str | None, typer.Option("--id", help="Request id column.")] = None,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the profile.")] = Path("profile.yaml"),
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Where to write the profile.")
+    ] = Path("profile.yaml"),
 ) -> None:
     """Write a model profile for CSV/parquet data you already have (features inferred)."""
     from playbooks.profile_init import infer_profile, write_profile
 
-    prof, notes = infer_profile(name, reference, current, output=output, timestamp=timestamp,
-                                target=target, prediction=prediction, id_column=id_column)
+    prof, notes = infer_profile(
+        name,
+        reference,
+        current,
+        output=output,
+        timestamp=timestamp,
+        target=target,
+        prediction=prediction,
+        id_column=id_column,
+    )
     write_profile(prof, output)
     for n in notes:
         err.print(f"[yellow]note:[/] {n}", highlight=False)
     f = prof["features"]
-    out.print(f"wrote {output}: {len(f['numeric'])} numeric, {len(f['categorical'])} categorical "
-              f"feature(s). Next: mlpb run data-drift --profile {output} --dry-run", highlight=False)
+    out.print(
+        f"wrote {output}: {len(f['numeric'])} numeric, {len(f['categorical'])} categorical "
+        f"feature(s). Next: mlpb run data-drift --profile {output} --dry-run",
+        highlight=False,
+    )
 
 
 @incidents_app.command("list")
@@ -281,7 +343,9 @@ def incidents_list(
     """List incidents, newest first."""
     from playbooks.ledger import Ledger
 
-    items = Ledger(load_settings(home).ensure().ledger_url).list(limit=limit, status=status, model=model)
+    items = Ledger(load_settings(home).ensure().ledger_url).list(
+        limit=limit, status=status, model=model
+    )
     if json_out:
         print_json([i.to_contract() for i in items])
     else:
@@ -318,8 +382,11 @@ def _slack_runtime(home: str | None) -> Any:
     if os.environ.get("MLPB_SLACK_TOKEN_BLOCK") and not os.environ.get("SLACK_BOT_TOKEN"):
         _prefect(home)  # the token lives in a Prefect Secret block
     if SlackSettings.from_env() is None:
-        raise ConfigError("Slack is not configured", hint="set SLACK_BOT_TOKEN (or "
-                          "MLPB_SLACK_TOKEN_BLOCK); see the README's 'Slack' section")
+        raise ConfigError(
+            "Slack is not configured",
+            hint="set SLACK_BOT_TOKEN (or "
+            "MLPB_SLACK_TOKEN_BLOCK); see the README's 'Slack' section",
+        )
     return Runtime.from_env(home)
 
 
@@ -344,9 +411,11 @@ def notify_remind(home: HomeOpt = None) -> None:
 
     rt = _slack_runtime(home)
     due = send_reminders(rt.ledger, rt.notifier, utcnow())
-    out.print(f"posted {len(due)} reminder(s)" +
-              "".join(f"\n  {r.incident_id}: waiting for {r.waiting_for}" for r in due),
-              highlight=False)
+    out.print(
+        f"posted {len(due)} reminder(s)"
+        + "".join(f"\n  {r.incident_id}: waiting for {r.waiting_for}" for r in due),
+        highlight=False,
+    )
 
 
 @notify_app.command("check")
@@ -354,8 +423,10 @@ def notify_remind(home: HomeOpt = None) -> None:
 def notify_check(home: HomeOpt = None) -> None:
     """Check the Slack token with auth.test and show the workspace and bot user."""
     who = _slack_runtime(home).notifier.check()
-    out.print(f"Slack token OK: team {who['team']}, bot user {who['user']} ({who['url']})",
-              highlight=False)
+    out.print(
+        f"Slack token OK: team {who['team']}, bot user {who['user']} ({who['url']})",
+        highlight=False,
+    )
 
 
 def main() -> None:

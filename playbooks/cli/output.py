@@ -27,8 +27,10 @@ class Progress:
 
     def step(self, message: str) -> None:
         self.n += 1
-        err.print(f"[bold cyan][{self.n}/{self.total}][/] {message} "
-                  f"[dim](+{time.monotonic() - self.t0:.1f}s)[/]")
+        err.print(
+            f"[bold cyan][{self.n}/{self.total}][/] {message} "
+            f"[dim](+{time.monotonic() - self.t0:.1f}s)[/]"
+        )
 
     def note(self, message: str) -> None:
         err.print(f"      [dim]{message}[/]")
@@ -43,9 +45,15 @@ def incidents_table(items: list[Incident]) -> Table:
     for col in ("id", "playbook", "model", "severity", "status", "root cause", "opened"):
         t.add_column(col)
     for i in items:
-        t.add_row(i.id, i.playbook, i.model, i.severity.value, i.status.value,
-                  i.root_cause.hypothesis_id if i.root_cause else "—",
-                  f"{i.detected_at:%Y-%m-%d %H:%M}")
+        t.add_row(
+            i.id,
+            i.playbook,
+            i.model,
+            i.severity.value,
+            i.status.value,
+            i.root_cause.hypothesis_id if i.root_cause else "—",
+            f"{i.detected_at:%Y-%m-%d %H:%M}",
+        )
     return t
 
 
@@ -57,23 +65,42 @@ def incident_summary(data: dict[str, Any]) -> Table:
     t.add_row("playbook", f"{data['playbook']} v{data['playbook_version']}")
     t.add_row("model", f"{data['model']} (version {data.get('model_version') or 'n/a'})")
     t.add_row("status / severity", f"{data['status']} / {data['severity']}")
-    t.add_row("root cause", f"{rc['hypothesis_id']} ({rc['confidence']:.2f}) — {rc['summary']}"
-              if rc else "not established")
+    t.add_row(
+        "root cause",
+        f"{rc['hypothesis_id']} ({rc['confidence']:.2f}) — {rc['summary']}"
+        if rc
+        else "not established",
+    )
     for h in data.get("hypotheses", []):
         t.add_row(f"  hypothesis {h['id']}", f"{h['verdict']} ({h['confidence']:.2f})")
     for r in data.get("remediations", []):
-        state = ("dry run (not applied)" if r.get("dry_run") else "reverted" if r["reverted"]
-                 else "applied" if r["applied"] else "not applied")
-        extra = f" → v{r['change']['new_version']}" if r.get("change", {}) and r["change"].get(
-            "new_version") else ""
-        t.add_row(f"remediation {r['id']}", f"{state}{extra}" + (f" ({r['error']})" if r.get("error") else ""))
+        state = (
+            "dry run (not applied)"
+            if r.get("dry_run")
+            else "reverted"
+            if r["reverted"]
+            else "applied"
+            if r["applied"]
+            else "not applied"
+        )
+        extra = (
+            f" → v{r['change']['new_version']}"
+            if r.get("change", {}) and r["change"].get("new_version")
+            else ""
+        )
+        t.add_row(
+            f"remediation {r['id']}",
+            f"{state}{extra}" + (f" ({r['error']})" if r.get("error") else ""),
+        )
     v = data.get("verification")
     if v:
         t.add_row("verification", "passed" if v["passed"] else "FAILED")
         for c in v["criteria"]:
             obs = "n/a" if c["observed"] is None else f"{c['observed']:.4f}"
-            t.add_row(f"  {c['id']}", f"{c['metric']} = {obs} ({c['op']} {c['target']}) "
-                      f"{'✓' if c['passed'] else '✗'}")
+            t.add_row(
+                f"  {c['id']}",
+                f"{c['metric']} = {obs} ({c['op']} {c['target']}) {'✓' if c['passed'] else '✗'}",
+            )
     if data.get("escalated_to"):
         t.add_row("escalated to", data["escalated_to"])
     fmt = lambda s: "n/a" if s is None else f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h"  # noqa: E731

@@ -39,8 +39,10 @@ def _format_of(path: Path, fmt: str) -> str:
         return "parquet"
     if path.suffix.lower() in (".csv", ".txt") or path.name.lower().endswith(".csv.gz"):
         return "csv"
-    raise DataError(f"{path}: cannot tell the format from the extension",
-                    hint="set format: csv or format: parquet on the data source")
+    raise DataError(
+        f"{path}: cannot tell the format from the extension",
+        hint="set format: csv or format: parquet on the data source",
+    )
 
 
 def _read_one(path: Path, fmt: str) -> pd.DataFrame:
@@ -76,8 +78,10 @@ class SourceFile:
 
 def _read_sources(files: list[Path], fmt: str) -> tuple[pd.DataFrame, list[SourceFile]]:
     frames = [_read_one(f, fmt) for f in files]
-    sources = [SourceFile(f, len(fr), {str(c): str(t) for c, t in fr.dtypes.items()})
-               for f, fr in zip(files, frames, strict=True)]
+    sources = [
+        SourceFile(f, len(fr), {str(c): str(t) for c, t in fr.dtypes.items()})
+        for f, fr in zip(files, frames, strict=True)
+    ]
     return (frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)), sources
 
 
@@ -95,15 +99,19 @@ def _to_utc(frame: pd.DataFrame, col: str, what: str) -> pd.Series:
     try:
         return pd.to_datetime(frame[col], utc=True, format="mixed")
     except (ValueError, TypeError) as exc:
-        raise DataError(f"{what}: timestamp column '{col}' is not parseable as dates: {exc}") from None
+        raise DataError(
+            f"{what}: timestamp column '{col}' is not parseable as dates: {exc}"
+        ) from None
 
 
 def _require_columns(frame: pd.DataFrame, cols: list[str], what: str, files: list[Path]) -> None:
     missing = [c for c in cols if c not in frame.columns]
+    where = files[0] if len(files) == 1 else f"{len(files)} files"
     if missing:
         raise DataError(
-            f"{what}: missing column(s) {missing} in {files[0] if len(files) == 1 else str(len(files)) + ' files'}",
-            hint=f"columns present: {list(frame.columns)[:30]}; fix the profile's features or the data",
+            f"{what}: missing column(s) {missing} in {where}",
+            hint=f"columns present: {list(frame.columns)[:30]}; "
+            "fix the profile's features or the data",
         )
 
 
@@ -122,7 +130,8 @@ def _check_numeric(frame: pd.DataFrame, cols: list[str], what: str) -> None:
             )
         if len(bad):
             raise DataError(
-                f"{what}: numeric feature '{c}' holds text (e.g. {bad.astype(str).unique()[:3].tolist()})",
+                f"{what}: numeric feature '{c}' holds text "
+                f"(e.g. {bad.astype(str).unique()[:3].tolist()})",
                 hint="declare it under features.categorical in the profile",
             )
         frame[c] = coerced
@@ -171,8 +180,14 @@ def _ref(name: str, files: list[Path], frame: pd.DataFrame, ts: str | None) -> D
     start = end = None
     if ts and ts in frame.columns and len(frame):
         start, end = frame[ts].min().to_pydatetime(), frame[ts].max().to_pydatetime()
-    return DataWindowRef(name=name, files=[str(f) for f in files], rows=len(frame),
-                         start=start, end=end, sha256=hash_files(files))
+    return DataWindowRef(
+        name=name,
+        files=[str(f) for f in files],
+        rows=len(frame),
+        start=start,
+        end=end,
+        sha256=hash_files(files),
+    )
 
 
 def load_windows(profile: ModelProfile, *, lenient: bool = False) -> DataWindows:
@@ -225,13 +240,20 @@ def load_windows(profile: ModelProfile, *, lenient: bool = False) -> DataWindows
         refs["labels"] = _ref("labels", lab_files, labels, None)
     refs["reference"] = _ref("reference", ref_files, reference, d.timestamp)
     refs["current"] = _ref("current", cur_files, current, d.timestamp)
-    return DataWindows(reference=reference, log=log, current=current, labelled=labelled,
-                       refs=refs, now=now, missing_columns=missing, coerced_columns=coerced,
-                       log_files=log_files)
+    return DataWindows(
+        reference=reference,
+        log=log,
+        current=current,
+        labelled=labelled,
+        refs=refs,
+        now=now,
+        missing_columns=missing,
+        coerced_columns=coerced,
+        log_files=log_files,
+    )
 
 
 def span(frame: pd.DataFrame, ts: str | None) -> tuple[datetime | None, datetime | None]:
     if not ts or ts not in frame.columns or frame.empty:
         return None, None
     return frame[ts].min().to_pydatetime(), frame[ts].max().to_pydatetime()
-

@@ -38,8 +38,9 @@ def expectation_for(fault_kind: str, params_cls: Any) -> Expectation:
     else:
         outcome = "resolved"
     entry = params_cls.playbook if params_cls.alert_names_playbook else "triage"
-    return Expectation(fault_kind, params_cls.playbook, params_cls.root_cause, outcome, entry,
-                       bool(out.remediate))
+    return Expectation(
+        fault_kind, params_cls.playbook, params_cls.root_cause, outcome, entry, bool(out.remediate)
+    )
 
 
 def _final(result: dict[str, Any], children: list[dict[str, Any]]) -> dict[str, Any]:
@@ -47,8 +48,14 @@ def _final(result: dict[str, Any], children: list[dict[str, Any]]) -> dict[str, 
     return children[-1] if children else result
 
 
-def score_drill(exp: Expectation, result: dict[str, Any], *, seed: int,
-                injected_at: datetime, children: list[dict[str, Any]] | None = None) -> DrillResult:
+def score_drill(
+    exp: Expectation,
+    result: dict[str, Any],
+    *,
+    seed: int,
+    injected_at: datetime,
+    children: list[dict[str, Any]] | None = None,
+) -> DrillResult:
     """``result`` is the entry incident's contract JSON; ``children`` its handed-over ones."""
     final = _final(result, children or [])
     rc = (final.get("root_cause") or {}).get("hypothesis_id")
@@ -56,7 +63,9 @@ def score_drill(exp: Expectation, result: dict[str, Any], *, seed: int,
     correct = final["playbook"] == exp.playbook and rc == exp.root_cause
     is_none = exp.outcome == "false_alarm"
     detected = status == "false_alarm" if is_none else (rc is not None and status != "false_alarm")
-    applied = [r for r in final.get("remediations", []) if r.get("applied") and not r.get("reverted")]
+    applied = [
+        r for r in final.get("remediations", []) if r.get("applied") and not r.get("reverted")
+    ]
     verified = bool(final.get("verification") and final["verification"].get("passed"))
     remediation_ok = (not applied) if not exp.remediates else (bool(applied) and verified)
     if is_none:
@@ -66,13 +75,27 @@ def score_drill(exp: Expectation, result: dict[str, Any], *, seed: int,
     ttr = (datetime.fromisoformat(resolved) - detected_at).total_seconds() if resolved else None
     passed = detected and correct and status == exp.outcome and remediation_ok
     return DrillResult(
-        id=f"DRILL-{utcnow():%Y%m%d}-{secrets.token_hex(3)}", at=utcnow(),
-        incident_id=final["id"], playbook=final["playbook"], fault=exp.fault, seed=seed,
-        detected=detected, expected_root_cause=exp.root_cause, root_cause=rc,
-        correct_root_cause=correct, outcome=status, expected_outcome=exp.outcome,
+        id=f"DRILL-{utcnow():%Y%m%d}-{secrets.token_hex(3)}",
+        at=utcnow(),
+        incident_id=final["id"],
+        playbook=final["playbook"],
+        fault=exp.fault,
+        seed=seed,
+        detected=detected,
+        expected_root_cause=exp.root_cause,
+        root_cause=rc,
+        correct_root_cause=correct,
+        outcome=status,
+        expected_outcome=exp.outcome,
         remediation=applied[0]["id"] if applied else None,
         time_to_detect_s=max((detected_at - injected_at).total_seconds(), 0.0),
-        time_to_resolve_s=ttr, passed=passed,
-        detail={"entry_incident": result["id"], "entry_playbook": result["playbook"],
-                "remediation_verified": verified, "remediation_ok": remediation_ok,
-                "children": [c["id"] for c in children or []]})
+        time_to_resolve_s=ttr,
+        passed=passed,
+        detail={
+            "entry_incident": result["id"],
+            "entry_playbook": result["playbook"],
+            "remediation_verified": verified,
+            "remediation_ok": remediation_ok,
+            "children": [c["id"] for c in children or []],
+        },
+    )

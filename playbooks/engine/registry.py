@@ -20,8 +20,17 @@ from pydantic import BaseModel, ValidationError
 
 from playbooks.errors import UnknownNameError
 
-__all__ = ["BUILTIN_PACKAGES", "Plugin", "PluginKind", "Registry", "builtin_modules", "check",
-           "collector", "default_registry", "remediation"]
+__all__ = [
+    "BUILTIN_PACKAGES",
+    "Plugin",
+    "PluginKind",
+    "Registry",
+    "builtin_modules",
+    "check",
+    "collector",
+    "default_registry",
+    "remediation",
+]
 
 PluginKind = Literal["check", "remediation", "collector"]
 T = TypeVar("T")
@@ -54,8 +63,9 @@ class Plugin:
         return self.params.model_validate(dict(raw))
 
 
-def _mark(kind: PluginKind, name: str, params: type[BaseModel],
-          metrics: Mapping[str, str] | None = None) -> Callable[[T], T]:
+def _mark(
+    kind: PluginKind, name: str, params: type[BaseModel], metrics: Mapping[str, str] | None = None
+) -> Callable[[T], T]:
     def decorate(obj: T) -> T:
         doc = (obj.__doc__ or "").strip()
         setattr(obj, _MARK, Plugin(kind, name, params, obj, doc, dict(metrics or {})))
@@ -69,15 +79,17 @@ def check(name: str, *, params: type[BaseModel]) -> Callable[[T], T]:
     return _mark("check", name, params)
 
 
-def remediation(name: str, *, params: type[BaseModel],
-                metrics: Mapping[str, str] | None = None) -> Callable[[T], T]:
+def remediation(
+    name: str, *, params: type[BaseModel], metrics: Mapping[str, str] | None = None
+) -> Callable[[T], T]:
     """Mark a class with ``plan``/``apply``/``revert``/``verify`` as remediation ``name``;
     ``metrics`` are the acceptance metrics its ``verify`` measures."""
     return _mark("remediation", name, params, metrics)
 
 
-def collector(name: str, *, params: type[BaseModel],
-              metrics: Mapping[str, str] | None = None) -> Callable[[T], T]:
+def collector(
+    name: str, *, params: type[BaseModel], metrics: Mapping[str, str] | None = None
+) -> Callable[[T], T]:
     """Mark ``fn(ctx, params) -> EvidencePart`` as the evidence collector ``name``;
     ``metrics`` are the headline metrics it adds to the evidence package."""
     return _mark("collector", name, params, metrics)
@@ -122,7 +134,9 @@ class Registry:
                 hint=f"registered {kind}s: {', '.join(self.names(kind)) or '(none)'}",
             ) from None
 
-    def validate(self, kind: PluginKind, name: str, raw: Mapping[str, Any]) -> list[tuple[str, str]]:
+    def validate(
+        self, kind: PluginKind, name: str, raw: Mapping[str, Any]
+    ) -> list[tuple[str, str]]:
         """Problems (field path, message) with ``raw`` params for plugin ``name``; [] if valid."""
         try:
             plugin = self.get(kind, name)
@@ -131,9 +145,15 @@ class Registry:
         try:
             plugin.parse_params(raw)
         except ValidationError as exc:
-            return [(".".join(map(str, e["loc"])),
-                     "unknown parameter (not in the params model)"
-                     if e["type"] == "extra_forbidden" else e["msg"]) for e in exc.errors()]
+            return [
+                (
+                    ".".join(map(str, e["loc"])),
+                    "unknown parameter (not in the params model)"
+                    if e["type"] == "extra_forbidden"
+                    else e["msg"],
+                )
+                for e in exc.errors()
+            ]
         return []
 
 

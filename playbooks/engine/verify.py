@@ -27,7 +27,7 @@ def _auc(y: pd.Series, s: np.ndarray) -> float | None:
 def auc_standard_error(auc: float, n_pos: int, n_neg: int) -> float:
     """Hanley & McNeil (1982) standard error of a ROC AUC."""
     q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
-    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2))
+    var = auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)
     return float(np.sqrt(max(var, 0.0) / max(n_pos * n_neg, 1)))
 
 
@@ -36,14 +36,22 @@ def auc_standard_error(auc: float, n_pos: int, n_neg: int) -> float:
 _Z = 1.645
 
 
-def measure(profile: ModelProfile, window: pd.DataFrame, *, serving: Any, previous: Any | None,
-            reference: pd.DataFrame, thresholds: DriftThresholds | None = None) -> dict[str, float]:
+def measure(
+    profile: ModelProfile,
+    window: pd.DataFrame,
+    *,
+    serving: Any,
+    previous: Any | None,
+    reference: pd.DataFrame,
+    thresholds: DriftThresholds | None = None,
+) -> dict[str, float]:
     """Metrics for acceptance criteria: ``serving`` is the model behind the alias now,
     ``previous`` the one it replaced, ``reference`` the serving model's training data."""
     feats, target = profile.features.all, profile.target
     out: dict[str, float] = {}
-    rep = drift_report(reference, window, profile.features.numeric,
-                       profile.features.categorical, thresholds)
+    rep = drift_report(
+        reference, window, profile.features.numeric, profile.features.categorical, thresholds
+    )
     out["max_psi"] = rep.max_psi()
     out["drifted_feature_share"] = len(rep.drifted()) / max(len(rep.features), 1)
     if target is None or target not in window.columns:
@@ -70,8 +78,12 @@ def measure(profile: ModelProfile, window: pd.DataFrame, *, serving: Any, previo
                     n_pos = int(ys.sum())
                     n_neg = len(ys) - n_pos
                     # Independent-samples SE of the difference: conservative for paired scores.
-                    se = float(np.hypot(auc_standard_error(a_new, n_pos, n_neg),
-                                        auc_standard_error(a_old, n_pos, n_neg)))
+                    se = float(
+                        np.hypot(
+                            auc_standard_error(a_new, n_pos, n_neg),
+                            auc_standard_error(a_old, n_pos, n_neg),
+                        )
+                    )
                     drops.append(a_old - a_new - _Z * se)
         if drops:
             out["worst_slice_auc_drop"] = max(drops)
@@ -80,11 +92,23 @@ def measure(profile: ModelProfile, window: pd.DataFrame, *, serving: Any, previo
     return out
 
 
-def evaluate_criteria(criteria: list[AcceptanceCriterion], metrics: dict[str, float],
-                      window: dict[str, Any] | None = None) -> Verification:
+def evaluate_criteria(
+    criteria: list[AcceptanceCriterion],
+    metrics: dict[str, float],
+    window: dict[str, Any] | None = None,
+) -> Verification:
     """Every criterion must hold; a metric that could not be measured fails its criterion."""
-    results = [CriterionResult(id=c.id, metric=c.metric, op=c.op, target=c.value,
-                               observed=metrics.get(c.metric), passed=c.holds(metrics.get(c.metric)))
-               for c in criteria]
-    return Verification(passed=all(r.passed for r in results), criteria=results,
-                        window=window or {})
+    results = [
+        CriterionResult(
+            id=c.id,
+            metric=c.metric,
+            op=c.op,
+            target=c.value,
+            observed=metrics.get(c.metric),
+            passed=c.holds(metrics.get(c.metric)),
+        )
+        for c in criteria
+    ]
+    return Verification(
+        passed=all(r.passed for r in results), criteria=results, window=window or {}
+    )

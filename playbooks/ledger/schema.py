@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-__all__ = ["incidents", "metadata", "remediation_journal", "hypothesis_results", "timeline"]
+__all__ = ["hypothesis_results", "incidents", "metadata", "remediation_journal", "timeline"]
 
 metadata = sa.MetaData()
 
@@ -23,7 +23,11 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the ledger; use UTC-aware datetimes")
-        return value.astimezone(UTC) if dialect.name != "sqlite" else value.astimezone(UTC).replace(tzinfo=None)
+        return (
+            value.astimezone(UTC)
+            if dialect.name != "sqlite"
+            else value.astimezone(UTC).replace(tzinfo=None)
+        )
 
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:

@@ -59,8 +59,10 @@ def _engine(url: str) -> sa.Engine:
             sa.event.listen(engine, "connect", _sqlite_wal)
         return engine
     except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise ConfigError(f"invalid ledger URL {url!r}: {exc}",
-                          hint="use sqlite:///ABS/PATH.db or postgresql://user@host:5432/db") from None
+        raise ConfigError(
+            f"invalid ledger URL {url!r}: {exc}",
+            hint="use sqlite:///ABS/PATH.db or postgresql://user@host:5432/db",
+        ) from None
 
 
 def _sqlite_wal(dbapi_conn: Any, _record: Any) -> None:
@@ -79,8 +81,8 @@ class Ledger:
             metadata.create_all(self.engine)
         except OperationalError as exc:
             raise LedgerError(
-                f"cannot open the ledger at {self.engine.url.render_as_string(hide_password=True)}: "
-                f"{exc.orig}",
+                "cannot open the ledger at "
+                f"{self.engine.url.render_as_string(hide_password=True)}: {exc.orig}",
                 hint="check MLPB_LEDGER_URL / MLPB_HOME and that the database is running",
             ) from None
 
@@ -94,31 +96,42 @@ class Ledger:
         try:
             with self.engine.begin() as conn:
                 conn.execute(incidents.insert().values(**row))
-                self._event(conn, incident.id, incident.timeline[-1] if incident.timeline else
-                            TimelineEvent(kind="opened", message="incident opened"))
+                self._event(
+                    conn,
+                    incident.id,
+                    incident.timeline[-1]
+                    if incident.timeline
+                    else TimelineEvent(kind="opened", message="incident opened"),
+                )
             return incident, True
         except IntegrityError:
             existing = self.find_open(incident.dedup_key)
             if existing is None:  # closed between our insert and lookup: try once more
                 return self.open_incident(incident)
-            self.add_event(existing.id, "repeat", "same trigger while open",
-                           {"trigger": incident.trigger})
+            self.add_event(
+                existing.id, "repeat", "same trigger while open", {"trigger": incident.trigger}
+            )
             return existing, False
 
     def claim(self, incident_id: str, *, message: str = "run started") -> Incident | None:
         """Move an incident from ``open`` (queued by the receiver) to ``investigating`` for
         exactly one run; None when it is not open any more (another run has it)."""
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(incidents.c.payload).where(
-                (incidents.c.id == incident_id) & (incidents.c.status == "open"))).first()
+            row = conn.execute(
+                sa.select(incidents.c.payload).where(
+                    (incidents.c.id == incident_id) & (incidents.c.status == "open")
+                )
+            ).first()
             if row is None:
                 return None
             inc = Incident.model_validate(row[0])
             inc.status, inc.updated_at = IncidentStatus.INVESTIGATING, utcnow()
             values = self._row(inc)
             values.pop("id")
-            n = conn.execute(incidents.update().where(
-                (incidents.c.id == incident_id) & (incidents.c.status == "open")).values(**values)
+            n = conn.execute(
+                incidents.update()
+                .where((incidents.c.id == incident_id) & (incidents.c.status == "open"))
+                .values(**values)
             ).rowcount
             if n != 1:
                 return None
@@ -127,8 +140,9 @@ class Ledger:
 
     def find_open(self, dedup_key: str) -> Incident | None:
         with self.engine.connect() as conn:
-            r = conn.execute(sa.select(incidents.c.payload)
-                             .where(incidents.c.open_dedup_key == dedup_key)).first()
+            r = conn.execute(
+                sa.select(incidents.c.payload).where(incidents.c.open_dedup_key == dedup_key)
+            ).first()
         return Incident.model_validate(r[0]) if r else None
 
     def save(self, incident: Incident) -> Incident:
@@ -136,29 +150,37 @@ class Ledger:
         row = self._row(incident)
         row.pop("id")
         with self.engine.begin() as conn:
-            n = conn.execute(incidents.update().where(incidents.c.id == incident.id)
-                             .values(**row)).rowcount
+            n = conn.execute(
+                incidents.update().where(incidents.c.id == incident.id).values(**row)
+            ).rowcount
         if n != 1:
             raise UnknownNameError(f"incident '{incident.id}' is not in the ledger")
         return incident
 
     def get(self, incident_id: str) -> Incident:
         with self.engine.connect() as conn:
-            r = conn.execute(sa.select(incidents.c.payload)
-                             .where(incidents.c.id == incident_id)).first()
+            r = conn.execute(
+                sa.select(incidents.c.payload).where(incidents.c.id == incident_id)
+            ).first()
             if r is None:
-                like = conn.execute(sa.select(incidents.c.payload)
-                                    .where(incidents.c.id.startswith(incident_id)).limit(2)).all()
+                like = conn.execute(
+                    sa.select(incidents.c.payload)
+                    .where(incidents.c.id.startswith(incident_id))
+                    .limit(2)
+                ).all()
                 if len(like) == 1:
                     r = like[0]
         if r is None:
-            raise UnknownNameError(f"no incident '{incident_id}' in the ledger",
-                                   hint="`mlpb incidents list` shows the ids")
+            raise UnknownNameError(
+                f"no incident '{incident_id}' in the ledger",
+                hint="`mlpb incidents list` shows the ids",
+            )
         inc = Incident.model_validate(r[0])
         return inc.model_copy(update={"timeline": self.events(inc.id)})
 
-    def list(self, *, limit: int = 50, status: str | None = None,
-             model: str | None = None) -> list[Incident]:
+    def list(
+        self, *, limit: int = 50, status: str | None = None, model: str | None = None
+    ) -> list[Incident]:
         q = sa.select(incidents.c.payload).order_by(incidents.c.detected_at.desc()).limit(limit)
         if status:
             q = q.where(incidents.c.status == status)
@@ -168,8 +190,9 @@ class Ledger:
             return [Incident.model_validate(r[0]) for r in conn.execute(q)]
 
     # -- timeline and results --------------------------------------------------------------
-    def add_event(self, incident_id: str, kind: str, message: str,
-                  data: dict[str, Any] | None = None) -> TimelineEvent:
+    def add_event(
+        self, incident_id: str, kind: str, message: str, data: dict[str, Any] | None = None
+    ) -> TimelineEvent:
         ev = TimelineEvent(kind=kind, message=message, data=data or {})
         with self.engine.begin() as conn:
             self._event(conn, incident_id, ev)
@@ -177,43 +200,79 @@ class Ledger:
 
     def events(self, incident_id: str) -> list[TimelineEvent]:
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(timeline).where(timeline.c.incident_id == incident_id)
-                                .order_by(timeline.c.seq)).mappings().all()
-        return [TimelineEvent(at=r["at"], kind=r["kind"], message=r["message"], data=r["data"])
-                for r in rows]
+            rows = (
+                conn.execute(
+                    sa.select(timeline)
+                    .where(timeline.c.incident_id == incident_id)
+                    .order_by(timeline.c.seq)
+                )
+                .mappings()
+                .all()
+            )
+        return [
+            TimelineEvent(at=r["at"], kind=r["kind"], message=r["message"], data=r["data"])
+            for r in rows
+        ]
 
     def record_hypotheses(self, incident_id: str, results: list[HypothesisResult]) -> None:
         with self.engine.begin() as conn:
-            conn.execute(hypothesis_results.delete()
-                         .where(hypothesis_results.c.incident_id == incident_id))
+            conn.execute(
+                hypothesis_results.delete().where(hypothesis_results.c.incident_id == incident_id)
+            )
             if results:
-                conn.execute(hypothesis_results.insert(), [
-                    {"incident_id": incident_id, "hypothesis_id": r.id, "check_name": r.check,
-                     "verdict": r.verdict.value, "confidence": r.confidence, "summary": r.summary,
-                     "findings": [f.model_dump(mode="json") for f in r.findings]}
-                    for r in results])
+                conn.execute(
+                    hypothesis_results.insert(),
+                    [
+                        {
+                            "incident_id": incident_id,
+                            "hypothesis_id": r.id,
+                            "check_name": r.check,
+                            "verdict": r.verdict.value,
+                            "confidence": r.confidence,
+                            "summary": r.summary,
+                            "findings": [f.model_dump(mode="json") for f in r.findings],
+                        }
+                        for r in results
+                    ],
+                )
 
     # -- remediation journal ---------------------------------------------------------------
-    def journal_intent(self, incident_id: str, model: str, remediation_id: str, action: str,
-                       plan: dict[str, Any]) -> int:
+    def journal_intent(
+        self, incident_id: str, model: str, remediation_id: str, action: str, plan: dict[str, Any]
+    ) -> int:
         """Write the journal entry *before* a remediation acts; returns its sequence number."""
         with self.engine.begin() as conn:
-            res = conn.execute(remediation_journal.insert().values(
-                incident_id=incident_id, model=model, remediation_id=remediation_id,
-                action=action, phase="intent", plan=plan, change=None, at=utcnow(), closed=False))
+            res = conn.execute(
+                remediation_journal.insert().values(
+                    incident_id=incident_id,
+                    model=model,
+                    remediation_id=remediation_id,
+                    action=action,
+                    phase="intent",
+                    plan=plan,
+                    change=None,
+                    at=utcnow(),
+                    closed=False,
+                )
+            )
             return int(res.inserted_primary_key[0])
 
-    def journal_update(self, seq: int, phase: str, change: dict[str, Any] | None = None, *,
-                       closed: bool = False) -> None:
+    def journal_update(
+        self, seq: int, phase: str, change: dict[str, Any] | None = None, *, closed: bool = False
+    ) -> None:
         values: dict[str, Any] = {"phase": phase, "at": utcnow(), "closed": closed}
         if change is not None:
             values["change"] = change
         with self.engine.begin() as conn:
-            conn.execute(remediation_journal.update()
-                         .where(remediation_journal.c.seq == seq).values(**values))
+            conn.execute(
+                remediation_journal.update()
+                .where(remediation_journal.c.seq == seq)
+                .values(**values)
+            )
 
-    def journal(self, *, incident_id: str | None = None, model: str | None = None,
-                unfinished: bool = False) -> list[JournalEntry]:
+    def journal(
+        self, *, incident_id: str | None = None, model: str | None = None, unfinished: bool = False
+    ) -> list[JournalEntry]:
         q = sa.select(remediation_journal).order_by(remediation_journal.c.seq)
         if incident_id:
             q = q.where(remediation_journal.c.incident_id == incident_id)
@@ -229,19 +288,28 @@ class Ledger:
     def _row(inc: Incident) -> dict[str, Any]:
         payload = inc.model_dump(mode="json", exclude={"timeline"})
         return {
-            "id": inc.id, "dedup_key": inc.dedup_key,
+            "id": inc.id,
+            "dedup_key": inc.dedup_key,
             "open_dedup_key": inc.dedup_key if inc.status.is_open else None,
-            "playbook": inc.playbook, "model": inc.model, "status": inc.status.value,
-            "severity": inc.severity.value, "drill": inc.drill, "dry_run": inc.dry_run,
-            "detected_at": inc.detected_at, "resolved_at": inc.resolved_at,
-            "updated_at": inc.updated_at, "payload": payload,
+            "playbook": inc.playbook,
+            "model": inc.model,
+            "status": inc.status.value,
+            "severity": inc.severity.value,
+            "drill": inc.drill,
+            "dry_run": inc.dry_run,
+            "detected_at": inc.detected_at,
+            "resolved_at": inc.resolved_at,
+            "updated_at": inc.updated_at,
+            "payload": payload,
         }
 
     @staticmethod
     def _event(conn: sa.Connection, incident_id: str, ev: TimelineEvent) -> None:
-        conn.execute(timeline.insert().values(incident_id=incident_id, at=ev.at, kind=ev.kind,
-                                              message=ev.message, data=ev.data))
+        conn.execute(
+            timeline.insert().values(
+                incident_id=incident_id, at=ev.at, kind=ev.kind, message=ev.message, data=ev.data
+            )
+        )
 
     def close(self) -> None:
         self.engine.dispose()
-

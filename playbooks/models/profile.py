@@ -45,7 +45,8 @@ class DataSources(StrictModel):
     current: DataSource = Field(description="Recent production data (the inference log).")
     labels: LabelSource | None = Field(None, description="Delayed ground-truth labels.")
     feature_version: str | None = Field(
-        None, description="Column with the feature-pipeline version that produced each row.")
+        None, description="Column with the feature-pipeline version that produced each row."
+    )
 
 
 class FeatureSet(StrictModel):
@@ -86,7 +87,8 @@ class ModelRef(StrictModel):
     )
     threshold: float = Field(0.5, ge=0, le=1, description="Decision threshold on the score.")
     fallback_alias: str | None = Field(
-        None, description="Alias of a safe fallback model (e.g. a simpler, known-good one).")
+        None, description="Alias of a safe fallback model (e.g. a simpler, known-good one)."
+    )
 
 
 class TrainingConfig(StrictModel):
@@ -114,13 +116,16 @@ class ServiceLevels(StrictModel):
     max_latency_p95_ms: float | None = Field(None, gt=0, description="p95 latency SLO in ms.")
     max_error_rate: float | None = Field(None, ge=0, le=1, description="Serving error-rate SLO.")
     target_approval_rate: float | None = Field(
-        None, ge=0, le=1, description="Intended share of negative decisions (e.g. approvals).")
+        None, ge=0, le=1, description="Intended share of negative decisions (e.g. approvals)."
+    )
     approval_rate_tolerance: float = Field(
-        0.05, ge=0, le=1, description="Allowed absolute deviation from target_approval_rate.")
+        0.05, ge=0, le=1, description="Allowed absolute deviation from target_approval_rate."
+    )
     min_precision: float | None = Field(None, ge=0, le=1, description="Precision floor.")
     min_recall: float | None = Field(None, ge=0, le=1, description="Recall floor.")
     max_staleness: Duration | None = Field(
-        None, description="Newest data older than this (vs now) means the feed is stale.")
+        None, description="Newest data older than this (vs now) means the feed is stale."
+    )
 
 
 class ModelProfile(StrictModel):
@@ -143,7 +148,9 @@ class ModelProfile(StrictModel):
     segments: list[str] = Field(default_factory=list, description="Slice columns to compare.")
     slo: ServiceLevels = Field(default_factory=ServiceLevels)  # type: ignore[arg-type]
     base_dir: Path = Field(
-        Path("."), exclude=True, description="Directory relative paths resolve against (set on load)."
+        Path("."),
+        exclude=True,
+        description="Directory relative paths resolve against (set on load).",
     )
 
     def resolve(self, path: str) -> Path:

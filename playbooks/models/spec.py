@@ -16,8 +16,8 @@ from playbooks.stats import DriftThresholds
 
 __all__ = [
     "AcceptanceCriterion",
-    "Comparison",
     "Communication",
+    "Comparison",
     "Escalation",
     "HypothesisSpec",
     "MetricName",

@@ -15,14 +15,12 @@ from pydantic import BaseModel, Field
 
 from playbooks.engine.registry import remediation
 from playbooks.registry import ModelNotFound
-from playbooks.remediations.base import NotApplicable, RemediationContext, RevertContext
+from playbooks.remediations.base import NotApplicable, RemediationContext
 from playbooks.remediations.swap import (
     SWAP_METRICS,
+    AliasSwap,
     SwapParams,
-    apply_swap,
     require_model,
-    revert_swap,
-    verify_swap,
 )
 
 __all__ = ["FallbackParams", "SwitchToFallback"]
@@ -35,7 +33,9 @@ class FallbackParams(SwapParams):
 
 
 @remediation("switch-to-fallback", params=FallbackParams, metrics=SWAP_METRICS)
-class SwitchToFallback:
+class SwitchToFallback(AliasSwap):
+    params_model = FallbackParams
+
     """Point the serving alias at the version behind the profile's fallback alias."""
 
     def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
@@ -62,13 +62,3 @@ class SwitchToFallback:
                 "summary": f"move '{alias}' of {name} from v{current} to the fallback "
                            f"v{target} ('{fallback}')"}
 
-    def apply(self, ctx: RemediationContext, params: BaseModel,
-              plan: dict[str, Any]) -> dict[str, Any]:
-        return apply_swap(ctx, plan)
-
-    def verify(self, ctx: RemediationContext, params: BaseModel,
-               change: dict[str, Any]) -> dict[str, float]:
-        return verify_swap(ctx, FallbackParams.model_validate(params.model_dump()), change)
-
-    def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
-        revert_swap(ctx, change)

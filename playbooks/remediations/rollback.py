@@ -15,14 +15,12 @@ from pydantic import BaseModel, Field
 
 from playbooks.engine.registry import remediation
 from playbooks.evidence.frames import previous_version
-from playbooks.remediations.base import NotApplicable, RemediationContext, RevertContext
+from playbooks.remediations.base import NotApplicable, RemediationContext
 from playbooks.remediations.swap import (
     SWAP_METRICS,
+    AliasSwap,
     SwapParams,
-    apply_swap,
     require_model,
-    revert_swap,
-    verify_swap,
 )
 
 __all__ = ["RollbackModel", "RollbackParams", "rollback_candidates"]
@@ -66,7 +64,9 @@ def rollback_candidates(ctx: RemediationContext, p: RollbackParams,
 
 
 @remediation("rollback-model", params=RollbackParams, metrics=SWAP_METRICS)
-class RollbackModel:
+class RollbackModel(AliasSwap):
+    params_model = RollbackParams
+
     """Point the serving alias back at the last known-good version."""
 
     def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
@@ -88,13 +88,3 @@ class RollbackModel:
                f"tagged {p.known_good_tag}=true"),
             hint=f"tag a vetted version with {p.known_good_tag}=true, or use the fallback")
 
-    def apply(self, ctx: RemediationContext, params: BaseModel,
-              plan: dict[str, Any]) -> dict[str, Any]:
-        return apply_swap(ctx, plan)
-
-    def verify(self, ctx: RemediationContext, params: BaseModel,
-               change: dict[str, Any]) -> dict[str, float]:
-        return verify_swap(ctx, RollbackParams.model_validate(params.model_dump()), change)
-
-    def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
-        revert_swap(ctx, change)

@@ -28,7 +28,7 @@ from playbooks.models.common import Duration
 from playbooks.registry import AliasChange, ModelRegistry
 from playbooks.remediations.base import NotApplicable, RemediationContext, RevertContext
 
-__all__ = ["SWAP_METRICS", "SwapParams", "apply_swap", "holdout_rows", "inference_ms",
+__all__ = ["SWAP_METRICS", "AliasSwap", "SwapParams", "apply_swap", "holdout_rows", "inference_ms",
            "require_model", "revert_swap", "verify_swap"]
 
 SWAP_METRICS = {
@@ -171,3 +171,21 @@ def verify_swap(ctx: RemediationContext, p: SwapParams, change: dict[str, Any]) 
                     "inference_ms_replaced": ms["replaced"],
                     "latency_ratio_vs_replaced": ms["restored"] / ms["replaced"]}
     return metrics
+
+
+class AliasSwap:
+    """apply / verify / revert shared by every remediation that moves the serving alias;
+    subclasses set ``params_model`` and write ``plan`` (which version to move to)."""
+
+    params_model: type[SwapParams] = SwapParams
+
+    def apply(self, ctx: RemediationContext, params: BaseModel,
+              plan: dict[str, Any]) -> dict[str, Any]:
+        return apply_swap(ctx, plan)
+
+    def verify(self, ctx: RemediationContext, params: BaseModel,
+               change: dict[str, Any]) -> dict[str, float]:
+        return verify_swap(ctx, self.params_model.model_validate(params.model_dump()), change)
+
+    def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
+        revert_swap(ctx, change)

@@ -28,16 +28,18 @@ def mlpb(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProc
 def _sensors(n: int, rng: np.random.Generator, *, drift: bool) -> pd.DataFrame:
     """Readings of an industrial sensor fleet (a churn/failure model's inputs, say)."""
     ts = pd.date_range("2026-01-01", periods=n, freq="min", tz="UTC")
-    df = pd.DataFrame({
-        "reading_id": [f"r{i}" for i in range(n)],
-        "ts": ts.astype(str),
-        "temperature_c": rng.normal(65 + (9 if drift else 0), 6, n).round(2),
-        "vibration_mm_s": rng.gamma(2.0, 1.5 + (1.2 if drift else 0), n).round(3),
-        "pressure_kpa": rng.normal(300, 20, n).round(1),
-        "humidity_pct": rng.uniform(20, 80, n).round(1),
-        "site": rng.choice(["plant-a", "plant-b", "plant-c"], n, p=[0.5, 0.3, 0.2]),
-        "firmware": rng.choice(["v1", "v2"], n),
-    })
+    df = pd.DataFrame(
+        {
+            "reading_id": [f"r{i}" for i in range(n)],
+            "ts": ts.astype(str),
+            "temperature_c": rng.normal(65 + (9 if drift else 0), 6, n).round(2),
+            "vibration_mm_s": rng.gamma(2.0, 1.5 + (1.2 if drift else 0), n).round(3),
+            "pressure_kpa": rng.normal(300, 20, n).round(1),
+            "humidity_pct": rng.uniform(20, 80, n).round(1),
+            "site": rng.choice(["plant-a", "plant-b", "plant-c"], n, p=[0.5, 0.3, 0.2]),
+            "firmware": rng.choice(["v1", "v2"], n),
+        }
+    )
     df["failure_score"] = rng.uniform(0, 1, n).round(4)
     if drift:  # a new site and a few missing pressure readings
         df.loc[df.sample(frac=0.2, random_state=1).index, "site"] = "plant-d"
@@ -56,9 +58,24 @@ def csv_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _profile(csv_data: Path, current: str, home: Path) -> Path:
     out = home / f"profile-{current}.yaml"
-    proc = mlpb("profile", "init", "sensor-failure", "--reference", str(csv_data / "reference.csv"),
-                "--current", str(csv_data / f"{current}.csv"), "--timestamp", "ts",
-                "--prediction", "failure_score", "--id", "reading_id", "-o", str(out), home=home)
+    proc = mlpb(
+        "profile",
+        "init",
+        "sensor-failure",
+        "--reference",
+        str(csv_data / "reference.csv"),
+        "--current",
+        str(csv_data / f"{current}.csv"),
+        "--timestamp",
+        "ts",
+        "--prediction",
+        "failure_score",
+        "--id",
+        "reading_id",
+        "-o",
+        str(out),
+        home=home,
+    )
     assert "4 numeric, 2 categorical" in proc.stdout
     return out
 
@@ -67,9 +84,12 @@ def test_profile_init_and_dry_run_name_drifted_features(csv_data: Path, tmp_path
     home = tmp_path / "home"
     prof = _profile(csv_data, "current_drifted", home)
     text = prof.read_text()
-    assert "temperature_c" in text and "site" in text and "reading_id" not in text.split("features")[1]
-    res = json.loads(mlpb("run", "data-drift", "--profile", str(prof), "--dry-run", "--json",
-                          home=home).stdout)
+    assert (
+        "temperature_c" in text and "site" in text and "reading_id" not in text.split("features")[1]
+    )
+    res = json.loads(
+        mlpb("run", "data-drift", "--profile", str(prof), "--dry-run", "--json", home=home).stdout
+    )
     assert res["status"] == "diagnosed" and res["dry_run"]
     assert res["root_cause"]["hypothesis_id"] == "population-shift"
     shift = next(h for h in res["hypotheses"] if h["id"] == "population-shift")
@@ -82,8 +102,9 @@ def test_profile_init_and_dry_run_name_drifted_features(csv_data: Path, tmp_path
     assert not rem["applied"] and "no MLflow model" in rem["error"]
 
     clean = _profile(csv_data, "current_clean", home)
-    res2 = json.loads(mlpb("run", "data-drift", "--profile", str(clean), "--dry-run", "--json",
-                           home=home).stdout)
+    res2 = json.loads(
+        mlpb("run", "data-drift", "--profile", str(clean), "--dry-run", "--json", home=home).stdout
+    )
     assert res2["status"] == "false_alarm"
     assert res2["root_cause"]["hypothesis_id"] == "no-material-drift"
     listed = json.loads(mlpb("incidents", "list", "--json", home=home).stdout)
@@ -94,9 +115,20 @@ def _incident_count(home: Path) -> int:
     return len(json.loads(mlpb("incidents", "list", "--json", home=home).stdout))
 
 
-@pytest.mark.parametrize("case", ["missing-file", "missing-column", "not-utf8", "mixed-types",
-                                  "unknown-playbook", "broken-profile"])
-def test_bad_input_fails_clearly_and_opens_nothing(case: str, csv_data: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing-file",
+        "missing-column",
+        "not-utf8",
+        "mixed-types",
+        "unknown-playbook",
+        "broken-profile",
+    ],
+)
+def test_bad_input_fails_clearly_and_opens_nothing(
+    case: str, csv_data: Path, tmp_path: Path
+) -> None:
     home = tmp_path / "home"
     prof = _profile(csv_data, "current_clean", home)
     playbook = "data-drift"
@@ -125,9 +157,11 @@ def test_bad_input_fails_clearly_and_opens_nothing(case: str, csv_data: Path, tm
         prof.write_text(prof.read_text().replace("features:", "featurez:"))
         expect = "featurez: unknown field"
     if cur.exists():
-        prof.write_text(prof.read_text().replace(str(csv_data / "current_clean.csv"), str(cur))
-                        .replace(os.path.relpath(csv_data / "current_clean.csv", prof.parent),
-                                 str(cur)))
+        prof.write_text(
+            prof.read_text()
+            .replace(str(csv_data / "current_clean.csv"), str(cur))
+            .replace(os.path.relpath(csv_data / "current_clean.csv", prof.parent), str(cur))
+        )
     proc = mlpb("run", playbook, "--profile", str(prof), "--json", home=home, check=False)
     assert proc.returncode not in (0, 1), proc.stderr  # a specific, documented exit code
     assert expect in proc.stderr
@@ -140,4 +174,6 @@ def test_validate_catalog_and_broken_spec(tmp_path: Path) -> None:
     assert "data-drift.yaml (spec)" in ok.stdout
     bad = Path(__file__).parents[1] / "unit" / "specs" / "bad" / "01-unknown-check.yaml"
     proc = mlpb("validate", str(bad), home=tmp_path, check=False)
-    assert proc.returncode == 2 and "hypotheses.0.check: unknown check 'no-such-check'" in proc.stdout
+    assert (
+        proc.returncode == 2 and "hypotheses.0.check: unknown check 'no-such-check'" in proc.stdout
+    )

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from playbooks.config import load_settings
+from playbooks.data.io import load_windows
 from playbooks.engine.lifecycle import recover_unfinished
 from playbooks.engine.runtime import Runtime
 from playbooks.ledger import Ledger
@@ -23,7 +24,6 @@ from playbooks.models.incident import IncidentStatus, utcnow
 from playbooks.registry import MlflowModelRegistry
 from playbooks.remediations.base import RemediationContext
 from playbooks.remediations.retrain import Retrain, RetrainParams
-from playbooks.data.io import load_windows
 from playbooks.sandbox import CovariateDrift, bootstrap_sandbox, inject_fault
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -46,9 +46,22 @@ def test_sigkill_during_retrain_leaves_existing_version_and_recovers(tmp_path: P
     marker = tmp_path / "training.marker"
     env = {**os.environ, "MLPB_HOME": str(home), "MLPB_TEST_TRAINING_MARKER": str(marker)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "playbooks.cli.main", "run", "data-drift", "--profile",
-         str(sb.profile_path), "--json"], cwd=ROOT, env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "playbooks.cli.main",
+            "run",
+            "data-drift",
+            "--profile",
+            str(sb.profile_path),
+            "--json",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 240
         while not marker.exists():
@@ -70,7 +83,12 @@ def test_sigkill_during_retrain_leaves_existing_version_and_recovers(tmp_path: P
 
     done = subprocess.run(
         [sys.executable, "-m", "playbooks.cli.main", "recover", "--profile", str(sb.profile_path)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert entry.incident_id in done.stdout
     assert ledger.journal(unfinished=True) == []
@@ -80,8 +98,9 @@ def test_sigkill_during_retrain_leaves_existing_version_and_recovers(tmp_path: P
     assert reg.get_version(sb.model_name, "champion").version == "1"
 
 
-def test_recovery_reverts_an_alias_moved_by_a_dead_run(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_recovery_reverts_an_alias_moved_by_a_dead_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The run died after promoting the new version but before verifying it."""
     home = tmp_path / "home"
     monkeypatch.setenv("MLPB_HOME", str(home))
@@ -90,12 +109,25 @@ def test_recovery_reverts_an_alias_moved_by_a_dead_run(tmp_path: Path,
     profile = load_profile(sb.profile_path)
     from playbooks.models import Incident
 
-    inc, _ = rt.ledger.open_incident(Incident(
-        id="INC-dead", playbook="data-drift", playbook_version="1.0.0", playbook_hash="h",
-        model=profile.name, dedup_key="dead", status=IncidentStatus.REMEDIATING))
-    ctx = RemediationContext(incident_id=inc.id, profile=profile, registry=rt.model_registry(profile),
-                             state_dir=home, data=load_windows(profile),
-                             evidence=EvidencePackage(incident_id=inc.id, collected_at=utcnow()))
+    inc, _ = rt.ledger.open_incident(
+        Incident(
+            id="INC-dead",
+            playbook="data-drift",
+            playbook_version="1.0.0",
+            playbook_hash="h",
+            model=profile.name,
+            dedup_key="dead",
+            status=IncidentStatus.REMEDIATING,
+        )
+    )
+    ctx = RemediationContext(
+        incident_id=inc.id,
+        profile=profile,
+        registry=rt.model_registry(profile),
+        state_dir=home,
+        data=load_windows(profile),
+        evidence=EvidencePackage(incident_id=inc.id, collected_at=utcnow()),
+    )
     params = RetrainParams()
     plan = Retrain().plan(ctx, params)
     seq = rt.ledger.journal_intent(inc.id, profile.name, "retrain", "retrain", plan)

@@ -28,16 +28,24 @@ NUM = ["age", "income", "score", "dti"]
 CAT = ["region"]
 
 
-def _frame(n: int, rng: np.random.Generator, *, shift: float = 0.0, income_factor: float = 1.0,
-           new_region: bool = False) -> pd.DataFrame:
+def _frame(
+    n: int,
+    rng: np.random.Generator,
+    *,
+    shift: float = 0.0,
+    income_factor: float = 1.0,
+    new_region: bool = False,
+) -> pd.DataFrame:
     regions = np.array(["north", "south", "east", "west"])
-    df = pd.DataFrame({
-        "age": rng.normal(40 - 8 * shift, 10, n),
-        "income": rng.lognormal(10.8 - 0.3 * shift, 0.4, n) * income_factor,
-        "score": rng.normal(680 - 60 * shift, 50, n),
-        "dti": rng.beta(2, 5 + -2 * shift, n),
-        "region": rng.choice(regions, n),
-    })
+    df = pd.DataFrame(
+        {
+            "age": rng.normal(40 - 8 * shift, 10, n),
+            "income": rng.lognormal(10.8 - 0.3 * shift, 0.4, n) * income_factor,
+            "score": rng.normal(680 - 60 * shift, 50, n),
+            "dti": rng.beta(2, 5 + -2 * shift, n),
+            "region": rng.choice(regions, n),
+        }
+    )
     if new_region:
         df.loc[: n // 2, "region"] = "NORTH-EAST"
     return df
@@ -46,18 +54,31 @@ def _frame(n: int, rng: np.random.Generator, *, shift: float = 0.0, income_facto
 def _evidence(cur_kwargs: dict[str, object], seed: int = 1) -> EvidencePackage:
     rng = np.random.default_rng(seed)
     rep = drift_report(_frame(5000, rng), _frame(5000, rng, **cur_kwargs), NUM, CAT)  # type: ignore[arg-type]
-    return EvidencePackage(incident_id="INC-t", collected_at=datetime.now(UTC),
-                           feature_drift=[_jsonable(dataclasses.asdict(f)) for f in rep.features])
+    return EvidencePackage(
+        incident_id="INC-t",
+        collected_at=datetime.now(UTC),
+        feature_drift=[_jsonable(dataclasses.asdict(f)) for f in rep.features],
+    )
 
 
 def _results(ev: EvidencePackage) -> list[HypothesisResult]:
     out = []
-    for hid, fn, p in (("upstream-unit-change", check_upstream_unit_change, UnitChangeParams()),
-                       ("population-shift", check_population_shift, PopulationShiftParams()),
-                       ("no-material-drift", check_no_material_drift, NoMaterialDriftParams())):
+    for hid, fn, p in (
+        ("upstream-unit-change", check_upstream_unit_change, UnitChangeParams()),
+        ("population-shift", check_population_shift, PopulationShiftParams()),
+        ("no-material-drift", check_no_material_drift, NoMaterialDriftParams()),
+    ):
         r = fn(ev, p)  # type: ignore[operator]
-        out.append(HypothesisResult(id=hid, check=hid, verdict=r.verdict, confidence=r.confidence,
-                                    summary=r.summary, findings=r.findings))
+        out.append(
+            HypothesisResult(
+                id=hid,
+                check=hid,
+                verdict=r.verdict,
+                confidence=r.confidence,
+                summary=r.summary,
+                findings=r.findings,
+            )
+        )
     return out
 
 
@@ -68,10 +89,14 @@ def spec():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def profile() -> ModelProfile:
-    return ModelProfile.model_validate({
-        "name": "m", "owners": {"data": "data-team", "oncall": "oncall"},
-        "data": {"reference": {"path": "r.csv"}, "current": {"path": "c.csv"}},
-        "features": {"numeric": NUM, "categorical": CAT}})
+    return ModelProfile.model_validate(
+        {
+            "name": "m",
+            "owners": {"data": "data-team", "oncall": "oncall"},
+            "data": {"reference": {"path": "r.csv"}, "current": {"path": "c.csv"}},
+            "features": {"numeric": NUM, "categorical": CAT},
+        }
+    )
 
 
 def test_population_shift_is_root_cause(spec, profile) -> None:  # type: ignore[no-untyped-def]
@@ -105,7 +130,10 @@ def test_reencoded_category_is_an_encoding_change() -> None:
     ev = _evidence({"new_region": True})
     r = check_upstream_unit_change(ev, UnitChangeParams())
     assert r.verdict is Verdict.SUPPORTED
-    assert r.findings[0].kind == "encoding_change" and "NORTH-EAST" in r.findings[0].detail["unseen_values"]
+    assert (
+        r.findings[0].kind == "encoding_change"
+        and "NORTH-EAST" in r.findings[0].detail["unseen_values"]
+    )
 
 
 def test_no_drift_is_a_false_alarm(spec, profile) -> None:  # type: ignore[no-untyped-def]
@@ -124,7 +152,11 @@ def test_scale_that_is_not_a_unit_factor_is_not_a_unit_change() -> None:
 
 
 def test_nothing_supported_escalates(spec, profile) -> None:  # type: ignore[no-untyped-def]
-    res = [HypothesisResult(id=h.id, check=h.check, verdict=Verdict.INCONCLUSIVE,
-                            confidence=0.3, summary="?") for h in spec.hypotheses]
+    res = [
+        HypothesisResult(
+            id=h.id, check=h.check, verdict=Verdict.INCONCLUSIVE, confidence=0.3, summary="?"
+        )
+        for h in spec.hypotheses
+    ]
     d = decide(res, spec, profile)
     assert d.action == "escalate" and d.root_cause is None and d.escalate_to == "oncall"
