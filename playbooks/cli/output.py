@@ -63,7 +63,11 @@ def incident_summary(data: dict[str, Any]) -> Table:
     t.add_column()
     rc = data.get("root_cause")
     t.add_row("playbook", f"{data['playbook']} v{data['playbook_version']}")
-    t.add_row("model", f"{data['model']} (version {data.get('model_version') or 'n/a'})")
+    promoted = [r["change"]["new_version"] for r in data.get("remediations", [])
+                if r.get("applied") and not r.get("reverted") and (r.get("change") or {}).get(
+                    "new_version")]
+    version = f"version {data.get('model_version') or 'n/a'}"
+    t.add_row("model", f"{data['model']} ({version}" + "".join(f" → {v}" for v in promoted) + ")")
     t.add_row("status / severity", f"{data['status']} / {data['severity']}")
     t.add_row(
         "root cause",
@@ -103,7 +107,15 @@ def incident_summary(data: dict[str, Any]) -> Table:
             )
     if data.get("escalated_to"):
         t.add_row("escalated to", data["escalated_to"])
-    fmt = lambda s: "n/a" if s is None else f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h"  # noqa: E731
-    t.add_row("MTTD / MTTR", f"{fmt(data.get('mttd_seconds'))} / {fmt(data.get('mttr_seconds'))}")
+    mttd, mttr = _span(data.get("mttd_seconds")), _span(data.get("mttr_seconds"))
+    t.add_row("MTTD / MTTR", f"{mttd} / {mttr}")
     t.add_row("post-mortem", str(data.get("postmortem_path")))
     return t
+
+
+def _span(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
