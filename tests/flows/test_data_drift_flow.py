@@ -14,7 +14,14 @@ from playbooks.config import load_settings
 from playbooks.ledger import Ledger
 from playbooks.loader import CATALOG_DIR
 from playbooks.registry import MlflowModelRegistry
-from playbooks.sandbox import CovariateDrift, NoFault, UnitChange, bootstrap_sandbox, inject_fault
+from playbooks.sandbox import (
+    CovariateDrift,
+    NoFault,
+    UnitChange,
+    bootstrap_sandbox,
+    inject_fault,
+    make_fault,
+)
 
 pytestmark = pytest.mark.flows
 
@@ -126,3 +133,15 @@ def test_loop_guard_escalates_instead_of_retraining_again(home: Path, tmp_path: 
     assert all(not r["applied"] and "loop guard" in r["error"] for r in second["remediations"])
     assert _champion(sb) == "2"
     assert len(MlflowModelRegistry(sb.tracking_uri).list_versions(sb.model_name)) == 2
+
+
+def test_no_retraining_on_data_that_failed_quality_checks(home: Path) -> None:
+    sb = _sandbox(home, CovariateDrift(strength=1.0))
+    inject_fault(sb, make_fault("null-spike"), days=7, seed=6)  # shifted *and* broken
+    res = _run(sb, home)
+    assert res["root_cause"]["hypothesis_id"] == "population-shift"
+    assert res["status"] == "escalated"
+    (rem,) = res["remediations"]
+    assert not rem["applied"] and "failed" in rem["error"] and "quality check" in rem["error"]
+    assert _champion(sb) == "1"
+    assert len(MlflowModelRegistry(sb.tracking_uri).list_versions(sb.model_name)) == 1
