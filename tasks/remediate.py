@@ -207,7 +207,7 @@ def remediate(
 ) -> Incident:
     """Try each remediation of the decision in order until one verifies; else escalate."""
     default_owner = getattr(inputs.profile.owners, inputs.spec.escalation.default_owner)
-    if not inputs.profile.can_remediate:
+    if not inputs.profile.can_remediate and not inc.dry_run:
         inc.status = IncidentStatus.DIAGNOSED
         inc.remediations = [
             RemediationRecord(
