@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from playbooks.engine.registry import Registry, default_registry
+from playbooks.engine.plugins import PluginTable, default_plugins
 from playbooks.errors import SpecError, UnknownNameError
 from playbooks.models.profile import ModelProfile
 from playbooks.models.spec import PlaybookSpec
@@ -67,9 +67,9 @@ def _validate(path: Path, data: dict[str, Any], model: type[M]) -> M:
         raise SpecError(str(path), _format_errors(exc)) from None
 
 
-def load_spec(path: Path, registry: Registry | None = None) -> PlaybookSpec:
+def load_spec(path: Path, registry: PluginTable | None = None) -> PlaybookSpec:
     """Load a PlaybookSpec and check every check/remediation name and params."""
-    registry = registry or default_registry()
+    registry = registry or default_plugins()
     spec = _validate(path, read_yaml(path), PlaybookSpec)
     problems: list[tuple[str, str]] = []
     for i, h in enumerate(spec.hypotheses):

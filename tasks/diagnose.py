@@ -19,7 +19,7 @@ __all__ = ["diagnose"]
 @task(name="check-hypothesis", task_run_name="check-{hypothesis.id}", **TASK_DEFAULTS)
 def check_hypothesis(inputs: Inputs, hypothesis: HypothesisSpec,
                      evidence: EvidencePackage) -> HypothesisResult:
-    plugin = inputs.registry.get("check", hypothesis.check)
+    plugin = inputs.plugins.get("check", hypothesis.check)
     res = plugin.impl(evidence, plugin.parse_params(hypothesis.params))
     return HypothesisResult(id=hypothesis.id, check=hypothesis.check, verdict=res.verdict,
                             confidence=res.confidence, summary=res.summary, findings=res.findings)

@@ -19,7 +19,7 @@ __all__ = ["collect_evidence"]
 
 @task(name="collect", task_run_name="collect-{name}", **TASK_DEFAULTS)
 def run_collector(ctx: CollectContext, inputs: Inputs, name: str) -> EvidencePart:
-    plugin = inputs.registry.get("collector", name)
+    plugin = inputs.plugins.get("collector", name)
     return plugin.impl(ctx, plugin.parse_params({}))  # type: ignore[no-any-return]
 
 
@@ -32,7 +32,7 @@ def collect_evidence(
         profile=inputs.profile,
         spec=inputs.spec,
         data=inputs.data,
-        registry=rt.model_registry(inputs.profile),
+        model_store=rt.model_store(inputs.profile),
         state_dir=rt.settings.home,
     )
     futures = {name: run_collector.submit(ctx, inputs, name) for name in inputs.spec.evidence}

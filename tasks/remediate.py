@@ -33,7 +33,7 @@ def _context(rt: Runtime, inputs: Inputs, inc: Incident, ev: EvidencePackage) ->
     return RemediationContext(
         incident_id=inc.id,
         profile=inputs.profile,
-        registry=rt.model_registry(inputs.profile),
+        model_store=rt.model_store(inputs.profile),
         state_dir=rt.settings.home,
         evidence=ev,
         data=inputs.data,
@@ -44,7 +44,7 @@ def _context(rt: Runtime, inputs: Inputs, inc: Incident, ev: EvidencePackage) ->
 def plan_remediation(
     ctx: RemediationContext, inputs: Inputs, entry: RemediationSpec
 ) -> dict[str, Any]:
-    plugin = inputs.registry.get("remediation", entry.action)
+    plugin = inputs.plugins.get("remediation", entry.action)
     return plugin.impl().plan(ctx, plugin.parse_params(entry.params))  # type: ignore[no-any-return]
 
 
@@ -57,7 +57,7 @@ def apply_remediation(
     plan: dict[str, Any],
     seq: int,
 ) -> dict[str, Any]:
-    plugin = inputs.registry.get("remediation", entry.action)
+    plugin = inputs.plugins.get("remediation", entry.action)
     txn = get_transaction()
     assert txn is not None
     # Plain, copyable data (Prefect deep-copies stored values), set before acting so the
@@ -87,7 +87,7 @@ def revert_remediation(txn: Transaction) -> None:
         ctx = RevertContext(
             undo["incident_id"],
             undo["profile"],
-            rt.model_registry(undo["profile"]),
+            rt.model_store(undo["profile"]),
             rt.settings.home,
         )
         undo["plugin"].impl().revert(ctx, change)
@@ -276,7 +276,7 @@ def remediate(
 def _needs_clean_data(inputs: Inputs, decision: Decision) -> bool:
     return any(
         getattr(
-            inputs.registry.get("remediation", inputs.spec.remediation(r).action).impl,
+            inputs.plugins.get("remediation", inputs.spec.remediation(r).action).impl,
             "requires_clean_data",
             False,
         )

@@ -19,7 +19,7 @@ __all__ = ["verify_remediation"]
 @task(name="verify-remediation", task_run_name="verify-{entry.id}", **TASK_DEFAULTS)
 def verify_remediation(ctx: RemediationContext, inputs: Inputs, entry: RemediationSpec,
                        change: dict[str, Any]) -> Verification:
-    plugin = inputs.registry.get("remediation", entry.action)
+    plugin = inputs.plugins.get("remediation", entry.action)
     metrics = plugin.impl().verify(ctx, plugin.parse_params(entry.params), change)
     return evaluate_criteria(inputs.spec.criteria_for(entry.id), metrics,
                              {"metrics": metrics, **change.get("windows", {})})

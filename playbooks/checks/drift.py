@@ -14,7 +14,7 @@ import math
 from pydantic import BaseModel, ConfigDict, Field
 
 from playbooks.checks.base import CheckResult, FeatureDriftView, drift_view
-from playbooks.engine.registry import check
+from playbooks.engine.plugins import check
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
 

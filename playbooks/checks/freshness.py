@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from playbooks.checks.base import CheckResult
-from playbooks.engine.registry import check
+from playbooks.engine.plugins import check
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
 

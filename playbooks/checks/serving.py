@@ -16,7 +16,7 @@ from pydantic import Field
 
 from playbooks.checks.base import CheckResult
 from playbooks.checks.evidence_gate import CheckParams, metric_finding, missing_evidence
-from playbooks.engine.registry import check
+from playbooks.engine.plugins import check
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Verdict
 

@@ -12,7 +12,7 @@ from functools import cache
 from pydantic import BaseModel, ConfigDict, Field
 
 from playbooks.checks.base import CheckResult
-from playbooks.engine.registry import check, default_registry
+from playbooks.engine.plugins import check, default_plugins
 from playbooks.loader import load_spec, resolve_spec_path
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
@@ -47,7 +47,7 @@ def _spec(playbook: str) -> PlaybookSpec:
 
 def signature_matches(evidence: EvidencePackage, playbook: str) -> tuple[float, list[str]]:
     """(best confidence of a supported non-false-alarm hypothesis, their summaries)."""
-    spec, registry = _spec(playbook), default_registry()
+    spec, registry = _spec(playbook), default_plugins()
     best, summaries = 0.0, []
     for h in spec.hypotheses:
         if h.on_supported.close_as or h.on_supported.handover_to:

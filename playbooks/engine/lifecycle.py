@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from playbooks.data.io import DataWindows, load_windows
-from playbooks.engine.registry import Registry, default_registry
+from playbooks.engine.plugins import PluginTable, default_plugins
 from playbooks.engine.runtime import Runtime
 from playbooks.loader import load_profile, load_spec, resolve_spec_path
 from playbooks.models.incident import Incident, IncidentStatus, TimelineEvent, utcnow
@@ -25,17 +25,17 @@ class Inputs:
     spec: PlaybookSpec
     profile: ModelProfile
     data: DataWindows
-    registry: Registry
+    plugins: PluginTable
 
 
 def load_inputs(playbook: str, profile_path: str | Path) -> Inputs:
     """Validate everything a run needs before an incident exists (bad input opens nothing)."""
-    registry = default_registry()
-    spec = load_spec(resolve_spec_path(playbook), registry)
+    plugins = default_plugins()
+    spec = load_spec(resolve_spec_path(playbook), plugins)
     profile = load_profile(Path(profile_path))
     # A data-quality playbook must open on a broken feed (a missing column is its finding).
     lenient = spec.taxonomy.failure_class == "quality"
-    return Inputs(spec, profile, load_windows(profile, lenient=lenient), registry)
+    return Inputs(spec, profile, load_windows(profile, lenient=lenient), plugins)
 
 
 def new_incident_id() -> str:
@@ -61,14 +61,14 @@ def recover_unfinished(rt: Runtime, profile: ModelProfile, *,
     """Revert remediations a dead run left half-done (journal entries never closed).
 
     Returns the incident ids that were recovered."""
-    registry = rt.model_registry(profile)
+    store = rt.model_store(profile)
     recovered = []
     for entry in rt.ledger.journal(model=profile.name, unfinished=True):
         if older_than is not None and utcnow() - entry.at < older_than:
             continue  # may still be running
-        if entry.change is not None and registry is not None:
-            plugin = default_registry().get("remediation", entry.action)
-            ctx = RevertContext(entry.incident_id, profile, registry, rt.settings.home)
+        if entry.change is not None and store is not None:
+            plugin = default_plugins().get("remediation", entry.action)
+            ctx = RevertContext(entry.incident_id, profile, store, rt.settings.home)
             plugin.impl().revert(ctx, entry.change)
         rt.ledger.journal_update(entry.seq, "reverted", closed=True)
         inc = rt.ledger.get(entry.incident_id)

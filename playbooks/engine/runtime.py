@@ -7,12 +7,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 from playbooks.config import Settings, load_settings
 from playbooks.errors import MlpbError
 from playbooks.ledger import Ledger
 from playbooks.models.profile import ModelProfile
+from playbooks.modelstore.base import ModelStore
 from playbooks.notify import ConsoleNotifier, Notification, Notifier, SlackNotifier, SlackSettings
 
 __all__ = ["Runtime"]
@@ -39,15 +39,15 @@ class Runtime:
     def ledger(self) -> Ledger:
         return Ledger(self.settings.ledger_url)
 
-    def model_registry(self, profile: ModelProfile) -> Any | None:
-        """The MLflow registry the profile's model lives in; None without a model."""
+    def model_store(self, profile: ModelProfile) -> ModelStore | None:
+        """The MLflow model store the profile's model lives in; None without a model."""
         if profile.model is None:
             return None
-        from playbooks.registry import MlflowModelRegistry  # lazy: mlflow is slow to import
+        from playbooks.modelstore import MlflowModelStore  # lazy: mlflow is slow to import
 
         if profile.model.tracking_uri:
-            return MlflowModelRegistry(profile.model.tracking_uri)
-        return MlflowModelRegistry.local(self.settings.home)
+            return MlflowModelStore(profile.model.tracking_uri)
+        return MlflowModelStore.local(self.settings.home)
 
     def flush_notifications(self) -> None:
         """Deliver notifications an earlier outage left in the outbox; never raises."""

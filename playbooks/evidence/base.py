@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from playbooks.data.io import DataWindows
 from playbooks.models.profile import ModelProfile
 from playbooks.models.spec import PlaybookSpec
+from playbooks.modelstore.base import ModelStore
 
 __all__ = ["CollectContext", "EvidencePart", "NoParams"]
 
@@ -27,7 +28,7 @@ class CollectContext:
     profile: ModelProfile
     spec: PlaybookSpec
     data: DataWindows
-    registry: Any | None  # the model registry; None when the profile names no model
+    model_store: ModelStore | None  # None when the profile names no model
     state_dir: Path
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from playbooks.data.io import DataWindows
-from playbooks.engine.registry import collector
+from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart, NoParams
 from playbooks.models.profile import ModelProfile
 from playbooks.stats import DriftThresholds, compute_drift, fit_reference
@@ -86,10 +86,10 @@ def estimate_onset(
     return onset
 
 
-def collect_model_version(profile: ModelProfile, registry: Any | None) -> dict[str, Any]:
-    if profile.model is None or registry is None:
+def collect_model_version(profile: ModelProfile, store: Any | None) -> dict[str, Any]:
+    if profile.model is None or store is None:
         return {"available": False, "reason": "the profile names no MLflow model"}
-    info = registry.get_version(profile.model.registry_name, profile.model.alias)
+    info = store.get_version(profile.model.registry_name, profile.model.alias)
     return {
         "available": True,
         "name": info.name,
@@ -179,7 +179,7 @@ def collect_feature_drift_part(ctx: CollectContext, params: NoParams) -> Evidenc
 @collector("model-version", params=NoParams)
 def collect_model_version_part(ctx: CollectContext, params: NoParams) -> EvidencePart:
     """The serving version behind the profile's alias: run id, source, tags."""
-    info = collect_model_version(ctx.profile, ctx.registry)
+    info = collect_model_version(ctx.profile, ctx.model_store)
     return EvidencePart(
         fields={"model": info},
         summary=f"serving v{info['version']}" if info.get("available") else "",

@@ -91,11 +91,11 @@ def ece(y: pd.Series | np.ndarray, s: pd.Series | np.ndarray, bins: int = 10) ->
     return total / len(y_arr)
 
 
-def serving_version_info(profile: ModelProfile, registry: Any | None) -> Any | None:
+def serving_version_info(profile: ModelProfile, store: Any | None) -> Any | None:
     """The registry's version behind the profile's alias, or None without a model/registry."""
-    if profile.model is None or registry is None:
+    if profile.model is None or store is None:
         return None
-    return registry.get_version(profile.model.registry_name, profile.model.alias)
+    return store.get_version(profile.model.registry_name, profile.model.alias)
 
 
 def version_threshold(profile: ModelProfile, info: Any | None) -> float:

@@ -15,7 +15,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from playbooks.data.io import DataWindows
-from playbooks.engine.registry import collector
+from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
 from playbooks.models.common import Duration
 from playbooks.models.profile import ModelProfile

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from playbooks.engine.registry import collector
+from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
 from playbooks.evidence.frames import log_view, ok_rows, serving_version_info, version_threshold
 from playbooks.models.common import Duration
@@ -83,7 +83,7 @@ def collect_outputs_part(ctx: CollectContext, params: OutputParams) -> EvidenceP
         return EvidencePart(data={"available": False, "reason": "output evidence needs "
                                   "data.timestamp and prediction.score"},
                             summary="no output evidence (no score column)")
-    threshold = version_threshold(prof, serving_version_info(prof, ctx.registry))
+    threshold = version_threshold(prof, serving_version_info(prof, ctx.model_store))
     log = ok_rows(prof, view.log)
     recent = log[log[view.ts] > view.now - params.recent]
     before = ok_rows(prof, view.before)

@@ -14,7 +14,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.metrics import log_loss
 
-from playbooks.engine.registry import collector
+from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
 from playbooks.evidence.frames import (
     LogView,
@@ -137,7 +137,7 @@ def collect_performance_part(ctx: CollectContext, params: PerformanceParams) -> 
         return EvidencePart(data={"available": False, "reason": "labelled performance needs "
                                   "data.timestamp, data.labels, target and prediction.score"},
                             summary="no labelled performance (profile lacks labels or scores)")
-    info = serving_version_info(prof, ctx.registry)
+    info = serving_version_info(prof, ctx.model_store)
     data, metrics = labelled_performance(prof, view, info.version if info else None, params)
     fields: dict[str, Any] = {}
     if data["decay_onset"]:  # only when found: never erase another collector's onset

@@ -27,7 +27,7 @@ from pandas.api import types as ptypes
 from pydantic import BaseModel, ConfigDict, Field
 
 from playbooks.data.io import DataWindows, SourceFile
-from playbooks.engine.registry import collector
+from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
 from playbooks.models.profile import ModelProfile
 from playbooks.stats.categorical import fit_categorical

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from playbooks.engine.registry import collector
+from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
 from playbooks.evidence.frames import (
     log_view,
@@ -90,10 +90,10 @@ def _compare(ctx: CollectContext, rows: pd.DataFrame, serving: str, previous: st
     if len(rows) > p.max_rows:
         rows = rows.sample(p.max_rows, random_state=0)
     y = rows[prof.target].astype(int).to_numpy()
-    feats, registry = prof.features.all, ctx.registry
-    assert registry is not None  # the caller compares only with a registry
+    feats, store = prof.features.all, ctx.model_store
+    assert store is not None  # the caller compares only with a registry
     scores: dict[str, np.ndarray] = {
-        v: np.asarray(registry.load_model(prof.model.registry_name, v)
+        v: np.asarray(store.load_model(prof.model.registry_name, v)
                       .predict_proba(rows[feats])[:, 1], dtype=np.float64)
         for v in (serving, previous)}
     aucs = {v: safe_auc(y, s) for v, s in scores.items()}
@@ -116,7 +116,7 @@ def collect_release_part(ctx: CollectContext, params: ReleaseParams) -> Evidence
                                   "data.timestamp and prediction.model_version"},
                             summary="no release evidence (no model-version column)")
     log, ts = view.log, view.ts
-    info = serving_version_info(prof, ctx.registry)
+    info = serving_version_info(prof, ctx.model_store)
     serving = info.version if info else str(log.loc[log[ts].idxmax(), vcol])
     previous, first_seen = previous_version(log, ts, vcol, serving)
     versions = version_table(prof, log, ts, view.window_start)
@@ -134,7 +134,7 @@ def collect_release_part(ctx: CollectContext, params: ReleaseParams) -> Evidence
     if lat[0] is not None and lat[1]:
         metrics["release_latency_ratio"] = lat[0] / lat[1]
     lab = ctx.data.labelled
-    if ctx.registry is None:
+    if ctx.model_store is None:
         data["comparison"] = {"method": "unavailable: the profile names no model registry"}
     elif previous and first_seen is not None and lab is not None and prof.target and len(lab):
         since = ok_rows(prof, lab[(lab[ts] >= pd.Timestamp(first_seen))
@@ -148,10 +148,10 @@ def collect_release_part(ctx: CollectContext, params: ReleaseParams) -> Evidence
                 metrics["release_labelled_rows"] = float(cmp["rows"])
             if cmp.get("slice_drops"):
                 metrics["release_worst_slice_auc_drop"] = max(cmp["slice_drops"].values())
-    if ctx.registry is not None and prof.model is not None:
+    if ctx.model_store is not None and prof.model is not None:
         data["tags"] = {v.version: {k: v.tags[k] for k in _TAGS if k in v.tags}
                         | {"aliases": list(v.aliases)}
-                        for v in ctx.registry.list_versions(prof.model.registry_name)}
+                        for v in ctx.model_store.list_versions(prof.model.registry_name)}
     drop = metrics.get("release_auc_drop")
     summary = (f"serving v{serving}" + (f" since {first_seen:%Y-%m-%d %H:%M}" if first_seen else "")
                + (f", previously v{previous}" if previous else ", no earlier version in the log")

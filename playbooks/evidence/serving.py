@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from playbooks.engine.registry import collector
+from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
 from playbooks.evidence.frames import log_view, previous_version, serving_version_info
 from playbooks.models.common import Duration
@@ -105,7 +105,7 @@ def collect_serving_part(ctx: CollectContext, params: ServingParams) -> Evidence
                             "latency_slo_ms": lat_slo, "error_rate_slo": err_slo}
     serving_rows = view.window
     if vcol and vcol in log.columns:
-        info = serving_version_info(prof, ctx.registry)
+        info = serving_version_info(prof, ctx.model_store)
         serving = info.version if info else str(log.loc[log[ts].idxmax(), vcol])
         prev, first = previous_version(log, ts, vcol, serving)
         versions = {str(v): latency_stats(prof, part)

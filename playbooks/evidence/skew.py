@@ -24,7 +24,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from playbooks.data.io import DataWindows
-from playbooks.engine.registry import collector
+from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
 from playbooks.models.profile import ModelProfile
 from playbooks.stats import (
@@ -167,15 +167,15 @@ def _versions(profile: ModelProfile, data: DataWindows, tags: dict[str, str],
     return out
 
 
-def _rescore(profile: ModelProfile, data: DataWindows, registry: Any | None,
+def _rescore(profile: ModelProfile, data: DataWindows, store: Any | None,
              p: SkewParams) -> dict[str, Any]:
     score = profile.prediction.score
-    if (not p.rescore_rows or registry is None or profile.model is None or not score
+    if (not p.rescore_rows or store is None or profile.model is None or not score
             or score not in data.current.columns or data.current.empty):
         return {"available": False, "reason": "no model, score column or rows to re-score"}
     sample = data.current.sample(min(p.rescore_rows, len(data.current)), random_state=0)
     try:
-        model = registry.load_model(profile.model.registry_name, profile.model.alias)
+        model = store.load_model(profile.model.registry_name, profile.model.alias)
         s = np.asarray(model.predict_proba(sample[profile.features.all])[:, 1], dtype=float)
     except Exception as exc:  # evidence, not a gate: record why it is missing
         return {"available": False, "reason": f"re-scoring failed: {type(exc).__name__}: {exc}"}
@@ -184,7 +184,7 @@ def _rescore(profile: ModelProfile, data: DataWindows, registry: Any | None,
 
 
 def assess_skew(profile: ModelProfile, data: DataWindows, *, tags: dict[str, str] | None = None,
-                registry: Any | None = None, params: SkewParams | None = None) -> dict[str, Any]:
+                store: Any | None = None, params: SkewParams | None = None) -> dict[str, Any]:
     """Every skew signature of the current window (JSON-able)."""
     p, t = params or SkewParams(), DriftThresholds()
     num = profile.features.numeric
@@ -203,7 +203,7 @@ def assess_skew(profile: ModelProfile, data: DataWindows, *, tags: dict[str, str
     return {
         "own_psi": {a: round(float(own[a][0]), 4) for a in num}, "drifted": drifted,
         "swaps": swaps, "transforms": transforms, "versions": versions,
-        "rescore": _rescore(profile, data, registry, p),
+        "rescore": _rescore(profile, data, store, p),
         "metrics": {"skewed_features": float(len(skewed)), "skewed_row_share": row_share,
                     "stale_version_share": stale_share},
     }
@@ -231,13 +231,13 @@ def apply_mapping(profile: ModelProfile, frame: pd.DataFrame, reference: pd.Data
 def collect_feature_skew_part(ctx: CollectContext, params: SkewParams) -> EvidencePart:
     """Swapped columns, extra/missing transformations, stale pipeline versions, re-scoring."""
     tags: dict[str, str] = {}
-    if ctx.registry is not None and ctx.profile.model is not None:
+    if ctx.model_store is not None and ctx.profile.model is not None:
         try:
-            tags = dict(ctx.registry.get_version(ctx.profile.model.registry_name,
+            tags = dict(ctx.model_store.get_version(ctx.profile.model.registry_name,
                                                  ctx.profile.model.alias).tags)
         except Exception:  # evidence, not a gate: no tags means no declared version
             tags = {}
-    info = assess_skew(ctx.profile, ctx.data, tags=tags, registry=ctx.registry, params=params)
+    info = assess_skew(ctx.profile, ctx.data, tags=tags, store=ctx.model_store, params=params)
     metrics = dict(info.pop("metrics"))
     if info["rescore"].get("available"):
         metrics["rescore_gap"] = info["rescore"]["mean_abs_gap"]

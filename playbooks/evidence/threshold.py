@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from playbooks.engine.registry import collector
+from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
 from playbooks.evidence.frames import (
     ece,
@@ -124,7 +124,7 @@ def collect_threshold_part(ctx: CollectContext, params: ThresholdEvidenceParams)
         return EvidencePart(data={"available": False, "reason": "threshold evidence needs "
                                   "data.timestamp, target and prediction.score"},
                             summary="no threshold evidence (profile lacks labels or scores)")
-    info = serving_version_info(prof, ctx.registry)
+    info = serving_version_info(prof, ctx.model_store)
     threshold = version_threshold(prof, info)
     frames = {"window": ok_rows(prof, view.window), "before": ok_rows(prof, view.before),
               "labelled_window": ok_rows(prof, view.labelled_window),

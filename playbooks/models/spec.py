@@ -33,7 +33,7 @@ _SEMVER = r"^\d+\.\d+\.\d+$"
 _KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 # Metric names are validated at load against the metrics registered plugins produce
-# (`Registry.metrics()`), so a typo fails validation while new plugins add new metrics.
+# (`PluginTable.metrics()`), so a typo fails validation while new plugins add new metrics.
 MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 
 

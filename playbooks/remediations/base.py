@@ -14,6 +14,7 @@ from playbooks.data.io import DataWindows
 from playbooks.errors import MlpbError
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.profile import ModelProfile
+from playbooks.modelstore.base import ModelStore
 
 __all__ = ["NotApplicable", "Remediation", "RemediationContext", "RevertContext",
            "load_entrypoint"]
@@ -29,7 +30,7 @@ class RevertContext:
 
     incident_id: str
     profile: ModelProfile
-    registry: Any | None  # playbooks.registry.ModelRegistry; None when the profile has no model
+    model_store: ModelStore | None  # None when the profile names no model
     state_dir: Path
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from playbooks.engine.registry import remediation
-from playbooks.registry import ModelNotFound
+from playbooks.engine.plugins import remediation
+from playbooks.modelstore import ModelNotFound
 from playbooks.remediations.base import NotApplicable, RemediationContext
 from playbooks.remediations.swap import (
     SWAP_METRICS,
@@ -40,7 +40,7 @@ class SwitchToFallback(AliasSwap):
 
     def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
         p = FallbackParams.model_validate(params.model_dump())
-        registry, name, alias = require_model(ctx)
+        store, name, alias = require_model(ctx)
         assert ctx.profile.model is not None
         fallback = p.alias or ctx.profile.model.fallback_alias
         if not fallback:
@@ -48,12 +48,12 @@ class SwitchToFallback(AliasSwap):
                                 hint="set model.fallback_alias in the profile and register a "
                                 "simple, vetted version under that alias")
         try:
-            target = registry.get_version(name, fallback).version
+            target = store.get_version(name, fallback).version
         except ModelNotFound:
             raise NotApplicable(f"{name} has no '{fallback}' alias to fall back to",
                                 hint=f"register a vetted version and point '{fallback}' at it"
                                 ) from None
-        current = registry.get_version(name, alias).version
+        current = store.get_version(name, alias).version
         if target == current:
             raise NotApplicable(f"'{alias}' already serves the fallback v{target}")
         return {"model": name, "alias": alias, "current_version": current,

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from playbooks.engine.registry import remediation
+from playbooks.engine.plugins import remediation
 from playbooks.evidence.skew import INVERSE, VERSION_TAG, apply_mapping
 from playbooks.remediations.base import NotApplicable, RemediationContext, RevertContext
 from playbooks.stats import drift_report
@@ -63,7 +63,7 @@ class RestoreFeatureMapping:
     def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
         p = RestoreMappingParams.model_validate(params.model_dump())
         prof = ctx.profile
-        if prof.model is None or ctx.registry is None:
+        if prof.model is None or ctx.model_store is None:
             raise NotApplicable("the profile names no MLflow model to record the mapping on")
         part = ctx.evidence.parts.get("feature-skew")
         if part is None:
@@ -71,7 +71,7 @@ class RestoreFeatureMapping:
         mapping = mapping_from_evidence(part, p.pin_version)
         if not mapping:
             raise NotApplicable("the evidence implies no mapping correction")
-        info = ctx.registry.get_version(prof.model.registry_name, prof.model.alias)
+        info = ctx.model_store.get_version(prof.model.registry_name, prof.model.alias)
         tags = {MAPPING_TAG: json.dumps(mapping, sort_keys=True)}
         if "required_feature_version" in mapping:
             tags[VERSION_TAG] = mapping["required_feature_version"]
@@ -83,30 +83,30 @@ class RestoreFeatureMapping:
 
     def apply(self, ctx: RemediationContext, params: BaseModel,
               plan: dict[str, Any]) -> dict[str, Any]:
-        assert ctx.registry is not None  # plan() refused without one
+        assert ctx.model_store is not None  # plan() refused without one
         for key, value in plan["tags"].items():
-            ctx.registry.tag_version(plan["model"], plan["version"], key, value)
+            ctx.model_store.tag_version(plan["model"], plan["version"], key, value)
         return {k: plan[k] for k in ("model", "version", "mapping", "tags", "previous")}
 
     def verify(self, ctx: RemediationContext, params: BaseModel,
                change: dict[str, Any]) -> dict[str, float]:
         prof = ctx.profile
-        assert ctx.registry is not None
+        assert ctx.model_store is not None
         fixed = apply_mapping(prof, ctx.data.current, ctx.data.reference, change["mapping"])
         rep = drift_report(ctx.data.reference, fixed, prof.features.numeric,
                            prof.features.categorical)
-        tags = ctx.registry.get_version(change["model"], change["version"]).tags
+        tags = ctx.model_store.get_version(change["model"], change["version"]).tags
         tagged = tags.get(MAPPING_TAG) == change["tags"][MAPPING_TAG]
         return {"max_psi_after_mapping": rep.max_psi(), "mapping_tagged": 1.0 if tagged else 0.0,
                 "rows_after_mapping": float(len(fixed))}
 
     def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
-        assert ctx.registry is not None, "the mapping was recorded in a registry; pass it"
-        delete = getattr(ctx.registry, "delete_version_tag", None)
+        assert ctx.model_store is not None, "the mapping was recorded in a registry; pass it"
+        delete = getattr(ctx.model_store, "delete_version_tag", None)
         for key, old in change["previous"].items():
             if old is not None:
-                ctx.registry.tag_version(change["model"], change["version"], key, old)
+                ctx.model_store.tag_version(change["model"], change["version"], key, old)
             elif callable(delete):
                 delete(change["model"], change["version"], key)
             else:  # the registry cannot delete tags: an empty value means "not set"
-                ctx.registry.tag_version(change["model"], change["version"], key, "")
+                ctx.model_store.tag_version(change["model"], change["version"], key, "")

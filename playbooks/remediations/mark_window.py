@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from playbooks.engine.registry import remediation
+from playbooks.engine.plugins import remediation
 from playbooks.remediations.base import NotApplicable, RemediationContext, RevertContext
 
 __all__ = ["MarkWindow", "MarkWindowParams", "marks_path", "read_marks"]

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from playbooks.data.io import load_windows
-from playbooks.engine.registry import remediation
+from playbooks.engine.plugins import remediation
 from playbooks.errors import DataError, MlpbError
 from playbooks.evidence.quality import assess_windows
 from playbooks.models.profile import ModelProfile

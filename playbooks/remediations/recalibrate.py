@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from playbooks.engine.registry import remediation
+from playbooks.engine.plugins import remediation
 from playbooks.errors import MlpbError
 from playbooks.evidence.frames import ok_rows, version_threshold
 from playbooks.models.common import Duration
@@ -112,8 +112,8 @@ def _frames(ctx: RemediationContext, w: dict[str, str]) -> tuple[pd.DataFrame, p
 
 def _scored(ctx: RemediationContext, version: str,
             frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    registry, name, _ = require_model(ctx)
-    model = registry.load_model(name, version)
+    store, name, _ = require_model(ctx)
+    model = store.load_model(name, version)
     s = np.asarray(model.predict_proba(frame[ctx.profile.features.all])[:, 1], dtype=float)
     assert ctx.profile.target is not None
     return s, frame[ctx.profile.target].astype(int).to_numpy()
@@ -153,8 +153,8 @@ class RecalibrateThreshold:
 
     def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
         p = RecalibrateParams.model_validate(params.model_dump())
-        registry, name, alias = require_model(ctx)
-        info = registry.get_version(name, alias)
+        store, name, alias = require_model(ctx)
+        info = store.get_version(name, alias)
         current = version_threshold(ctx.profile, info)
         w = _windows(ctx, p)
         choose, hold = _frames(ctx, w)
@@ -176,8 +176,8 @@ class RecalibrateThreshold:
 
     def apply(self, ctx: RemediationContext, params: BaseModel,
               plan: dict[str, Any]) -> dict[str, Any]:
-        registry, name, _ = require_model(ctx)
-        registry.tag_version(name, plan["version"], plan["tag"], str(plan["new_threshold"]))
+        store, name, _ = require_model(ctx)
+        store.tag_version(name, plan["version"], plan["tag"], str(plan["new_threshold"]))
         return {"model": name, "version": plan["version"], "tag": plan["tag"],
                 "previous": plan["previous_tag"], "new": str(plan["new_threshold"]),
                 "previous_threshold": plan["current_threshold"], "windows": plan["windows"],
@@ -207,8 +207,8 @@ class RecalibrateThreshold:
 
     def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
         """Restore the previous tag value (or remove the tag when there was none)."""
-        registry, name, _ = require_model(ctx)
-        now = registry.get_version(name, change["version"]).tags.get(change["tag"])
+        store, name, _ = require_model(ctx)
+        now = store.get_version(name, change["version"]).tags.get(change["tag"])
         if now == change["previous"]:
             return  # already reverted (idempotent)
         if now != change["new"]:
@@ -217,9 +217,9 @@ class RecalibrateThreshold:
                 f"{change['new']!r} as set by incident {change.get('incident_id')}",
                 hint="someone changed it since; check with the model owners before reverting")
         if change["previous"] is not None:
-            registry.tag_version(name, change["version"], change["tag"], change["previous"])
-        elif callable(delete := getattr(registry, "delete_version_tag", None)):
+            store.tag_version(name, change["version"], change["tag"], change["previous"])
+        elif callable(delete := getattr(store, "delete_version_tag", None)):
             delete(name, change["version"], change["tag"])
         else:  # registry cannot delete tags: write the value consumers fell back to before
-            registry.tag_version(name, change["version"], change["tag"],
+            store.tag_version(name, change["version"], change["tag"],
                                  str(change["previous_threshold"]))

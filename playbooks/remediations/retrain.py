@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from playbooks.engine.registry import remediation
+from playbooks.engine.plugins import remediation
 from playbooks.models.common import Duration
 from playbooks.remediations.base import (
     NotApplicable,
@@ -85,7 +85,7 @@ class Retrain:
     def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
         p = RetrainParams.model_validate(params.model_dump())
         prof = ctx.profile
-        if prof.model is None or ctx.registry is None:
+        if prof.model is None or ctx.model_store is None:
             raise NotApplicable("the profile names no MLflow model: nothing to retrain "
                                 "(add a `model:` section to apply remediations)")
         if prof.training is None or prof.target is None:
@@ -98,7 +98,7 @@ class Retrain:
         if len(holdout) < p.min_holdout_rows:
             raise NotApplicable(f"only {len(holdout)} labelled rows in the holdout "
                                 f"(need {p.min_holdout_rows})")
-        current = ctx.registry.get_version(prof.model.registry_name, prof.model.alias)
+        current = ctx.model_store.get_version(prof.model.registry_name, prof.model.alias)
         return {
             "model": prof.model.registry_name, "alias": prof.model.alias,
             "current_version": current.version, "entrypoint": prof.training.entrypoint,
@@ -117,13 +117,13 @@ class Retrain:
         fit = load_entrypoint(prof.training.entrypoint)
         model = fit(train, numeric=prof.features.numeric, categorical=prof.features.categorical,
                     target=prof.target, seed=p.seed)
-        version = ctx.registry.register_model(
+        version = ctx.model_store.register_model(
             prof.model.registry_name, model, experiment=f"mlpb-{prof.name}",
             params={"train_rows": len(train), **plan["windows"], "seed": p.seed},
             metrics={}, tags={"mlpb.incident_id": ctx.incident_id, "mlpb.remediation": "retrain",
                               "threshold": str(prof.model.threshold)},
             description=f"retrained by ML Playbooks incident {ctx.incident_id}")
-        change = ctx.registry.set_alias(prof.model.registry_name, prof.model.alias,
+        change = ctx.model_store.set_alias(prof.model.registry_name, prof.model.alias,
                                         version.version, incident_id=ctx.incident_id)
         return {"alias_change": change.to_dict(), "new_version": version.version,
                 "previous_version": change.previous_version, "windows": plan["windows"]}
@@ -136,13 +136,13 @@ class Retrain:
         prof = ctx.profile
         assert prof.model is not None
         train, holdout = _frames(ctx, change["windows"])
-        serving = ctx.registry.load_model(prof.model.registry_name, prof.model.alias)
-        previous = (ctx.registry.load_model(prof.model.registry_name, change["previous_version"])
+        serving = ctx.model_store.load_model(prof.model.registry_name, prof.model.alias)
+        previous = (ctx.model_store.load_model(prof.model.registry_name, change["previous_version"])
                     if change.get("previous_version") else None)
         metrics = measure(prof, holdout, serving=serving, previous=previous, reference=train)
         return {**metrics, "holdout_rows": float(len(holdout))}
 
     def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
-        from playbooks.registry import AliasChange
+        from playbooks.modelstore import AliasChange
 
-        ctx.registry.revert_alias(AliasChange.from_dict(change["alias_change"]))
+        ctx.model_store.revert_alias(AliasChange.from_dict(change["alias_change"]))

@@ -2,7 +2,7 @@
 
 "Last known-good" is, by default, the version seen serving just before the current one (from
 the inference log's model-version column), else the newest version tagged ``known_good=true``
-(``prefer`` swaps the order). A candidate that no longer exists in the registry is skipped and
+(``prefer`` swaps the order). A candidate that no longer exists in the store is skipped and
 reported - never point the alias at a version that is not there. Revert moves the alias back
 (:class:`AliasChange`); verification is shared with switch-to-fallback (see ``swap``).
 """
@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from playbooks.engine.registry import remediation
+from playbooks.engine.plugins import remediation
 from playbooks.evidence.frames import previous_version
 from playbooks.remediations.base import NotApplicable, RemediationContext
 from playbooks.remediations.swap import (
@@ -44,8 +44,8 @@ def _previous_serving(ctx: RemediationContext, current: str) -> list[tuple[str, 
 
 
 def _known_good(ctx: RemediationContext, p: RollbackParams, current: str) -> list[tuple[str, str]]:
-    registry, name, _ = require_model(ctx)
-    tagged = [v for v in registry.list_versions(name)
+    store, name, _ = require_model(ctx)
+    tagged = [v for v in store.list_versions(name)
               if v.tags.get(p.known_good_tag, "").lower() == "true" and v.version != current]
     return [(v.version, f"v{v.version} is tagged {p.known_good_tag}=true")
             for v in sorted(tagged, key=lambda v: -int(v.version))]
@@ -71,11 +71,11 @@ class RollbackModel(AliasSwap):
 
     def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
         p = RollbackParams.model_validate(params.model_dump())
-        registry, name, alias = require_model(ctx)
-        current = registry.get_version(name, alias).version
+        store, name, alias = require_model(ctx)
+        current = store.get_version(name, alias).version
         skipped = []
         for version, why in rollback_candidates(ctx, p, current):
-            if not registry.version_exists(name, version):
+            if not store.version_exists(name, version):
                 skipped.append(f"v{version} ({why}) no longer exists in the registry")
                 continue
             return {"model": name, "alias": alias, "current_version": current,

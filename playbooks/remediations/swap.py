@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from playbooks.evidence.frames import log_view, ok_rows, version_threshold
 from playbooks.evidence.outputs import decision_rate, score_profile
 from playbooks.models.common import Duration
-from playbooks.registry import AliasChange, ModelRegistry
+from playbooks.modelstore import AliasChange, ModelStore
 from playbooks.remediations.base import NotApplicable, RemediationContext, RevertContext
 
 __all__ = ["SWAP_METRICS", "AliasSwap", "SwapParams", "apply_swap", "holdout_rows", "inference_ms",
@@ -59,25 +59,25 @@ class SwapParams(BaseModel):
         40, ge=0, le=1000, description="Single requests timed per version in process (0: skip).")
 
 
-def require_model(ctx: RemediationContext | RevertContext) -> tuple[ModelRegistry, str, str]:
+def require_model(ctx: RemediationContext | RevertContext) -> tuple[ModelStore, str, str]:
     """(registry, registered model name, serving alias), or NotApplicable without a model."""
     prof = ctx.profile
-    if prof.model is None or ctx.registry is None:
+    if prof.model is None or ctx.model_store is None:
         raise NotApplicable("the profile names no MLflow model: nothing to switch "
                             "(add a `model:` section to apply remediations)")
-    return ctx.registry, prof.model.registry_name, prof.model.alias
+    return ctx.model_store, prof.model.registry_name, prof.model.alias
 
 
 def apply_swap(ctx: RemediationContext, plan: dict[str, Any]) -> dict[str, Any]:
-    registry, name, alias = require_model(ctx)
-    change = registry.set_alias(name, alias, plan["target_version"], incident_id=ctx.incident_id)
+    store, name, alias = require_model(ctx)
+    change = store.set_alias(name, alias, plan["target_version"], incident_id=ctx.incident_id)
     return {"alias_change": change.to_dict(), "new_version": change.new_version,
             "previous_version": change.previous_version, "reason": plan.get("reason", "")}
 
 
 def revert_swap(ctx: RevertContext, change: dict[str, Any]) -> None:
-    registry, _, _ = require_model(ctx)
-    registry.revert_alias(AliasChange.from_dict(change["alias_change"]))
+    store, _, _ = require_model(ctx)
+    store.revert_alias(AliasChange.from_dict(change["alias_change"]))
 
 
 def holdout_rows(ctx: RemediationContext, p: SwapParams, replaced: str | None) -> pd.DataFrame:
@@ -151,17 +151,17 @@ def verify_swap(ctx: RemediationContext, p: SwapParams, change: dict[str, Any]) 
     """Acceptance metrics of the restored version against the one it replaced."""
     from playbooks.engine.verify import measure
 
-    registry, name, _ = require_model(ctx)
+    store, name, _ = require_model(ctx)
     prof = ctx.profile
     restored_v, replaced_v = change["new_version"], change.get("previous_version")
-    restored = registry.load_model(name, restored_v)
-    replaced = registry.load_model(name, replaced_v) if replaced_v else None
+    restored = store.load_model(name, restored_v)
+    replaced = store.load_model(name, replaced_v) if replaced_v else None
     hold = holdout_rows(ctx, p, replaced_v)
     metrics: dict[str, float] = {"holdout_rows": float(len(hold))}
     if len(hold) >= p.min_holdout_rows:
         metrics |= measure(prof, hold, serving=restored, previous=replaced,
                            reference=ctx.data.reference)
-    threshold = version_threshold(prof, registry.get_version(name, restored_v))
+    threshold = version_threshold(prof, store.get_version(name, restored_v))
     metrics |= _output_health(ctx, p, restored, threshold)
     metrics |= _logged_latency(ctx, restored_v)
     if p.latency_sample_rows and replaced is not None and len(ctx.data.current):

@@ -10,7 +10,7 @@ Layout under ``<state_dir>/sandbox/credit-risk/``::
     labels/date=YYYY-MM-DD/part-0.parquet partitioned by label arrival (label_ts)
     faults.jsonl                          one line per injected fault (see faults.py)
 
-The champion lives in the local MLflow store of the state dir (``MlflowModelRegistry.local``).
+The champion lives in the local MLflow store of the state dir (``MlflowModelStore.local``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from playbooks.errors import MlpbError
-from playbooks.registry import MlflowModelRegistry, ModelNotFound
+from playbooks.modelstore import MlflowModelStore, ModelNotFound
 from playbooks.sandbox import model as credit_model
 from playbooks.sandbox.simulator import (
     CATEGORICAL_FEATURES,
@@ -98,8 +98,8 @@ class Sandbox:
         """The marker's content: seed, rows_per_day, history_days, reference_rows, now, ..."""
         return dict(json.loads(self.marker_path.read_text(encoding="utf-8")))
 
-    def registry(self) -> MlflowModelRegistry:
-        return MlflowModelRegistry.local(self.state_dir)
+    def model_store(self) -> MlflowModelStore:
+        return MlflowModelStore.local(self.state_dir)
 
 
 def sandbox_root(state_dir: Path) -> Path:
@@ -138,20 +138,20 @@ def bootstrap_sandbox(
         "history_days": history_days,
         "reference_rows": reference_rows,
     }
-    registry = MlflowModelRegistry.local(Path(state_dir))
-    if not force and (existing := _reusable(root, wanted, now, registry)) is not None:
+    store = MlflowModelStore.local(Path(state_dir))
+    if not force and (existing := _reusable(root, wanted, now, store)) is not None:
         say(f"reusing the sandbox at {root}")
         return existing
     if root.exists():
         say(f"removing the old sandbox at {root}")
         shutil.rmtree(root)
-    say(f"opening the MLflow store at {registry.tracking_uri}")
-    registry.delete_model(MODEL_NAME)  # a rebuilt sandbox starts again at v1
+    say(f"opening the MLflow store at {store.tracking_uri}")
+    store.delete_model(MODEL_NAME)  # a rebuilt sandbox starts again at v1
 
     anchor = _utc_hour(now or datetime.now(UTC))
     history_start = anchor - timedelta(days=history_days)
     reference_start = history_start - timedelta(days=REFERENCE_DAYS)
-    box = _layout(root, registry.tracking_uri, anchor)
+    box = _layout(root, store.tracking_uri, anchor)
 
     say(f"simulating {REFERENCE_DAYS} days of reference data ({reference_rows} applications)")
     reference = simulate_applications(
@@ -180,7 +180,7 @@ def bootstrap_sandbox(
     auc = metrics["roc_auc"]
     say(f"registering {MODEL_NAME} v1 as {CHAMPION_ALIAS} (holdout ROC AUC {auc:.3f})")
     window = f"{reference_start.isoformat()}/{history_start.isoformat()}"
-    version = registry.register_model(
+    version = store.register_model(
         MODEL_NAME,
         champion,
         experiment=EXPERIMENT,
@@ -189,7 +189,7 @@ def bootstrap_sandbox(
         tags={"threshold": str(THRESHOLD), "training_window": window, "mlpb.sandbox": "true"},
         description="Sandbox champion trained on the reference window.",
     )
-    registry.set_alias(MODEL_NAME, CHAMPION_ALIAS, version.version)
+    store.set_alias(MODEL_NAME, CHAMPION_ALIAS, version.version)
 
     say(f"simulating {history_days} days of production traffic ({rows_per_day}/day) and labels")
     traffic = simulate_applications(
@@ -200,13 +200,13 @@ def bootstrap_sandbox(
     write_partitions(box.labels_dir, labels_for(traffic, anchor), "label_ts")
 
     say("writing the model profile")
-    box.profile_path.write_text(profile_yaml(registry.tracking_uri), encoding="utf-8")
+    box.profile_path.write_text(profile_yaml(store.tracking_uri), encoding="utf-8")
     marker = {
         **wanted,
         "format": _MARKER_FORMAT,
         "now": anchor.isoformat(),
         "model_name": MODEL_NAME,
-        "tracking_uri": registry.tracking_uri,
+        "tracking_uri": store.tracking_uri,
         "champion_version": version.version,
         "holdout_metrics": metrics,
         "created_at": datetime.now(UTC).isoformat(),
@@ -365,7 +365,7 @@ def _layout(root: Path, tracking_uri: str, now: datetime) -> Sandbox:
 
 
 def _reusable(
-    root: Path, wanted: dict[str, int], now: datetime | None, registry: MlflowModelRegistry
+    root: Path, wanted: dict[str, int], now: datetime | None, store: MlflowModelStore
 ) -> Sandbox | None:
     marker = root / _MARKER
     if not marker.is_file():
@@ -384,7 +384,7 @@ def _reusable(
     if not complete:
         return None  # files went missing: rebuild
     try:
-        registry.get_version(MODEL_NAME, CHAMPION_ALIAS)
+        store.get_version(MODEL_NAME, CHAMPION_ALIAS)
     except ModelNotFound:
         return None  # the MLflow store was reset under us: rebuild
     return box

@@ -284,9 +284,9 @@ def inject_fault(
     if callable(before_scoring):  # model faults: register / promote a version first
         before_scoring(ctx)
 
-    registry_ = sandbox.registry()
-    champion = registry_.get_version(sandbox.model_name, CHAMPION_ALIAS)
-    model = registry_.load_model(sandbox.model_name, champion.version)
+    store = sandbox.model_store()
+    champion = store.get_version(sandbox.model_name, CHAMPION_ALIAS)
+    model = store.load_model(sandbox.model_name, champion.version)
     scored = score_traffic(faulty, model, champion.version, seed=sub_seed(seed, 99))
     scored = _decide_with_version_threshold(scored, champion.tags)
     after_scoring = getattr(params, "after_scoring", None)

@@ -19,7 +19,7 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from playbooks.registry import ModelNotFound
+from playbooks.modelstore import ModelNotFound
 from playbooks.sandbox import model as credit_model
 from playbooks.sandbox.bootstrap import (
     CHAMPION_ALIAS,
@@ -120,7 +120,7 @@ class ScoreCollapse(_FaultParams):
 
     def before_scoring(self, ctx: FaultContext) -> None:
         ensure_fallback(ctx.sandbox)
-        reg = ctx.sandbox.registry()
+        reg = ctx.sandbox.model_store()
         model = reg.load_model(ctx.sandbox.model_name, CHAMPION_ALIAS)
         model.named_steps["classifier"].coef_ *= self.weight_scale
         register_version(ctx.sandbox, model, role="score-collapse", promote=True)
@@ -262,7 +262,7 @@ def inject_error_spike(fault: ErrorSpike, window: pd.DataFrame, ctx: FaultContex
 def register_version(sandbox: Sandbox, model: Any, *, role: str, promote: bool,
                      tags: dict[str, str] | None = None) -> str:
     """Register ``model`` as a new version of the sandbox model (and make it champion)."""
-    reg = sandbox.registry()
+    reg = sandbox.model_store()
     info = reg.register_model(
         sandbox.model_name, model, experiment=EXPERIMENT, params={"role": role}, metrics={},
         tags={"threshold": str(THRESHOLD), "mlpb.sandbox": "true", "mlpb.fault": role,
@@ -277,7 +277,7 @@ def ensure_fallback(sandbox: Sandbox) -> str:
     """The version behind the ``fallback`` alias, registering a simple vetted scorecard the
     first time. It is tagged ``role=fallback``, not ``known_good``: rollback-model looks for
     earlier champions; switching to the fallback is its own, explicit remediation."""
-    reg = sandbox.registry()
+    reg = sandbox.model_store()
     try:
         return reg.get_version(sandbox.model_name, FALLBACK_ALIAS).version
     except ModelNotFound:

@@ -21,7 +21,7 @@ from playbooks.ledger import Ledger
 from playbooks.loader import load_profile
 from playbooks.models import EvidencePackage
 from playbooks.models.incident import IncidentStatus, utcnow
-from playbooks.registry import MlflowModelRegistry
+from playbooks.modelstore import MlflowModelStore
 from playbooks.remediations.base import RemediationContext
 from playbooks.remediations.retrain import Retrain, RetrainParams
 from playbooks.sandbox import CovariateDrift, bootstrap_sandbox, inject_fault
@@ -72,7 +72,7 @@ def test_sigkill_during_retrain_leaves_existing_version_and_recovers(tmp_path: P
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
 
-    reg = MlflowModelRegistry(sb.tracking_uri)
+    reg = MlflowModelStore(sb.tracking_uri)
     champion = reg.get_version(sb.model_name, "champion")
     assert reg.version_exists(sb.model_name, champion.version)
     assert champion.version == "1"
@@ -123,7 +123,7 @@ def test_recovery_reverts_an_alias_moved_by_a_dead_run(
     ctx = RemediationContext(
         incident_id=inc.id,
         profile=profile,
-        registry=rt.model_registry(profile),
+        model_store=rt.model_store(profile),
         state_dir=home,
         data=load_windows(profile),
         evidence=EvidencePackage(incident_id=inc.id, collected_at=utcnow()),
@@ -133,7 +133,7 @@ def test_recovery_reverts_an_alias_moved_by_a_dead_run(
     seq = rt.ledger.journal_intent(inc.id, profile.name, "retrain", "retrain", plan)
     change = Retrain().apply(ctx, params, plan)
     rt.ledger.journal_update(seq, "applied", change)
-    reg = MlflowModelRegistry(sb.tracking_uri)
+    reg = MlflowModelStore(sb.tracking_uri)
     assert reg.get_version(sb.model_name, "champion").version == "2"  # ... and then it died
 
     assert recover_unfinished(rt, profile, older_than=None) == ["INC-dead"]

@@ -13,7 +13,7 @@ from flows.engine import run_playbook
 from playbooks.config import load_settings
 from playbooks.ledger import Ledger
 from playbooks.loader import CATALOG_DIR
-from playbooks.registry import MlflowModelRegistry
+from playbooks.modelstore import MlflowModelStore
 from playbooks.sandbox import (
     CovariateDrift,
     NoFault,
@@ -35,7 +35,7 @@ def _sandbox(home: Path, fault: Any) -> Any:
 
 
 def _champion(sb: Any) -> str:
-    reg = MlflowModelRegistry(sb.tracking_uri)
+    reg = MlflowModelStore(sb.tracking_uri)
     return reg.get_version(sb.model_name, "champion").version
 
 
@@ -56,7 +56,7 @@ def test_population_shift_is_retrained_promoted_and_verified(home: Path) -> None
     assert res["verification"]["passed"] and len(res["verification"]["criteria"]) == 4
     assert Path(res["postmortem_path"]).read_text().count("population-shift") >= 1
     assert res["mttd_seconds"] is not None and res["mttr_seconds"] is not None
-    tags = MlflowModelRegistry(sb.tracking_uri).get_version(sb.model_name, "2").tags
+    tags = MlflowModelStore(sb.tracking_uri).get_version(sb.model_name, "2").tags
     assert tags.get("mlpb.incident_id") == res["id"]
     led = Ledger(load_settings(home).ledger_url)
     (entry,) = led.journal(incident_id=res["id"])
@@ -72,7 +72,7 @@ def test_unit_change_is_escalated_not_retrained(home: Path) -> None:
     assert res["status"] == "escalated" and res["escalated_to"] == "data-platform"
     assert res["remediations"] == []
     assert _champion(sb) == "1"
-    assert len(MlflowModelRegistry(sb.tracking_uri).list_versions(sb.model_name)) == 1
+    assert len(MlflowModelStore(sb.tracking_uri).list_versions(sb.model_name)) == 1
     unit = next(h for h in res["hypotheses"] if h["id"] == "upstream-unit-change")
     assert unit["findings"][0]["feature"] == "annual_income"
 
@@ -84,7 +84,7 @@ def test_false_alarm_applies_nothing(home: Path) -> None:
     assert res["root_cause"]["hypothesis_id"] == "no-material-drift"
     assert res["remediations"] == [] and res["verification"] is None
     assert _champion(sb) == "1"
-    assert len(MlflowModelRegistry(sb.tracking_uri).list_versions(sb.model_name)) == 1
+    assert len(MlflowModelStore(sb.tracking_uri).list_versions(sb.model_name)) == 1
 
 
 def test_dry_run_changes_nothing(home: Path) -> None:
@@ -94,7 +94,7 @@ def test_dry_run_changes_nothing(home: Path) -> None:
     (rem,) = res["remediations"]
     assert rem["dry_run"] and not rem["applied"] and "move 'champion'" in rem["plan"]["summary"]
     assert _champion(sb) == "1"
-    assert len(MlflowModelRegistry(sb.tracking_uri).list_versions(sb.model_name)) == 1
+    assert len(MlflowModelStore(sb.tracking_uri).list_versions(sb.model_name)) == 1
     assert Ledger(load_settings(home).ledger_url).journal(incident_id=res["id"]) == []
 
 
@@ -132,7 +132,7 @@ def test_loop_guard_escalates_instead_of_retraining_again(home: Path, tmp_path: 
     assert second["root_cause"]["hypothesis_id"] == "population-shift"
     assert all(not r["applied"] and "loop guard" in r["error"] for r in second["remediations"])
     assert _champion(sb) == "2"
-    assert len(MlflowModelRegistry(sb.tracking_uri).list_versions(sb.model_name)) == 2
+    assert len(MlflowModelStore(sb.tracking_uri).list_versions(sb.model_name)) == 2
 
 
 def test_no_retraining_on_data_that_failed_quality_checks(home: Path) -> None:
@@ -144,4 +144,4 @@ def test_no_retraining_on_data_that_failed_quality_checks(home: Path) -> None:
     (rem,) = res["remediations"]
     assert not rem["applied"] and "failed" in rem["error"] and "quality check" in rem["error"]
     assert _champion(sb) == "1"
-    assert len(MlflowModelRegistry(sb.tracking_uri).list_versions(sb.model_name)) == 1
+    assert len(MlflowModelStore(sb.tracking_uri).list_versions(sb.model_name)) == 1

@@ -15,7 +15,7 @@ import yaml
 
 from flows.engine import run_playbook
 from playbooks.loader import CATALOG_DIR
-from playbooks.registry import MlflowModelRegistry
+from playbooks.modelstore import MlflowModelStore
 from playbooks.remediations.feature_mapping import MAPPING_TAG
 from playbooks.remediations.mark_window import read_marks
 from playbooks.sandbox import FAULTS, Sandbox, bootstrap_sandbox, inject_fault, make_fault
@@ -47,8 +47,8 @@ def _run(sb: Sandbox, home: Path, playbook: str) -> dict[str, Any]:
                         quiet=True)
 
 
-def _registry(sb: Sandbox) -> MlflowModelRegistry:
-    return MlflowModelRegistry(sb.tracking_uri)
+def _registry(sb: Sandbox) -> MlflowModelStore:
+    return MlflowModelStore(sb.tracking_uri)
 
 
 def _assert_model_untouched(sb: Sandbox) -> None:

@@ -16,7 +16,7 @@ from playbooks.config import load_settings
 from playbooks.data.io import load_windows
 from playbooks.ledger import Ledger
 from playbooks.loader import load_profile
-from playbooks.registry import MlflowModelRegistry
+from playbooks.modelstore import MlflowModelStore
 from playbooks.sandbox import Sandbox, bootstrap_sandbox, inject_fault, make_fault
 
 pytestmark = pytest.mark.flows
@@ -58,8 +58,8 @@ def _sandbox(home: Path, fault: str, days: int, **params: Any) -> Sandbox:
     return sb
 
 
-def _registry(sb: Sandbox) -> MlflowModelRegistry:
-    return MlflowModelRegistry(sb.tracking_uri)
+def _registry(sb: Sandbox) -> MlflowModelStore:
+    return MlflowModelStore(sb.tracking_uri)
 
 
 def _run(sb: Sandbox, home: Path, playbook: str) -> dict[str, Any]:

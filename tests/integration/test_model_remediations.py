@@ -11,10 +11,10 @@ import pytest
 from mlflow import MlflowClient
 
 from playbooks.data.io import load_windows
-from playbooks.engine.registry import default_registry
+from playbooks.engine.plugins import default_plugins
 from playbooks.loader import load_profile
 from playbooks.models.evidence import EvidencePackage
-from playbooks.registry import MlflowModelRegistry
+from playbooks.modelstore import MlflowModelStore
 from playbooks.remediations.base import NotApplicable, RemediationContext
 from playbooks.remediations.recalibrate import ThresholdConflict
 from playbooks.sandbox import Sandbox, bootstrap_sandbox, inject_fault, make_fault
@@ -31,22 +31,22 @@ def _sandbox(tmp_path: Path, fault: str, days: int) -> Sandbox:
     return sb
 
 
-def _ctx(sb: Sandbox, registry: Any | None = None) -> RemediationContext:
+def _ctx(sb: Sandbox, store: Any | None = None) -> RemediationContext:
     profile = load_profile(sb.profile_path)
     return RemediationContext(
         incident_id="INC-test", profile=profile,
-        registry=registry or MlflowModelRegistry(sb.tracking_uri), state_dir=sb.state_dir,
+        model_store=store or MlflowModelStore(sb.tracking_uri), state_dir=sb.state_dir,
         evidence=EvidencePackage(incident_id="INC-test", collected_at=datetime.now(UTC)),
         data=load_windows(profile))
 
 
 def _remediation(name: str, **params: Any) -> tuple[Any, Any]:
-    plugin = default_registry().get("remediation", name)
+    plugin = default_plugins().get("remediation", name)
     return plugin.impl(), plugin.parse_params(params)
 
 
 def _alias(sb: Sandbox, alias: str = "champion") -> str:
-    return MlflowModelRegistry(sb.tracking_uri).get_version(sb.model_name, alias).version
+    return MlflowModelStore(sb.tracking_uri).get_version(sb.model_name, alias).version
 
 
 def test_rollback_restores_the_previous_version_and_reverts_exactly(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ def test_rollback_restores_the_previous_version_and_reverts_exactly(tmp_path: Pa
     assert "served before" in plan["reason"]
     change = rollback.apply(ctx, params, plan)
     assert _alias(sb) == "1" and change["previous_version"] == "2"
-    assert MlflowModelRegistry(sb.tracking_uri).get_version(
+    assert MlflowModelStore(sb.tracking_uri).get_version(
         sb.model_name, "1").tags["mlpb.incident_id"] == "INC-test"
     m = rollback.verify(ctx, params, change)
     assert m["roc_auc_delta_vs_previous"] > 0.03  # the restored v1 beats the bad v2
@@ -79,7 +79,7 @@ def test_rollback_never_targets_a_version_that_is_gone(tmp_path: Path) -> None:
     with pytest.raises(NotApplicable, match=r"v1 .* no longer exists"):
         rollback.plan(_ctx(sb), params)
     # A vetted version tagged known_good becomes the target instead.
-    reg = MlflowModelRegistry(sb.tracking_uri)
+    reg = MlflowModelStore(sb.tracking_uri)
     model = reg.load_model(sb.model_name, "2")
     good = reg.register_model(sb.model_name, model, experiment="t", params={}, metrics={},
                               tags={"known_good": "true"})
@@ -104,7 +104,7 @@ def test_fallback_switches_to_the_fallback_alias_and_reverts_exactly(tmp_path: P
     assert m["roc_auc"] > 0.65
     fallback.revert(ctx, change)
     assert _alias(sb) == "3" and _alias(sb, "fallback") == "2"
-    MlflowModelRegistry(sb.tracking_uri).set_alias(sb.model_name, "champion", "2")
+    MlflowModelStore(sb.tracking_uri).set_alias(sb.model_name, "champion", "2")
     with pytest.raises(NotApplicable, match="already serves the fallback"):
         fallback.plan(ctx, params)
 
@@ -124,7 +124,7 @@ def test_recalibration_sets_the_version_tag_and_reverts_exactly(tmp_path: Path) 
     assert plan["version"] == "1" and plan["previous_tag"] == "0.5"
     assert plan["new_threshold"] > 0.5  # more defaulters: cut higher to approve on target
     change = recal.apply(ctx, params, plan)
-    reg = MlflowModelRegistry(sb.tracking_uri)
+    reg = MlflowModelStore(sb.tracking_uri)
     assert reg.get_version(sb.model_name, "1").tags["threshold"] == change["new"]
     assert _alias(sb) == "1"  # the model itself is untouched
     m = recal.verify(ctx, params, change)
@@ -139,7 +139,7 @@ def test_recalibration_sets_the_version_tag_and_reverts_exactly(tmp_path: Path) 
         recal.revert(ctx, change)
 
 
-class _TagDeletingRegistry(MlflowModelRegistry):
+class _TagDeletingRegistry(MlflowModelStore):
     """A registry that can remove a version tag (what an absent prior tag needs)."""
 
     def delete_version_tag(self, name: str, version: str, key: str) -> None:

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from playbooks.errors import UnknownNameError
 from playbooks.models.profile import ModelProfile
-from playbooks.registry import MlflowModelRegistry
+from playbooks.modelstore import MlflowModelStore
 from playbooks.sandbox import (
     FAULTS,
     CovariateDrift,
@@ -49,7 +49,7 @@ def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated, empty MLflow SQLite file. Creating one runs every MLflow migration (seconds),
     so each test's state dir starts from a copy instead."""
     state = tmp_path_factory.mktemp("template")
-    assert not MlflowModelRegistry.local(state).version_exists("none", "1")  # opens the store
+    assert not MlflowModelStore.local(state).version_exists("none", "1")  # opens the store
     return state / "mlflow" / "mlflow.db"
 
 
@@ -145,9 +145,9 @@ def test_profile_is_a_valid_model_profile(built: tuple[Sandbox, list[str]]) -> N
 
 def test_champion_is_v1_with_metrics_and_tags(built: tuple[Sandbox, list[str]]) -> None:
     box, _ = built
-    registry = box.registry()
-    assert registry.tracking_uri == box.tracking_uri
-    champion = registry.get_version("credit-risk", "champion")
+    store = box.model_store()
+    assert store.tracking_uri == box.tracking_uri
+    champion = store.get_version("credit-risk", "champion")
     assert champion.version == "1" and champion.aliases == ["champion"]
     assert champion.tags["threshold"] == "0.5"
     assert "/" in champion.tags["training_window"]
@@ -226,9 +226,9 @@ def test_other_settings_need_force(new_state_dir: Callable[[], Path]) -> None:
         _small(state, seed=8)
     rebuilt = _small(state, seed=8, force=True)
     assert rebuilt.settings()["seed"] == 8
-    champion = first.registry().get_version("credit-risk", "champion")
+    champion = first.model_store().get_version("credit-risk", "champion")
     assert champion.version == "1"
-    assert [v.version for v in first.registry().list_versions("credit-risk")] == ["1"]
+    assert [v.version for v in first.model_store().list_versions("credit-risk")] == ["1"]
 
 
 def test_half_built_sandbox_is_rebuilt(new_state_dir: Callable[[], Path]) -> None:
@@ -237,7 +237,7 @@ def test_half_built_sandbox_is_rebuilt(new_state_dir: Callable[[], Path]) -> Non
     box.marker_path.unlink()  # as if the first bootstrap crashed before finishing
     again = _small(state, seed=7)
     assert again.marker_path.is_file()
-    assert again.registry().get_version("credit-risk", "champion").version == "1"
+    assert again.model_store().get_version("credit-risk", "champion").version == "1"
 
 
 # -- faults ----------------------------------------------------------------------------------

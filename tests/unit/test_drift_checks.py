@@ -18,7 +18,7 @@ from playbooks.checks.drift import (
     check_upstream_unit_change,
 )
 from playbooks.engine.decide import decide, rank
-from playbooks.engine.registry import default_registry
+from playbooks.engine.plugins import default_plugins
 from playbooks.evidence.collect import _jsonable
 from playbooks.loader import CATALOG_DIR, load_spec
 from playbooks.models import EvidencePackage, HypothesisResult, ModelProfile, Verdict
@@ -84,7 +84,7 @@ def _results(ev: EvidencePackage) -> list[HypothesisResult]:
 
 @pytest.fixture(scope="module")
 def spec():  # type: ignore[no-untyped-def]
-    return load_spec(CATALOG_DIR / "data-drift.yaml", default_registry())
+    return load_spec(CATALOG_DIR / "data-drift.yaml", default_plugins())
 
 
 @pytest.fixture(scope="module")

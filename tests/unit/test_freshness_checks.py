@@ -14,7 +14,7 @@ import pytest
 
 from playbooks.data.io import DataWindows
 from playbooks.engine.decide import rank
-from playbooks.engine.registry import default_registry
+from playbooks.engine.plugins import default_plugins
 from playbooks.evidence.freshness import assess_freshness, reference_now
 from playbooks.loader import CATALOG_DIR, load_spec
 from playbooks.models import EvidencePackage, HypothesisResult, ModelProfile, Verdict
@@ -55,7 +55,7 @@ def _diagnose(data: DataWindows,
               now: datetime = END) -> tuple[dict[str, Any], list[HypothesisResult]]:
     part = assess_freshness(_profile(), data, now) | {"clock": "test"}
     ev = EvidencePackage(incident_id="INC-t", collected_at=END, parts={"freshness": part})
-    reg = default_registry()
+    reg = default_plugins()
     out = []
     for h in SPEC.hypotheses:
         plugin = reg.get("check", h.check)
@@ -114,7 +114,7 @@ def test_mark_window_round_trip(tmp_path: Path) -> None:
     data = _log(stop_days_ago=2)
     part = assess_freshness(_profile(), data, END)
     ev = EvidencePackage(incident_id="INC-m", collected_at=END, parts={"freshness": part})
-    ctx = RemediationContext(incident_id="INC-m", profile=_profile(), registry=None,
+    ctx = RemediationContext(incident_id="INC-m", profile=_profile(), model_store=None,
                              state_dir=tmp_path, evidence=ev, data=data)
     mark, params = MarkWindow(), MarkWindowParams()
     plan = mark.plan(ctx, params)

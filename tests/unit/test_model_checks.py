@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from playbooks.engine.decide import decide, rank
-from playbooks.engine.registry import default_registry
+from playbooks.engine.plugins import default_plugins
 from playbooks.evidence.frames import ece, previous_version
 from playbooks.evidence.outputs import score_profile
 from playbooks.loader import CATALOG_DIR, load_spec
@@ -112,7 +112,7 @@ def _ev(**overrides: float) -> EvidencePackage:
 
 
 def _run(check: str, ev: EvidencePackage, **params: Any) -> Any:
-    plugin = default_registry().get("check", check)
+    plugin = default_plugins().get("check", check)
     return plugin.impl(ev, plugin.parse_params(params))
 
 
@@ -242,7 +242,7 @@ def test_missing_collector_is_inconclusive_and_names_it(check: str) -> None:
 
 
 def test_every_check_has_a_typed_params_model_with_defaults() -> None:
-    reg = default_registry()
+    reg = default_plugins()
     mine = [n for n in reg.names("check")
             if reg.get("check", n).impl.__module__.rsplit(".", 1)[-1]
             in ("performance", "threshold", "release", "outputs", "serving")]

@@ -13,7 +13,7 @@ import pytest
 
 from playbooks.data.io import SourceFile, load_windows
 from playbooks.engine.decide import rank
-from playbooks.engine.registry import default_registry
+from playbooks.engine.plugins import default_plugins
 from playbooks.errors import DataError
 from playbooks.evidence.quality import (
     _plain,
@@ -62,7 +62,7 @@ def _diagnose(reference: pd.DataFrame, current: pd.DataFrame,
     report = assess_quality(fit_baseline(_profile(), reference), current, **kw)
     ev = EvidencePackage(incident_id="INC-t", collected_at=T0, metrics=report.metrics,
                          parts={"data-quality": _plain({"issues": report.issues})})
-    reg = default_registry()
+    reg = default_plugins()
     results = []
     for h in SPEC.hypotheses:
         plugin = reg.get("check", h.check)
@@ -198,7 +198,7 @@ def test_quarantine_moves_only_failing_files_and_reverts(tmp_path: Path,
     report, files = assess_windows(prof, data)
     ev = EvidencePackage(incident_id="INC-q", collected_at=T0, metrics=report.metrics,
                          parts={"data-quality": _plain({"issues": report.issues, "files": files})})
-    ctx = RemediationContext(incident_id="INC-q", profile=prof, registry=None, state_dir=state,
+    ctx = RemediationContext(incident_id="INC-q", profile=prof, model_store=None, state_dir=state,
                              evidence=ev, data=data)
     q, params = QuarantineBatch(), QuarantineParams()
     plan = q.plan(ctx, params)

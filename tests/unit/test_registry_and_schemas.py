@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from pydantic import BaseModel
 
-from playbooks.engine.registry import Registry, check, default_registry
+from playbooks.engine.plugins import PluginTable, check, default_plugins
 from playbooks.errors import UnknownNameError
 from playbooks.models.common import parse_duration
 from playbooks.schemas import SCHEMA_DIR, schema_for
@@ -36,7 +36,7 @@ def test_duplicate_names_are_rejected_with_both_locations() -> None:
         return None
 
     with pytest.raises(ValueError, match="duplicate check name 'same-name'"):
-        Registry.from_modules([_module("m1", a=a), _module("m2", b=b)])
+        PluginTable.from_modules([_module("m1", a=a), _module("m2", b=b)])
 
 
 def test_registries_are_separate_objects_not_global_state() -> None:
@@ -44,26 +44,26 @@ def test_registries_are_separate_objects_not_global_state() -> None:
     def c(ev, p):  # type: ignore[no-untyped-def]
         return None
 
-    mine = Registry.from_modules([_module("m3", c=c)])
+    mine = PluginTable.from_modules([_module("m3", c=c)])
     assert mine.names("check") == ["only-here"]
-    assert "only-here" not in default_registry().names("check")
+    assert "only-here" not in default_plugins().names("check")
 
 
 def test_unknown_name_lists_the_registered_ones() -> None:
     with pytest.raises(UnknownNameError) as info:
-        default_registry().get("remediation", "reboot-the-world")
+        default_plugins().get("remediation", "reboot-the-world")
     assert info.value.hint is not None and "retrain" in info.value.hint
 
 
 def test_params_are_validated_with_paths() -> None:
-    problems = default_registry().validate("remediation", "retrain", {"holdout": "soon", "x": 1})
+    problems = default_plugins().validate("remediation", "retrain", {"holdout": "soon", "x": 1})
     locs = dict(problems)
     assert "expected a duration" in locs["holdout"]
     assert locs["x"].startswith("unknown parameter")
 
 
 def test_builtin_plugins_declare_the_metrics_specs_use() -> None:
-    metrics = default_registry().metrics()
+    metrics = default_plugins().metrics()
     assert {"max_psi", "roc_auc", "worst_slice_auc_drop", "labelled_auc_drop"} <= metrics.keys()
     assert all(isinstance(d, str) and d for d in metrics.values())
 

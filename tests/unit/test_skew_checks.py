@@ -10,7 +10,7 @@ import pytest
 
 from playbooks.data.io import DataWindows
 from playbooks.engine.decide import rank
-from playbooks.engine.registry import default_registry
+from playbooks.engine.plugins import default_plugins
 from playbooks.evidence.skew import apply_mapping, assess_skew
 from playbooks.loader import CATALOG_DIR, load_spec
 from playbooks.models import EvidencePackage, HypothesisResult, ModelProfile, Verdict
@@ -54,7 +54,7 @@ def _diagnose(reference: pd.DataFrame,
               current: pd.DataFrame) -> tuple[dict[str, object], list[HypothesisResult]]:
     info = assess_skew(PROFILE, _windows(reference, current))
     ev = EvidencePackage(incident_id="INC-t", collected_at=T0, parts={"feature-skew": info})
-    reg = default_registry()
+    reg = default_plugins()
     out = []
     for h in SPEC.hypotheses:
         plugin = reg.get("check", h.check)

@@ -12,7 +12,7 @@ from playbooks.models.spec import PlaybookSpec
 
 __all__ = ["SCHEMA_DIR", "export_schemas", "schema_for"]
 
-SCHEMA_DIR = Path(__file__).parent / "schemas"
+SCHEMA_DIR = Path(__file__).parent
 _MODELS = {"spec": PlaybookSpec, "profile": ModelProfile}
 
 

@@ -1,4 +1,4 @@
-"""MlflowModelRegistry against a real local MLflow store (SQLite + file artifacts)."""
+"""MlflowModelStore against a real local MLflow store (SQLite + file artifacts)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from playbooks.registry import (
+from playbooks.modelstore import (
     INCIDENT_TAG,
     AliasChange,
     AliasConflict,
-    MlflowModelRegistry,
+    MlflowModelStore,
     ModelNotFound,
-    ModelRegistry,
-    RegistryError,
-    RegistryUnavailable,
+    ModelStore,
+    ModelStoreError,
+    ModelStoreUnavailable,
 )
 from playbooks.sandbox import model as credit_model
 from playbooks.sandbox.simulator import (
@@ -54,9 +54,9 @@ def models(data: pd.DataFrame) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory, models: list[Any]) -> MlflowModelRegistry:
+def store(tmp_path_factory: pytest.TempPathFactory, models: list[Any]) -> MlflowModelStore:
     """A registry holding NAME v1 and v2 (registered from an empty working directory)."""
-    registry = MlflowModelRegistry.local(tmp_path_factory.mktemp("state"))
+    registry = MlflowModelStore.local(tmp_path_factory.mktemp("state"))
     for i, model in enumerate(models, start=1):
         registry.register_model(
             NAME,
@@ -72,18 +72,18 @@ def store(tmp_path_factory: pytest.TempPathFactory, models: list[Any]) -> Mlflow
 
 def test_local_store_paths_are_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    registry = MlflowModelRegistry.local(Path("relative-state"))
+    registry = MlflowModelStore.local(Path("relative-state"))
     assert registry.tracking_uri == f"sqlite:///{tmp_path / 'relative-state/mlflow/mlflow.db'}"
     assert registry.tracking_uri.startswith("sqlite:////")
     assert registry.artifact_location == (tmp_path / "relative-state/mlflow/artifacts").as_uri()
     assert (tmp_path / "relative-state/mlflow/artifacts").is_dir()
-    assert isinstance(registry, ModelRegistry)
+    assert isinstance(registry, ModelStore)
     # Opened by URI alone (as from a profile), a SQLite store keeps artifacts beside the DB.
-    by_uri = MlflowModelRegistry(registry.tracking_uri)
+    by_uri = MlflowModelStore(registry.tracking_uri)
     assert by_uri.artifact_location == registry.artifact_location
 
 
-def test_registered_versions_carry_run_tags_and_source(store: MlflowModelRegistry) -> None:
+def test_registered_versions_carry_run_tags_and_source(store: MlflowModelStore) -> None:
     versions = store.list_versions(NAME)
     assert [v.version for v in versions] == ["1", "2"]
     v2 = versions[1]
@@ -97,14 +97,14 @@ def test_registered_versions_carry_run_tags_and_source(store: MlflowModelRegistr
     assert not store.version_exists("no-such-model", "1")
 
 
-def test_artifacts_stay_inside_the_state_dir(store: MlflowModelRegistry) -> None:
+def test_artifacts_stay_inside_the_state_dir(store: MlflowModelStore) -> None:
     assert store.artifact_location is not None
     root = Path(store.artifact_location.removeprefix("file://"))
     assert list(root.rglob("MLmodel")), "model artifacts were not written under the state dir"
 
 
 def test_loaded_model_predicts_like_the_registered_one(
-    store: MlflowModelRegistry, models: list[Any], data: pd.DataFrame
+    store: MlflowModelStore, models: list[Any], data: pd.DataFrame
 ) -> None:
     loaded = store.load_model(NAME, "2")
     np.testing.assert_allclose(
@@ -114,7 +114,7 @@ def test_loaded_model_predicts_like_the_registered_one(
 
 
 def test_set_alias_records_the_previous_target_and_revert_restores_it(
-    store: MlflowModelRegistry,
+    store: MlflowModelStore,
 ) -> None:
     first = store.set_alias(NAME, "champion", "1")
     assert first.previous_version is None and first.new_version == "1"
@@ -138,7 +138,7 @@ def test_set_alias_records_the_previous_target_and_revert_restores_it(
     store.revert_alias(first)  # still idempotent
 
 
-def test_revert_refuses_to_clobber_a_later_move(store: MlflowModelRegistry) -> None:
+def test_revert_refuses_to_clobber_a_later_move(store: MlflowModelStore) -> None:
     ours = store.set_alias(NAME, "candidate", "1")
     store.set_alias(NAME, "candidate", "2")  # someone else moves it afterwards
     with pytest.raises(AliasConflict, match="now points at v2"):
@@ -148,7 +148,7 @@ def test_revert_refuses_to_clobber_a_later_move(store: MlflowModelRegistry) -> N
         store.get_version(NAME, "candidate")
 
 
-def test_alias_change_round_trips_through_json(store: MlflowModelRegistry) -> None:
+def test_alias_change_round_trips_through_json(store: MlflowModelStore) -> None:
     change = store.set_alias(NAME, "shadow", "2", incident_id="INC-7")
     again = AliasChange.from_dict(json.loads(json.dumps(change.to_dict())))
     assert again == change
@@ -156,14 +156,14 @@ def test_alias_change_round_trips_through_json(store: MlflowModelRegistry) -> No
     assert not any("shadow" in v.aliases for v in store.list_versions(NAME))
 
 
-def test_tag_version(store: MlflowModelRegistry) -> None:
+def test_tag_version(store: MlflowModelStore) -> None:
     store.tag_version(NAME, "1", "mlpb.verified", "true")
     assert store.get_version(NAME, "1").tags["mlpb.verified"] == "true"
     with pytest.raises(ModelNotFound, match="no version 9"):
         store.tag_version(NAME, "9", "k", "v")
 
 
-def test_unknown_model_alias_or_version_say_what_exists(store: MlflowModelRegistry) -> None:
+def test_unknown_model_alias_or_version_say_what_exists(store: MlflowModelStore) -> None:
     store.set_alias(NAME, "stable", "1")
     with pytest.raises(ModelNotFound) as unknown_model:
         store.get_version("no-such-model", "champion")
@@ -179,11 +179,11 @@ def test_unknown_model_alias_or_version_say_what_exists(store: MlflowModelRegist
     with pytest.raises(ModelNotFound, match="no version 99") as unknown_version:
         store.get_version(NAME, "99")
     assert "versions: 1, 2" in str(unknown_version.value)
-    assert isinstance(unknown_version.value, RegistryError)
+    assert isinstance(unknown_version.value, ModelStoreError)
 
 
 def test_fluent_mlflow_state_is_restored_and_cwd_untouched(
-    store: MlflowModelRegistry,
+    store: MlflowModelStore,
     models: list[Any],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -215,8 +215,8 @@ def test_broken_store_is_unavailable(tmp_path: Path, make_uri: Any) -> None:
     (tmp_path / "a-file").write_text("not a directory")
     (tmp_path / "garbage.db").write_bytes(b"definitely not sqlite " * 100)
     uri = make_uri(tmp_path)
-    registry = MlflowModelRegistry(uri)  # construction is lazy and never fails
-    with pytest.raises(RegistryUnavailable) as err:
+    registry = MlflowModelStore(uri)  # construction is lazy and never fails
+    with pytest.raises(ModelStoreUnavailable) as err:
         registry.get_version(NAME, "champion")
     assert uri in str(err.value)
     assert "tracking_uri" in str(err.value)  # the hint says what to check

@@ -1,6 +1,6 @@
 """Registries of checks, remediations and evidence collectors.
 
-Decorators only *mark* a function or class (no global mutable state); a ``Registry`` is built
+Decorators only *mark* a function or class (no global mutable state); a ``PluginTable`` is built
 from modules (the built-in ones are discovered by walking their packages), rejects duplicate
 names and validates params against the typed ``*Params`` model each plugin declares. Plugins
 also declare the metrics they produce, so specs can only name metrics something measures.
@@ -24,11 +24,11 @@ __all__ = [
     "BUILTIN_PACKAGES",
     "Plugin",
     "PluginKind",
-    "Registry",
+    "PluginTable",
     "builtin_modules",
     "check",
     "collector",
-    "default_registry",
+    "default_plugins",
     "remediation",
 ]
 
@@ -95,7 +95,7 @@ def collector(
     return _mark("collector", name, params, metrics)
 
 
-class Registry:
+class PluginTable:
     """An immutable name → plugin map per kind."""
 
     def __init__(self, plugins: Iterable[Plugin]) -> None:
@@ -111,7 +111,7 @@ class Registry:
         self._table = table
 
     @classmethod
-    def from_modules(cls, modules: Iterable[str | ModuleType]) -> Registry:
+    def from_modules(cls, modules: Iterable[str | ModuleType]) -> PluginTable:
         found: list[Plugin] = []
         for mod in modules:
             m = importlib.import_module(mod) if isinstance(mod, str) else mod
@@ -162,6 +162,6 @@ def _where(obj: Any) -> str:
 
 
 @cache
-def default_registry() -> Registry:
+def default_plugins() -> PluginTable:
     """The registry of every built-in check and remediation (built once, then read-only)."""
-    return Registry.from_modules(builtin_modules())
+    return PluginTable.from_modules(builtin_modules())

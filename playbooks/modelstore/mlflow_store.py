@@ -1,8 +1,8 @@
 """The model registry behind a Protocol, with the MLflow implementation.
 
 Remediations (roll back, promote a retrained model) only need a handful of registry verbs, so
-they talk to :class:`ModelRegistry`; :class:`MlflowModelRegistry` implements it over MLflow's
-client API. Every MLflow failure comes out as a :class:`RegistryError` subclass whose message
+they talk to :class:`ModelStore`; :class:`MlflowModelStore` implements it over MLflow's
+client API. Every MLflow failure comes out as a :class:`ModelStoreError` subclass whose message
 says what was wrong and what to do.
 
 MLflow's model-logging API is "fluent": it reads the tracking URI from process-global state.
@@ -19,27 +19,24 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, TypeVar
 
 from playbooks.errors import MlpbError
+from playbooks.modelstore.base import (
+    INCIDENT_TAG,
+    AliasChange,
+    AliasConflict,
+    ModelNotFound,
+    ModelStoreError,
+    ModelStoreUnavailable,
+    ModelVersionInfo,
+)
 
-__all__ = [
-    "INCIDENT_TAG",
-    "AliasChange",
-    "AliasConflict",
-    "MlflowModelRegistry",
-    "ModelNotFound",
-    "ModelRegistry",
-    "ModelVersionInfo",
-    "RegistryError",
-    "RegistryUnavailable",
-]
+__all__ = ["MlflowModelStore"]
 
-INCIDENT_TAG = "mlpb.incident_id"
 _T = TypeVar("_T")
 # One lock for the process: MLflow's fluent URIs are process-global.
 _FLUENT_LOCK = threading.RLock()
@@ -50,104 +47,11 @@ _CHATTY_LOGGERS = ("mlflow.store.db.utils", "alembic.runtime.migration", "alembi
 _SKOPS_TRUSTED = ["numpy.dtype"]
 
 
-class RegistryError(MlpbError):
-    """Something went wrong talking to the model registry."""
-
-
-class RegistryUnavailable(RegistryError):
-    """The tracking/registry store cannot be reached or is broken."""
-
-
-class ModelNotFound(RegistryError):
-    """No such registered model, alias or version."""
-
-
-class AliasConflict(RegistryError):
-    """An alias moved since we changed it; reverting would clobber someone else's change."""
-
-
-@dataclass(frozen=True)
-class ModelVersionInfo:
-    """One registered model version, detached from MLflow's entity classes."""
-
-    name: str
-    version: str
-    run_id: str | None
-    source: str
-    aliases: list[str]
-    tags: dict[str, str]
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class AliasChange:
-    """What ``set_alias`` did, with enough state to undo it (kept in the remediation journal)."""
-
-    name: str
-    alias: str
-    previous_version: str | None
-    new_version: str
-    incident_id: str | None
-    changed_at: datetime
-
-    def to_dict(self) -> dict[str, str | None]:
-        data = asdict(self)
-        data["changed_at"] = self.changed_at.isoformat()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AliasChange:
-        changed_at = data["changed_at"]
-        return cls(
-            name=str(data["name"]),
-            alias=str(data["alias"]),
-            previous_version=None if data.get("previous_version") is None
-            else str(data["previous_version"]),
-            new_version=str(data["new_version"]),
-            incident_id=data.get("incident_id"),
-            changed_at=changed_at if isinstance(changed_at, datetime)
-            else datetime.fromisoformat(str(changed_at)),
-        )
-
-
-@runtime_checkable
-class ModelRegistry(Protocol):
-    """The registry verbs playbooks use. Versions are strings ("3"); aliases are names."""
-
-    def get_version(self, name: str, alias_or_version: str) -> ModelVersionInfo: ...
-
-    def load_model(self, name: str, alias_or_version: str) -> Any: ...
-
-    def register_model(
-        self,
-        name: str,
-        model: Any,
-        *,
-        experiment: str,
-        params: dict[str, Any],
-        metrics: dict[str, float],
-        tags: dict[str, str],
-        description: str = "",
-    ) -> ModelVersionInfo: ...
-
-    def set_alias(
-        self, name: str, alias: str, version: str, *, incident_id: str | None = None
-    ) -> AliasChange: ...
-
-    def revert_alias(self, change: AliasChange) -> None: ...
-
-    def tag_version(self, name: str, version: str, key: str, value: str) -> None: ...
-
-    def list_versions(self, name: str) -> list[ModelVersionInfo]: ...
-
-    def version_exists(self, name: str, version: str) -> bool: ...
-
-
-class MlflowModelRegistry:
-    """:class:`ModelRegistry` over an MLflow tracking store and model registry.
+class MlflowModelStore:
+    """:class:`ModelStore` over an MLflow tracking store and model registry.
 
     Construction is cheap and does not touch the store; the first call opens it (and creates
-    the tables of a new SQLite store) and raises :class:`RegistryUnavailable` if it cannot.
+    the tables of a new SQLite store) and raises :class:`ModelStoreUnavailable` if it cannot.
     """
 
     def __init__(
@@ -166,7 +70,7 @@ class MlflowModelRegistry:
         self._client_obj: Any = None
 
     @classmethod
-    def local(cls, state_dir: Path) -> MlflowModelRegistry:
+    def local(cls, state_dir: Path) -> MlflowModelStore:
         """The embedded default: SQLite + local artifacts under ``<state_dir>/mlflow``.
 
         Paths are made absolute so the store works from any working directory.
@@ -177,7 +81,7 @@ class MlflowModelRegistry:
         return cls(f"sqlite:///{root / 'mlflow.db'}", artifact_location=artifacts.as_uri())
 
     def __repr__(self) -> str:
-        return f"MlflowModelRegistry(tracking_uri={self.tracking_uri!r})"
+        return f"MlflowModelStore(tracking_uri={self.tracking_uri!r})"
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -377,7 +281,7 @@ class MlflowModelRegistry:
         *,
         missing: Callable[[], ModelNotFound] | None = None,
     ) -> _T:
-        """Run ``fn(client)`` and translate whatever MLflow raises into a RegistryError."""
+        """Run ``fn(client)`` and translate whatever MLflow raises into a ModelStoreError."""
         try:
             # Inside _fluent: some MLflow store code opens a default MlflowClient() internally
             # (e.g. resolving models:/ sources), which must land on this store, not ./mlflow.db.
@@ -390,18 +294,18 @@ class MlflowModelRegistry:
 
     def _translate(
         self, exc: Exception, doing: str, missing: Callable[[], ModelNotFound] | None
-    ) -> RegistryError:
+    ) -> ModelStoreError:
         code = str(getattr(exc, "error_code", ""))
         if missing is not None and code == "RESOURCE_DOES_NOT_EXIST":
             return missing()
         if self._client_obj is None or _is_unavailable(exc, code):
-            return RegistryUnavailable(
+            return ModelStoreUnavailable(
                 f"MLflow store at '{self.tracking_uri}' is unavailable while {doing}: "
                 f"{type(exc).__name__}: {_first_line(exc)}",
                 hint="check the profile's model.tracking_uri (or the state dir), that the "
                 "server is up and the database file is a readable MLflow store",
             )
-        return RegistryError(
+        return ModelStoreError(
             f"MLflow failed while {doing}: {type(exc).__name__}: {_first_line(exc)}",
             hint=f"store: {self.tracking_uri}",
         )

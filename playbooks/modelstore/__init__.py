@@ -1,0 +1,26 @@
+"""The model store: a small Protocol playbooks use, and its MLflow implementation (which
+imports mlflow only when first used, so importing this package stays fast)."""
+
+from playbooks.modelstore.base import (
+    INCIDENT_TAG,
+    AliasChange,
+    AliasConflict,
+    ModelNotFound,
+    ModelStore,
+    ModelStoreError,
+    ModelStoreUnavailable,
+    ModelVersionInfo,
+)
+from playbooks.modelstore.mlflow_store import MlflowModelStore
+
+__all__ = [
+    "INCIDENT_TAG",
+    "AliasChange",
+    "AliasConflict",
+    "MlflowModelStore",
+    "ModelNotFound",
+    "ModelStore",
+    "ModelStoreError",
+    "ModelStoreUnavailable",
+    "ModelVersionInfo",
+]

@@ -1,0 +1,121 @@
+"""The model store Protocol playbooks talk to, and the records it returns (no MLflow here).
+
+Remediations (roll back, promote a retrained model, tag a threshold) only need a handful of
+registry verbs, so they depend on :class:`ModelStore`; ``mlflow_store.MlflowModelStore`` is
+the implementation. Every failure is a :class:`ModelStoreError` subclass whose message says
+what was wrong and what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from playbooks.errors import MlpbError
+
+__all__ = [
+    "INCIDENT_TAG",
+    "AliasChange",
+    "AliasConflict",
+    "ModelNotFound",
+    "ModelStore",
+    "ModelStoreError",
+    "ModelStoreUnavailable",
+    "ModelVersionInfo",
+]
+
+INCIDENT_TAG = "mlpb.incident_id"
+
+
+class ModelStoreError(MlpbError):
+    """Something went wrong talking to the model registry."""
+
+
+class ModelStoreUnavailable(ModelStoreError):
+    """The tracking/registry store cannot be reached or is broken."""
+
+
+class ModelNotFound(ModelStoreError):
+    """No such registered model, alias or version."""
+
+
+class AliasConflict(ModelStoreError):
+    """An alias moved since we changed it; reverting would clobber someone else's change."""
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    """One registered model version, detached from MLflow's entity classes."""
+
+    name: str
+    version: str
+    run_id: str | None
+    source: str
+    aliases: list[str]
+    tags: dict[str, str]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    """What ``set_alias`` did, with enough state to undo it (kept in the remediation journal)."""
+
+    name: str
+    alias: str
+    previous_version: str | None
+    new_version: str
+    incident_id: str | None
+    changed_at: datetime
+
+    def to_dict(self) -> dict[str, str | None]:
+        data = asdict(self)
+        data["changed_at"] = self.changed_at.isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AliasChange:
+        changed_at = data["changed_at"]
+        return cls(
+            name=str(data["name"]),
+            alias=str(data["alias"]),
+            previous_version=None if data.get("previous_version") is None
+            else str(data["previous_version"]),
+            new_version=str(data["new_version"]),
+            incident_id=data.get("incident_id"),
+            changed_at=changed_at if isinstance(changed_at, datetime)
+            else datetime.fromisoformat(str(changed_at)),
+        )
+
+
+@runtime_checkable
+class ModelStore(Protocol):
+    """The registry verbs playbooks use. Versions are strings ("3"); aliases are names."""
+
+    def get_version(self, name: str, alias_or_version: str) -> ModelVersionInfo: ...
+
+    def load_model(self, name: str, alias_or_version: str) -> Any: ...
+
+    def register_model(
+        self,
+        name: str,
+        model: Any,
+        *,
+        experiment: str,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        tags: dict[str, str],
+        description: str = "",
+    ) -> ModelVersionInfo: ...
+
+    def set_alias(
+        self, name: str, alias: str, version: str, *, incident_id: str | None = None
+    ) -> AliasChange: ...
+
+    def revert_alias(self, change: AliasChange) -> None: ...
+
+    def tag_version(self, name: str, version: str, key: str, value: str) -> None: ...
+
+    def list_versions(self, name: str) -> list[ModelVersionInfo]: ...
+
+    def version_exists(self, name: str, version: str) -> bool: ...
