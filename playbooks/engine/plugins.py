@@ -14,11 +14,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from types import ModuleType
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from playbooks.errors import UnknownNameError
+
+if TYPE_CHECKING:  # the plugin kinds' own modules import this one (decorators)
+    from playbooks.checks.base import CheckResult
+    from playbooks.evidence.base import CollectContext, EvidencePart
+    from playbooks.models.evidence import EvidencePackage
+    from playbooks.remediations.base import Remediation
 
 __all__ = [
     "BUILTIN_PACKAGES",
@@ -29,11 +35,13 @@ __all__ = [
     "check",
     "collector",
     "default_plugins",
+    "fault",
     "remediation",
 ]
 
-PluginKind = Literal["check", "remediation", "collector"]
+PluginKind = Literal["check", "remediation", "collector", "fault"]
 T = TypeVar("T")
+P = TypeVar("P", bound=BaseModel)
 _MARK = "__mlpb_plugin__"
 
 # Packages whose modules' decorated members form the standard catalog's plugins: adding a
@@ -51,24 +59,49 @@ def builtin_modules() -> list[str]:
 
 
 @dataclass(frozen=True)
-class Plugin:
+class Plugin(Generic[P]):
+    """One registered unit of work and the typed ``*Params`` model its YAML is checked against."""
+
     kind: PluginKind
     name: str
-    params: type[BaseModel]
-    impl: Any
+    params: type[P]
+    impl: Any  # the function or class; call it through the typed views below
     doc: str
     metrics: Mapping[str, str]  # metric name -> meaning, for metrics this plugin produces
+    # Remediations only: refuse to act when the current data failed quality checks. Opt-out,
+    # so a remediation that forgets to say is the safe kind.
+    requires_clean_data: bool = True
 
-    def parse_params(self, raw: Mapping[str, Any]) -> BaseModel:
+    def parse_params(self, raw: Mapping[str, Any]) -> P:
         return self.params.model_validate(dict(raw))
+
+    # Typed views: one place that knows how each kind is called.
+    def run_check(self, evidence: EvidencePackage, raw: Mapping[str, Any]) -> CheckResult:
+        result: CheckResult = self.impl(evidence, self.parse_params(raw))
+        return result
+
+    def run_collector(self, ctx: CollectContext) -> EvidencePart:
+        part: EvidencePart = self.impl(ctx, self.parse_params({}))
+        return part
+
+    def remediation(self) -> Remediation[P]:
+        """A fresh instance of the remediation class."""
+        instance: Remediation[P] = self.impl()
+        return instance
 
 
 def _mark(
-    kind: PluginKind, name: str, params: type[BaseModel], metrics: Mapping[str, str] | None = None
+    kind: PluginKind,
+    name: str,
+    params: type[BaseModel],
+    metrics: Mapping[str, str] | None = None,
+    *,
+    requires_clean_data: bool = True,
 ) -> Callable[[T], T]:
     def decorate(obj: T) -> T:
         doc = (obj.__doc__ or "").strip()
-        setattr(obj, _MARK, Plugin(kind, name, params, obj, doc, dict(metrics or {})))
+        plugin = Plugin(kind, name, params, obj, doc, dict(metrics or {}), requires_clean_data)
+        setattr(obj, _MARK, plugin)
         return obj
 
     return decorate
@@ -80,11 +113,16 @@ def check(name: str, *, params: type[BaseModel]) -> Callable[[T], T]:
 
 
 def remediation(
-    name: str, *, params: type[BaseModel], metrics: Mapping[str, str] | None = None
+    name: str,
+    *,
+    params: type[BaseModel],
+    metrics: Mapping[str, str] | None = None,
+    requires_clean_data: bool = True,
 ) -> Callable[[T], T]:
-    """Mark a class with ``plan``/``apply``/``revert``/``verify`` as remediation ``name``;
-    ``metrics`` are the acceptance metrics its ``verify`` measures."""
-    return _mark("remediation", name, params, metrics)
+    """Mark a ``Remediation[XParams]`` class as remediation ``name``; ``metrics`` are the
+    acceptance metrics its ``verify`` measures. ``requires_clean_data=False`` only for
+    changes that learn nothing from the current window (a rollback, a quarantine)."""
+    return _mark("remediation", name, params, metrics, requires_clean_data=requires_clean_data)
 
 
 def collector(
@@ -95,11 +133,16 @@ def collector(
     return _mark("collector", name, params, metrics)
 
 
+def fault(name: str, *, params: type[BaseModel]) -> Callable[[T], T]:
+    """Mark a sandbox fault injector (drills) as the fault called ``name``."""
+    return _mark("fault", name, params)
+
+
 class PluginTable:
     """An immutable name → plugin map per kind."""
 
-    def __init__(self, plugins: Iterable[Plugin]) -> None:
-        table: dict[tuple[str, str], Plugin] = {}
+    def __init__(self, plugins: Iterable[Plugin[Any]]) -> None:
+        table: dict[tuple[str, str], Plugin[Any]] = {}
         for p in plugins:
             key = (p.kind, p.name)
             if key in table and table[key].impl is not p.impl:
@@ -112,11 +155,16 @@ class PluginTable:
 
     @classmethod
     def from_modules(cls, modules: Iterable[str | ModuleType]) -> PluginTable:
-        found: list[Plugin] = []
+        found: list[Plugin[Any]] = []
         for mod in modules:
             m = importlib.import_module(mod) if isinstance(mod, str) else mod
             found += [getattr(v, _MARK) for v in vars(m).values() if hasattr(v, _MARK)]
         return cls(found)
+
+    def extend(self, modules: Iterable[str | ModuleType]) -> PluginTable:
+        """A new table with this one's plugins plus those marked in ``modules``."""
+        more = PluginTable.from_modules(modules)._table.values()
+        return PluginTable([*self._table.values(), *more])
 
     def metrics(self) -> dict[str, str]:
         """Every metric some plugin produces (name -> meaning)."""
@@ -125,7 +173,7 @@ class PluginTable:
     def names(self, kind: PluginKind) -> list[str]:
         return sorted(n for k, n in self._table if k == kind)
 
-    def get(self, kind: PluginKind, name: str) -> Plugin:
+    def get(self, kind: PluginKind, name: str) -> Plugin[Any]:
         try:
             return self._table[(kind, name)]
         except KeyError:

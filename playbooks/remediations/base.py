@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -40,18 +40,24 @@ class RemediationContext(RevertContext):
     data: DataWindows
 
 
-class Remediation(Protocol):
+P_contra = TypeVar("P_contra", bound=BaseModel, contravariant=True)
+
+
+class Remediation(Protocol[P_contra]):
     """plan() previews, apply() changes and returns a JSON-able Change holding the prior
-    state, revert(change) restores it. apply() must be safe to revert at any point."""
+    state, revert(change) restores it. apply() must be safe to revert at any point.
 
-    def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]: ...
+    Implementations subclass ``Remediation[TheirParams]`` so their methods are checked
+    against the params model declared once, in the ``@remediation`` decorator."""
 
-    def apply(self, ctx: RemediationContext, params: BaseModel,
+    def plan(self, ctx: RemediationContext, params: P_contra) -> dict[str, Any]: ...
+
+    def apply(self, ctx: RemediationContext, params: P_contra,
               plan: dict[str, Any]) -> dict[str, Any]: ...
 
     def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None: ...
 
-    def verify(self, ctx: RemediationContext, params: BaseModel,
+    def verify(self, ctx: RemediationContext, params: P_contra,
                change: dict[str, Any]) -> dict[str, float]:
         """Measure the acceptance metrics on fresh data after the change."""
         ...
