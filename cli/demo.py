@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
-from playbooks.cli.output import Progress, err, incident_summary, out
+from cli.output import Progress, err, incident_summary, out
 from playbooks.config import Settings
 
 __all__ = ["run_demo"]
@@ -33,7 +33,7 @@ def run_demo(settings: Settings, *, fault: str = "covariate-drift", seed: int = 
     injected = inject_fault(sandbox, make_fault(fault), seed=seed + 4)
     steps.note(f"fault onset {injected.onset:%Y-%m-%d %H:%M} UTC")
 
-    from playbooks.cli.env import prepare_prefect_env
+    from cli.env import prepare_prefect_env
 
     prepare_prefect_env(settings)
     steps.step("starting Prefect (embedded) and running the data-drift playbook")

@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
-from playbooks.cli.output import Progress, err, out, print_json
+from cli.output import Progress, err, out, print_json
 from playbooks.config import load_settings
 from playbooks.errors import UnknownNameError
 
@@ -54,7 +54,7 @@ def run_drills(faults: list[str], seeds: list[int], *, home: str | None,
         raise UnknownNameError(f"unknown fault(s) {unknown}",
                                hint=f"`mlpb drill --list` shows: {', '.join(FAULTS.kinds())}")
     settings = load_settings(home).ensure()
-    from playbooks.cli.env import prepare_prefect_env
+    from cli.env import prepare_prefect_env
 
     prepare_prefect_env(settings)
     from flows.drill import run_drill

@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from playbooks.cli.output import err, incident_summary, incidents_table, out, print_json
+from cli.output import err, incident_summary, incidents_table, out, print_json
 from playbooks.config import load_settings
 from playbooks.errors import MlpbError
 
@@ -77,7 +77,7 @@ def _root(
 
 
 def _prefect(home: str | None, verbose: bool = False) -> None:
-    from playbooks.cli.env import prepare_prefect_env
+    from cli.env import prepare_prefect_env
 
     prepare_prefect_env(load_settings(home), verbose=verbose)
 
@@ -125,7 +125,7 @@ def demo(
     json_out: JsonOpt = False,
 ) -> None:
     """Bootstrap the sandbox credit-risk model, inject a fault, run the data-drift playbook."""
-    from playbooks.cli.demo import run_demo
+    from cli.demo import run_demo
 
     result = run_demo(load_settings(home), fault=fault, seed=seed, quiet=json_out)
     if json_out:
@@ -194,7 +194,7 @@ def drill(
     home: HomeOpt = None,
 ) -> None:
     """Game-day drills: inject a fault into a fresh sandbox and score the response."""
-    from playbooks.cli.drill import list_faults, run_drills
+    from cli.drill import list_faults, run_drills
 
     if list_:
         rows = list_faults()

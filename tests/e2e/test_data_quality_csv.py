@@ -16,7 +16,7 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-MLPB = [sys.executable, "-m", "playbooks.cli.main"]
+MLPB = [sys.executable, "-m", "cli.main"]
 
 
 def mlpb(*args: str, home: Path) -> subprocess.CompletedProcess[str]:

@@ -49,7 +49,7 @@ def test_sigkill_during_retrain_leaves_existing_version_and_recovers(tmp_path: P
         [
             sys.executable,
             "-m",
-            "playbooks.cli.main",
+            "cli.main",
             "run",
             "data-drift",
             "--profile",
@@ -82,7 +82,7 @@ def test_sigkill_during_retrain_leaves_existing_version_and_recovers(tmp_path: P
     assert ledger.get(entry.incident_id).status is IncidentStatus.REMEDIATING
 
     done = subprocess.run(
-        [sys.executable, "-m", "playbooks.cli.main", "recover", "--profile", str(sb.profile_path)],
+        [sys.executable, "-m", "cli.main", "recover", "--profile", str(sb.profile_path)],
         cwd=ROOT,
         env=env,
         capture_output=True,
