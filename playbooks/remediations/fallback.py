@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from playbooks.engine.plugins import remediation
 from playbooks.modelstore import ModelNotFound
@@ -32,17 +32,16 @@ class FallbackParams(SwapParams):
         "model.fallback_alias.")
 
 
-@remediation("switch-to-fallback", params=FallbackParams, metrics=SWAP_METRICS)
-class SwitchToFallback(AliasSwap):
-    params_model = FallbackParams
-
+# Not clean-data gated: the fallback was trained long before this window (see AliasSwap).
+@remediation("switch-to-fallback", params=FallbackParams, metrics=SWAP_METRICS,
+             requires_clean_data=False)
+class SwitchToFallback(AliasSwap[FallbackParams]):
     """Point the serving alias at the version behind the profile's fallback alias."""
 
-    def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
-        p = FallbackParams.model_validate(params.model_dump())
+    def plan(self, ctx: RemediationContext, params: FallbackParams) -> dict[str, Any]:
         store, name, alias = require_model(ctx)
         assert ctx.profile.model is not None
-        fallback = p.alias or ctx.profile.model.fallback_alias
+        fallback = params.alias or ctx.profile.model.fallback_alias
         if not fallback:
             raise NotApplicable("the profile names no fallback model",
                                 hint="set model.fallback_alias in the profile and register a "

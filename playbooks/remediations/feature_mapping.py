@@ -17,7 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from playbooks.engine.plugins import remediation
 from playbooks.evidence.skew import INVERSE, VERSION_TAG, apply_mapping
-from playbooks.remediations.base import NotApplicable, RemediationContext, RevertContext
+from playbooks.remediations.base import (
+    NotApplicable,
+    Remediation,
+    RemediationContext,
+    RevertContext,
+)
+from playbooks.remediations.swap import require_model
 from playbooks.stats import drift_report
 
 __all__ = ["MAPPING_TAG", "RestoreFeatureMapping", "RestoreMappingParams", "mapping_from_evidence"]
@@ -49,64 +55,61 @@ def mapping_from_evidence(part: dict[str, Any], pin_version: bool = True) -> dic
     return mapping
 
 
-@remediation("restore-feature-mapping", params=RestoreMappingParams, metrics={
+# Not clean-data gated: it changes no weights and learns nothing.
+@remediation("restore-feature-mapping", params=RestoreMappingParams, requires_clean_data=False,
+             metrics={
     "max_psi_after_mapping": "largest feature PSI of the current window, mapping re-applied, "
                              "against the reference",
     "mapping_tagged": "1 when the serving version carries the mapping tag, else 0",
     "rows_after_mapping": "current rows left once the mapping is applied (stale versions dropped)",
 })
-class RestoreFeatureMapping:
+class RestoreFeatureMapping(Remediation[RestoreMappingParams]):
     """Tag the serving version with the corrected feature mapping / required pipeline version."""
 
-    requires_clean_data = False  # it changes no weights and learns nothing
-
-    def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
-        p = RestoreMappingParams.model_validate(params.model_dump())
-        prof = ctx.profile
-        if prof.model is None or ctx.model_store is None:
-            raise NotApplicable("the profile names no MLflow model to record the mapping on")
+    def plan(self, ctx: RemediationContext, params: RestoreMappingParams) -> dict[str, Any]:
+        store, name, alias = require_model(ctx, "tag with the mapping")
         part = ctx.evidence.parts.get("feature-skew")
         if part is None:
             raise NotApplicable("no feature-skew evidence: add 'feature-skew' to the evidence")
-        mapping = mapping_from_evidence(part, p.pin_version)
+        mapping = mapping_from_evidence(part, params.pin_version)
         if not mapping:
             raise NotApplicable("the evidence implies no mapping correction")
-        info = ctx.model_store.get_version(prof.model.registry_name, prof.model.alias)
+        info = store.get_version(name, alias)
         tags = {MAPPING_TAG: json.dumps(mapping, sort_keys=True)}
         if "required_feature_version" in mapping:
             tags[VERSION_TAG] = mapping["required_feature_version"]
-        return {"model": prof.model.registry_name, "version": info.version, "mapping": mapping,
+        return {"model": name, "version": info.version, "mapping": mapping,
                 "tags": tags, "previous": {k: info.tags.get(k) for k in tags},
-                "summary": f"tag {prof.model.registry_name} v{info.version} with the known-good "
+                "summary": f"tag {name} v{info.version} with the known-good "
                            f"feature mapping {json.dumps(mapping, sort_keys=True)}; the fix "
                            "itself belongs to the data owner"}
 
-    def apply(self, ctx: RemediationContext, params: BaseModel,
+    def apply(self, ctx: RemediationContext, params: RestoreMappingParams,
               plan: dict[str, Any]) -> dict[str, Any]:
-        assert ctx.model_store is not None  # plan() refused without one
+        store, _, _ = require_model(ctx, "tag with the mapping")
         for key, value in plan["tags"].items():
-            ctx.model_store.tag_version(plan["model"], plan["version"], key, value)
+            store.tag_version(plan["model"], plan["version"], key, value)
         return {k: plan[k] for k in ("model", "version", "mapping", "tags", "previous")}
 
-    def verify(self, ctx: RemediationContext, params: BaseModel,
+    def verify(self, ctx: RemediationContext, params: RestoreMappingParams,
                change: dict[str, Any]) -> dict[str, float]:
+        store, _, _ = require_model(ctx, "tag with the mapping")
         prof = ctx.profile
-        assert ctx.model_store is not None
         fixed = apply_mapping(prof, ctx.data.current, ctx.data.reference, change["mapping"])
         rep = drift_report(ctx.data.reference, fixed, prof.features.numeric,
                            prof.features.categorical)
-        tags = ctx.model_store.get_version(change["model"], change["version"]).tags
+        tags = store.get_version(change["model"], change["version"]).tags
         tagged = tags.get(MAPPING_TAG) == change["tags"][MAPPING_TAG]
         return {"max_psi_after_mapping": rep.max_psi(), "mapping_tagged": 1.0 if tagged else 0.0,
                 "rows_after_mapping": float(len(fixed))}
 
     def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
-        assert ctx.model_store is not None, "the mapping was recorded in a registry; pass it"
-        delete = getattr(ctx.model_store, "delete_version_tag", None)
+        store, _, _ = require_model(ctx, "tag with the mapping")
+        delete = getattr(store, "delete_version_tag", None)
         for key, old in change["previous"].items():
             if old is not None:
-                ctx.model_store.tag_version(change["model"], change["version"], key, old)
+                store.tag_version(change["model"], change["version"], key, old)
             elif callable(delete):
                 delete(change["model"], change["version"], key)
             else:  # the registry cannot delete tags: an empty value means "not set"
-                ctx.model_store.tag_version(change["model"], change["version"], key, "")
+                store.tag_version(change["model"], change["version"], key, "")

@@ -17,7 +17,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from playbooks.engine.plugins import remediation
-from playbooks.remediations.base import NotApplicable, RemediationContext, RevertContext
+from playbooks.remediations.base import (
+    NotApplicable,
+    Remediation,
+    RemediationContext,
+    RevertContext,
+)
 
 __all__ = ["MarkWindow", "MarkWindowParams", "marks_path", "read_marks"]
 
@@ -63,15 +68,14 @@ def _windows(part: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
-@remediation("mark-window", params=MarkWindowParams, metrics={
+# Not clean-data gated: marking is about the data, not learning from it.
+@remediation("mark-window", params=MarkWindowParams, requires_clean_data=False, metrics={
     "window_marked": "1 when this incident's windows are recorded in the marks file, else 0",
 })
-class MarkWindow:
+class MarkWindow(Remediation[MarkWindowParams]):
     """Record the stale or incomplete window in ``<state>/marks/<model>.json``."""
 
-    requires_clean_data = False  # marking is about the data, not learning from it
-
-    def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
+    def plan(self, ctx: RemediationContext, params: MarkWindowParams) -> dict[str, Any]:
         part = ctx.evidence.parts.get("freshness")
         if not part or not part.get("available"):
             raise NotApplicable("no freshness evidence: add 'freshness' to the spec's evidence")
@@ -83,16 +87,15 @@ class MarkWindow:
                 "summary": f"mark {len(windows)} window(s) of {ctx.profile.name} as unusable in "
                            f"{path} (the model is kept)"}
 
-    def apply(self, ctx: RemediationContext, params: BaseModel,
+    def apply(self, ctx: RemediationContext, params: MarkWindowParams,
               plan: dict[str, Any]) -> dict[str, Any]:
-        p = MarkWindowParams.model_validate(params.model_dump())
         path = Path(plan["path"])
-        entries = [w | {"incident_id": ctx.incident_id, "reason": p.reason}
+        entries = [w | {"incident_id": ctx.incident_id, "reason": params.reason}
                    for w in plan["windows"]]
         _write(path, ctx.profile.name, [*read_marks(ctx.state_dir, ctx.profile.name), *entries])
         return {"path": str(path), "entries": entries}
 
-    def verify(self, ctx: RemediationContext, params: BaseModel,
+    def verify(self, ctx: RemediationContext, params: MarkWindowParams,
                change: dict[str, Any]) -> dict[str, float]:
         mine = [w for w in read_marks(ctx.state_dir, ctx.profile.name)
                 if w.get("incident_id") == ctx.incident_id]

@@ -20,7 +20,12 @@ from playbooks.engine.plugins import remediation
 from playbooks.errors import DataError, MlpbError
 from playbooks.evidence.quality import assess_windows
 from playbooks.models.profile import ModelProfile
-from playbooks.remediations.base import NotApplicable, RemediationContext, RevertContext
+from playbooks.remediations.base import (
+    NotApplicable,
+    Remediation,
+    RemediationContext,
+    RevertContext,
+)
 
 __all__ = ["QuarantineBatch", "QuarantineParams", "quarantine_target"]
 
@@ -67,30 +72,29 @@ def _move(src: Path, dst: Path) -> None:
         src.parent.rmdir()
 
 
-@remediation("quarantine-batch", params=QuarantineParams, metrics={
+# Not clean-data gated: it exists to act on dirty data.
+@remediation("quarantine-batch", params=QuarantineParams, requires_clean_data=False, metrics={
     "quality_failed_checks_after": "failed data-quality checks on the data left after the move",
     "quarantined_files": "files moved out of the inference log",
     "remaining_current_rows": "rows left in the current window after the move",
 })
-class QuarantineBatch:
+class QuarantineBatch(Remediation[QuarantineParams]):
     """Move the failing files of the current window into the incident's quarantine folder."""
 
-    requires_clean_data = False  # it exists to act on dirty data
-
-    def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
-        p = QuarantineParams.model_validate(params.model_dump())
+    def plan(self, ctx: RemediationContext, params: QuarantineParams) -> dict[str, Any]:
         part = ctx.evidence.parts.get("data-quality")
         if part is None:
             raise NotApplicable("no data-quality evidence to pick the bad files from; add "
                                 "'data-quality' to the spec's evidence")
-        bad = [f for f in part.get("files", []) if f["failed_checks"] >= p.min_failed_checks
+        bad = [f for f in part.get("files", []) if f["failed_checks"] >= params.min_failed_checks
                and Path(f["path"]).is_file()]
         if not bad:
             raise NotApplicable("no file of the current window fails a quality check on its "
                                 "own; the problem is spread thin - escalate to the data owner")
-        if len(bad) > p.max_files:
-            raise NotApplicable(f"{len(bad)} files fail (max_files={p.max_files}): the source, "
-                                "not a batch, is broken - escalate instead of moving it all")
+        if len(bad) > params.max_files:
+            raise NotApplicable(f"{len(bad)} files fail (max_files={params.max_files}): the "
+                                "source, not a batch, is broken - escalate instead of moving "
+                                "it all")
         moves = [{"src": str(Path(f["path"]).resolve()),
                   "dst": str(quarantine_target(ctx.profile, ctx.state_dir, ctx.incident_id,
                                                Path(f["path"]))),
@@ -103,7 +107,7 @@ class QuarantineBatch:
                 "summary": f"move {len(moves)} file(s) ({sum(m['rows'] for m in moves)} rows) "
                            f"failing quality checks to quarantine/{ctx.incident_id}/"}
 
-    def apply(self, ctx: RemediationContext, params: BaseModel,
+    def apply(self, ctx: RemediationContext, params: QuarantineParams,
               plan: dict[str, Any]) -> dict[str, Any]:
         done: list[dict[str, Any]] = []
         try:
@@ -116,7 +120,7 @@ class QuarantineBatch:
         return {"moves": done, "window": plan["window"],
                 "quarantine_dir": str(ctx.state_dir / "quarantine" / ctx.incident_id)}
 
-    def verify(self, ctx: RemediationContext, params: BaseModel,
+    def verify(self, ctx: RemediationContext, params: QuarantineParams,
                change: dict[str, Any]) -> dict[str, float]:
         """Quality of what is left: reload the profile's data and assess it again."""
         moved = float(len(change["moves"]))

@@ -24,7 +24,12 @@ from playbooks.errors import MlpbError
 from playbooks.evidence.frames import ok_rows, version_threshold
 from playbooks.models.common import Duration
 from playbooks.models.profile import ServiceLevels
-from playbooks.remediations.base import NotApplicable, RemediationContext, RevertContext
+from playbooks.remediations.base import (
+    NotApplicable,
+    Remediation,
+    RemediationContext,
+    RevertContext,
+)
 from playbooks.remediations.swap import require_model
 
 __all__ = ["RecalibrateParams", "RecalibrateThreshold", "ThresholdConflict", "choose_threshold",
@@ -112,7 +117,7 @@ def _frames(ctx: RemediationContext, w: dict[str, str]) -> tuple[pd.DataFrame, p
 
 def _scored(ctx: RemediationContext, version: str,
             frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    store, name, _ = require_model(ctx)
+    store, name, _ = require_model(ctx, "recalibrate")
     model = store.load_model(name, version)
     s = np.asarray(model.predict_proba(frame[ctx.profile.features.all])[:, 1], dtype=float)
     assert ctx.profile.target is not None
@@ -135,7 +140,8 @@ def _slice_gap_change(ctx: RemediationContext, frame: pd.DataFrame, s: np.ndarra
     return worst
 
 
-@remediation("recalibrate-threshold", params=RecalibrateParams, metrics={
+# The threshold is learned from the window: never from one that failed quality checks.
+@remediation("recalibrate-threshold", params=RecalibrateParams, requires_clean_data=True, metrics={
     "holdout_approval_rate": "approval rate at the new threshold on the labelled holdout",
     "holdout_approval_gap_beyond_tolerance": "|holdout approval rate - target| minus the "
                                              "tolerance, floored at 0 (0: within tolerance)",
@@ -146,47 +152,43 @@ def _slice_gap_change(ctx: RemediationContext, frame: pd.DataFrame, s: np.ndarra
     "worst_slice_approval_gap_change": "largest widening of a segment's approval-rate gap to the "
                                        "overall rate, new vs old threshold (collateral effect)",
 })
-class RecalibrateThreshold:
+class RecalibrateThreshold(Remediation[RecalibrateParams]):
     """Choose a threshold meeting the profile's targets; store it as the version's tag."""
 
-    requires_clean_data = True  # the threshold is learned from the window: never a dirty one
-
-    def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
-        p = RecalibrateParams.model_validate(params.model_dump())
-        store, name, alias = require_model(ctx)
+    def plan(self, ctx: RemediationContext, params: RecalibrateParams) -> dict[str, Any]:
+        store, name, alias = require_model(ctx, "recalibrate")
         info = store.get_version(name, alias)
         current = version_threshold(ctx.profile, info)
-        w = _windows(ctx, p)
+        w = _windows(ctx, params)
         choose, hold = _frames(ctx, w)
-        if len(choose) < p.min_rows:
+        if len(choose) < params.min_rows:
             raise NotApplicable(f"only {len(choose)} labelled rows to choose a threshold on "
-                                f"(need {p.min_rows})")
-        if len(hold) < p.min_holdout_rows:
+                                f"(need {params.min_rows})")
+        if len(hold) < params.min_holdout_rows:
             raise NotApplicable(f"only {len(hold)} labelled rows in the holdout "
-                                f"(need {p.min_holdout_rows})")
+                                f"(need {params.min_holdout_rows})")
         s, y = _scored(ctx, info.version, choose)
-        new, outcome = choose_threshold(s, y, ctx.profile.slo, current, p.grid)
-        return {"model": name, "version": info.version, "tag": p.tag,
-                "current_threshold": current, "previous_tag": info.tags.get(p.tag),
+        new, outcome = choose_threshold(s, y, ctx.profile.slo, current, params.grid)
+        return {"model": name, "version": info.version, "tag": params.tag,
+                "current_threshold": current, "previous_tag": info.tags.get(params.tag),
                 "new_threshold": new, "expected": outcome, "windows": w,
                 "choose_rows": len(choose), "holdout_rows": len(hold),
-                "summary": f"set tag {p.tag} of {name} v{info.version} from {current:g} to "
+                "summary": f"set tag {params.tag} of {name} v{info.version} from {current:g} to "
                            f"{new:g} (approval rate {outcome['approval_rate']:.1%} on "
                            f"{len(choose)} recent labelled requests)"}
 
-    def apply(self, ctx: RemediationContext, params: BaseModel,
+    def apply(self, ctx: RemediationContext, params: RecalibrateParams,
               plan: dict[str, Any]) -> dict[str, Any]:
-        store, name, _ = require_model(ctx)
+        store, name, _ = require_model(ctx, "recalibrate")
         store.tag_version(name, plan["version"], plan["tag"], str(plan["new_threshold"]))
         return {"model": name, "version": plan["version"], "tag": plan["tag"],
                 "previous": plan["previous_tag"], "new": str(plan["new_threshold"]),
                 "previous_threshold": plan["current_threshold"], "windows": plan["windows"],
                 "incident_id": ctx.incident_id}
 
-    def verify(self, ctx: RemediationContext, params: BaseModel,
+    def verify(self, ctx: RemediationContext, params: RecalibrateParams,
                change: dict[str, Any]) -> dict[str, float]:
         """The profile's targets at the new threshold on the holdout, and the segments."""
-        p = RecalibrateParams.model_validate(params.model_dump())
         slo = ctx.profile.slo
         _, hold = _frames(ctx, change["windows"])
         s, y = _scored(ctx, change["version"], hold)
@@ -195,7 +197,7 @@ class RecalibrateThreshold:
         m: dict[str, float] = {"holdout_rows": float(len(hold)),
                                "holdout_approval_rate": o["approval_rate"] or 0.0,
                                "worst_slice_approval_gap_change":
-                                   _slice_gap_change(ctx, hold, s, old, new, p.min_slice_rows)}
+                                   _slice_gap_change(ctx, hold, s, old, new, params.min_slice_rows)}
         if slo.target_approval_rate is not None:
             gap = abs(m["holdout_approval_rate"] - slo.target_approval_rate)
             m["holdout_approval_gap_beyond_tolerance"] = max(0.0, gap - slo.approval_rate_tolerance)
@@ -207,7 +209,7 @@ class RecalibrateThreshold:
 
     def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
         """Restore the previous tag value (or remove the tag when there was none)."""
-        store, name, _ = require_model(ctx)
+        store, name, _ = require_model(ctx, "recalibrate")
         now = store.get_version(name, change["version"]).tags.get(change["tag"])
         if now == change["previous"]:
             return  # already reverted (idempotent)

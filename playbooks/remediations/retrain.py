@@ -15,12 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from playbooks.engine.plugins import remediation
 from playbooks.models.common import Duration
+from playbooks.modelstore import AliasChange
 from playbooks.remediations.base import (
     NotApplicable,
+    Remediation,
     RemediationContext,
     RevertContext,
     load_entrypoint,
 )
+from playbooks.remediations.swap import require_model
 
 __all__ = ["Retrain", "RetrainParams", "retrain_windows"]
 
@@ -69,7 +72,8 @@ def _frames(ctx: RemediationContext, w: dict[str, Any]) -> tuple[pd.DataFrame, p
     return train, holdout
 
 
-@remediation("retrain", params=RetrainParams, metrics={
+# Never learn from a window that failed quality checks.
+@remediation("retrain", params=RetrainParams, requires_clean_data=True, metrics={
     "roc_auc": "ROC AUC of the serving version on the fresh labelled holdout",
     "roc_auc_delta_vs_previous": "serving minus replaced version's ROC AUC on the same holdout",
     "max_psi": "largest PSI of the holdout against the serving version's training data",
@@ -77,72 +81,65 @@ def _frames(ctx: RemediationContext, w: dict[str, Any]) -> tuple[pd.DataFrame, p
     "worst_slice_auc_drop": "largest ROC AUC loss on any profile segment, new vs previous, "
                             "beyond its sampling error (one-sided 95%)",
 })
-class Retrain:
+class Retrain(Remediation[RetrainParams]):
     """Train on recent labelled data through the profile's entrypoint; promote via the alias."""
 
-    requires_clean_data = True  # never learn from a window that failed quality checks
-
-    def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
-        p = RetrainParams.model_validate(params.model_dump())
+    def plan(self, ctx: RemediationContext, params: RetrainParams) -> dict[str, Any]:
+        store, name, alias = require_model(ctx, "retrain")
         prof = ctx.profile
-        if prof.model is None or ctx.model_store is None:
-            raise NotApplicable("the profile names no MLflow model: nothing to retrain "
-                                "(add a `model:` section to apply remediations)")
         if prof.training is None or prof.target is None:
             raise NotApplicable("the profile has no training entrypoint or target")
-        w = retrain_windows(ctx, p)
+        w = retrain_windows(ctx, params)
         train, holdout = _frames(ctx, w)
-        if len(train) < p.min_train_rows:
+        if len(train) < params.min_train_rows:
             raise NotApplicable(f"only {len(train)} labelled rows in the training window "
-                                f"(need {p.min_train_rows})")
-        if len(holdout) < p.min_holdout_rows:
+                                f"(need {params.min_train_rows})")
+        if len(holdout) < params.min_holdout_rows:
             raise NotApplicable(f"only {len(holdout)} labelled rows in the holdout "
-                                f"(need {p.min_holdout_rows})")
-        current = ctx.model_store.get_version(prof.model.registry_name, prof.model.alias)
+                                f"(need {params.min_holdout_rows})")
+        current = store.get_version(name, alias)
         return {
-            "model": prof.model.registry_name, "alias": prof.model.alias,
+            "model": name, "alias": alias,
             "current_version": current.version, "entrypoint": prof.training.entrypoint,
             "windows": w, "train_rows": len(train), "holdout_rows": len(holdout),
-            "summary": (f"train {prof.model.registry_name} on {len(train)} labelled rows "
+            "summary": (f"train {name} on {len(train)} labelled rows "
                         f"({w['train_start'][:10]} → {w['holdout_start'][:10]}), register a new "
-                        f"version and move '{prof.model.alias}' from v{current.version} to it"),
+                        f"version and move '{alias}' from v{current.version} to it"),
         }
 
-    def apply(self, ctx: RemediationContext, params: BaseModel,
+    def apply(self, ctx: RemediationContext, params: RetrainParams,
               plan: dict[str, Any]) -> dict[str, Any]:
-        p = RetrainParams.model_validate(params.model_dump())
+        store, name, alias = require_model(ctx, "retrain")
         prof = ctx.profile
         assert prof.model is not None and prof.training is not None and prof.target is not None
         train, _ = _frames(ctx, plan["windows"])
         fit = load_entrypoint(prof.training.entrypoint)
         model = fit(train, numeric=prof.features.numeric, categorical=prof.features.categorical,
-                    target=prof.target, seed=p.seed)
-        version = ctx.model_store.register_model(
-            prof.model.registry_name, model, experiment=f"mlpb-{prof.name}",
-            params={"train_rows": len(train), **plan["windows"], "seed": p.seed},
+                    target=prof.target, seed=params.seed)
+        version = store.register_model(
+            name, model, experiment=f"mlpb-{prof.name}",
+            params={"train_rows": len(train), **plan["windows"], "seed": params.seed},
             metrics={}, tags={"mlpb.incident_id": ctx.incident_id, "mlpb.remediation": "retrain",
                               "threshold": str(prof.model.threshold)},
             description=f"retrained by ML Playbooks incident {ctx.incident_id}")
-        change = ctx.model_store.set_alias(prof.model.registry_name, prof.model.alias,
-                                        version.version, incident_id=ctx.incident_id)
+        change = store.set_alias(name, alias, version.version, incident_id=ctx.incident_id)
         return {"alias_change": change.to_dict(), "new_version": version.version,
                 "previous_version": change.previous_version, "windows": plan["windows"]}
 
-    def verify(self, ctx: RemediationContext, params: BaseModel,
+    def verify(self, ctx: RemediationContext, params: RetrainParams,
                change: dict[str, Any]) -> dict[str, float]:
         """Acceptance metrics on the holdout: serving (new) vs the version it replaced."""
         from playbooks.engine.verify import measure
 
-        prof = ctx.profile
-        assert prof.model is not None
+        store, name, alias = require_model(ctx, "retrain")
         train, holdout = _frames(ctx, change["windows"])
-        serving = ctx.model_store.load_model(prof.model.registry_name, prof.model.alias)
-        previous = (ctx.model_store.load_model(prof.model.registry_name, change["previous_version"])
+        serving = store.load_model(name, alias)
+        previous = (store.load_model(name, change["previous_version"])
                     if change.get("previous_version") else None)
-        metrics = measure(prof, holdout, serving=serving, previous=previous, reference=train)
+        metrics = measure(ctx.profile, holdout, serving=serving, previous=previous,
+                          reference=train)
         return {**metrics, "holdout_rows": float(len(holdout))}
 
     def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
-        from playbooks.modelstore import AliasChange
-
-        ctx.model_store.revert_alias(AliasChange.from_dict(change["alias_change"]))
+        store, _, _ = require_model(ctx, "retrain")
+        store.revert_alias(AliasChange.from_dict(change["alias_change"]))

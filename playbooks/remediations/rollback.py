@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from playbooks.engine.plugins import remediation
 from playbooks.evidence.frames import previous_version
@@ -63,18 +63,17 @@ def rollback_candidates(ctx: RemediationContext, p: RollbackParams,
     return out
 
 
-@remediation("rollback-model", params=RollbackParams, metrics=SWAP_METRICS)
-class RollbackModel(AliasSwap):
-    params_model = RollbackParams
-
+# Not clean-data gated: it restores a version trained before this window (see AliasSwap).
+@remediation("rollback-model", params=RollbackParams, metrics=SWAP_METRICS,
+             requires_clean_data=False)
+class RollbackModel(AliasSwap[RollbackParams]):
     """Point the serving alias back at the last known-good version."""
 
-    def plan(self, ctx: RemediationContext, params: BaseModel) -> dict[str, Any]:
-        p = RollbackParams.model_validate(params.model_dump())
+    def plan(self, ctx: RemediationContext, params: RollbackParams) -> dict[str, Any]:
         store, name, alias = require_model(ctx)
         current = store.get_version(name, alias).version
         skipped = []
-        for version, why in rollback_candidates(ctx, p, current):
+        for version, why in rollback_candidates(ctx, params, current):
             if not store.version_exists(name, version):
                 skipped.append(f"v{version} ({why}) no longer exists in the registry")
                 continue
@@ -85,6 +84,6 @@ class RollbackModel(AliasSwap):
         raise NotApplicable(
             f"no version to roll {name} back to from v{current}"
             + (f": {'; '.join(skipped)}" if skipped else ": none served before it and none is "
-               f"tagged {p.known_good_tag}=true"),
-            hint=f"tag a vetted version with {p.known_good_tag}=true, or use the fallback")
+               f"tagged {params.known_good_tag}=true"),
+            hint=f"tag a vetted version with {params.known_good_tag}=true, or use the fallback")
 

@@ -16,7 +16,7 @@ Verification compares the restored version with the one it replaced:
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,12 @@ from playbooks.evidence.frames import log_view, ok_rows, version_threshold
 from playbooks.evidence.outputs import decision_rate, score_profile
 from playbooks.models.common import Duration
 from playbooks.modelstore import AliasChange, ModelStore
-from playbooks.remediations.base import NotApplicable, RemediationContext, RevertContext
+from playbooks.remediations.base import (
+    NotApplicable,
+    Remediation,
+    RemediationContext,
+    RevertContext,
+)
 
 __all__ = ["SWAP_METRICS", "AliasSwap", "SwapParams", "apply_swap", "holdout_rows", "inference_ms",
            "require_model", "revert_swap", "verify_swap"]
@@ -59,11 +64,13 @@ class SwapParams(BaseModel):
         40, ge=0, le=1000, description="Single requests timed per version in process (0: skip).")
 
 
-def require_model(ctx: RemediationContext | RevertContext) -> tuple[ModelStore, str, str]:
-    """(registry, registered model name, serving alias), or NotApplicable without a model."""
+def require_model(ctx: RemediationContext | RevertContext,
+                  nothing_to: str = "switch") -> tuple[ModelStore, str, str]:
+    """(registry, registered model name, serving alias), or NotApplicable without a model
+    (saying there is nothing to ``nothing_to``)."""
     prof = ctx.profile
     if prof.model is None or ctx.model_store is None:
-        raise NotApplicable("the profile names no MLflow model: nothing to switch "
+        raise NotApplicable(f"the profile names no MLflow model: nothing to {nothing_to} "
                             "(add a `model:` section to apply remediations)")
     return ctx.model_store, prof.model.registry_name, prof.model.alias
 
@@ -173,19 +180,21 @@ def verify_swap(ctx: RemediationContext, p: SwapParams, change: dict[str, Any]) 
     return metrics
 
 
-class AliasSwap:
+SP = TypeVar("SP", bound=SwapParams)
+
+
+class AliasSwap(Remediation[SP]):
     """apply / verify / revert shared by every remediation that moves the serving alias;
-    subclasses set ``params_model`` and write ``plan`` (which version to move to)."""
+    subclasses write ``plan`` (which version to move to). Register them with
+    ``requires_clean_data=False``: they point at a version that already exists and learn
+    nothing from the current window, so dirty data there is no reason to refuse."""
 
-    params_model: type[SwapParams] = SwapParams
-
-    def apply(self, ctx: RemediationContext, params: BaseModel,
-              plan: dict[str, Any]) -> dict[str, Any]:
+    def apply(self, ctx: RemediationContext, params: SP, plan: dict[str, Any]) -> dict[str, Any]:
         return apply_swap(ctx, plan)
 
-    def verify(self, ctx: RemediationContext, params: BaseModel,
+    def verify(self, ctx: RemediationContext, params: SP,
                change: dict[str, Any]) -> dict[str, float]:
-        return verify_swap(ctx, self.params_model.model_validate(params.model_dump()), change)
+        return verify_swap(ctx, params, change)
 
     def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
         revert_swap(ctx, change)

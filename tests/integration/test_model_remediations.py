@@ -42,7 +42,7 @@ def _ctx(sb: Sandbox, store: Any | None = None) -> RemediationContext:
 
 def _remediation(name: str, **params: Any) -> tuple[Any, Any]:
     plugin = default_plugins().get("remediation", name)
-    return plugin.impl(), plugin.parse_params(params)
+    return plugin.remediation(), plugin.parse_params(params)
 
 
 def _alias(sb: Sandbox, alias: str = "champion") -> str:
