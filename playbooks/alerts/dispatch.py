@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
+from playbooks.engine.transitions import Event, record_event
 from playbooks.ledger.alerts import AlertStore, Dispatch
-from playbooks.models.incident import IncidentStatus, utcnow
+from playbooks.models.incident import utcnow
 
 __all__ = ["Backoff", "DispatchLoop", "LaunchError", "Launcher"]
 
@@ -157,9 +158,10 @@ class DispatchLoop:
         """Hand the incident to its owner; an open incident nobody runs would swallow alerts."""
         inc = self.store.ledger.get(incident_id)
         if inc.status.is_open:
-            inc.status, inc.escalated_to = IncidentStatus.ESCALATED, inc.owner
-            self.store.ledger.save(inc)
-        self.store.ledger.add_event(incident_id, "error", why)
+            record_event(self.store.ledger, inc, Event.FAILED, why, data={"to": inc.owner},
+                         escalated_to=inc.owner)
+        else:
+            self.store.ledger.add_event(incident_id, "error", why)
 
     def reconcile(self) -> None:
         """Escalate incidents whose run ended badly without closing them (e.g. crashed)."""

@@ -20,7 +20,7 @@ from playbooks.alerts.model import AlertStatus, ParsedAlert
 from playbooks.alerts.routing import RouteDecision, RoutingError, RoutingRules
 from playbooks.errors import MlpbError
 from playbooks.ledger.alerts import AlertStore, new_alert_id
-from playbooks.models.incident import Incident, IncidentStatus, TimelineEvent
+from playbooks.models.incident import Incident, TimelineEvent
 
 __all__ = ["AlertIntake", "IntakeResult", "deployment_name"]
 
@@ -144,8 +144,7 @@ class AlertIntake:
         spec = self._cached("spec", resolve_spec_path(decision.playbook), load_spec)
         profile = self._cached("profile", decision.profile, load_profile)
         inc = new_incident(spec, profile, trigger=trigger, dry_run=decision.dry_run,
-                           drill=alert.drill, dedup_key=key)
-        inc.status = IncidentStatus.OPEN  # queued, not investigating yet
+                           drill=alert.drill, dedup_key=key, queued=True)
         inc.timeline[-1].message = f"{spec.title}: {alert.source} alert received; run queued"
         return inc
 

@@ -9,15 +9,22 @@ from pathlib import Path
 from typing import Any
 
 from playbooks.data.io import DataWindows, load_windows
+from playbooks.engine.decide import Decision
 from playbooks.engine.plugins import PluginTable, default_plugins
+from playbooks.engine.postmortem import render_postmortem
+from playbooks.engine.revert import Undo, revert_change
 from playbooks.engine.runtime import Runtime
+from playbooks.engine.transitions import TERMINAL, Event, apply_event, record_event
+from playbooks.errors import MlpbError
 from playbooks.loader import load_profile, load_spec, resolve_spec_path
+from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Incident, IncidentStatus, TimelineEvent, utcnow
 from playbooks.models.profile import ModelProfile
 from playbooks.models.spec import PlaybookSpec
-from playbooks.remediations.base import RevertContext
+from playbooks.notify import Notification, NotifyKind
 
-__all__ = ["Inputs", "load_inputs", "new_incident", "recover_unfinished"]
+__all__ = ["Inputs", "close", "conclude", "fail", "hand_over", "load_inputs", "new_incident",
+           "open_or_claim", "recover_unfinished"]
 
 
 @dataclass
@@ -43,17 +50,103 @@ def new_incident_id() -> str:
 
 
 def new_incident(spec: PlaybookSpec, profile: ModelProfile, *, trigger: dict[str, Any],
-                 dry_run: bool, drill: bool, dedup_key: str | None) -> Incident:
+                 dry_run: bool, drill: bool, dedup_key: str | None,
+                 queued: bool = False) -> Incident:
+    """A new incident: ``open`` when a receiver queues it for a run, else already
+    ``investigating`` (the run that creates it is the one that handles it)."""
     key = dedup_key or f"{trigger.get('source', 'manual')}:{spec.id}:{profile.name}" + (
         ":dry-run" if dry_run else "")
-    return Incident(
+    source = trigger.get("source", "manual")
+    inc = Incident(
         id=new_incident_id(), playbook=spec.id, playbook_version=spec.version,
         playbook_hash=spec.hash, model=profile.name, owner=profile.owners.oncall,
         dry_run=dry_run, drill=drill, trigger=trigger, dedup_key=key,
-        status=IncidentStatus.INVESTIGATING,
+        parent_id=trigger.get("parent_id"), onset_at=None,
         timeline=[TimelineEvent(kind="opened", message=f"{spec.title} playbook started "
-                                f"({trigger.get('source', 'manual')})", data={"trigger": trigger})],
+                                f"({source})", data={"trigger": trigger})],
     )
+    return inc if queued else apply_event(inc, Event.STARTED, f"run started ({source})")
+
+
+def open_or_claim(rt: Runtime, inputs: Inputs, trigger: dict[str, Any], *, dry_run: bool,
+                  drill: bool, dedup_key: str | None) -> Incident:
+    """Phase 1: recover what dead runs left, then claim the incident a receiver queued for
+    this run (exactly once) or open a new one (idempotent on the dedup key)."""
+    recover_unfinished(rt, inputs.profile)
+    queued = rt.ledger.find_open(dedup_key) if dedup_key else None
+    if queued is not None:
+        claimed = rt.ledger.claim(queued.id) if queued.status is IncidentStatus.OPEN else None
+        if claimed is None:
+            raise MlpbError(f"incident {queued.id} ({dedup_key}) is already being handled by "
+                            "another run", hint="wait for that run, or `mlpb incidents show "
+                            f"{queued.id}`")
+        inc = claimed
+    else:
+        inc, created = rt.ledger.open_incident(new_incident(
+            inputs.spec, inputs.profile, trigger=trigger, dry_run=dry_run, drill=drill,
+            dedup_key=dedup_key))
+        if not created:
+            raise MlpbError(f"incident {inc.id} ({inc.dedup_key}) is already being handled by "
+                            "another run", hint=f"`mlpb incidents show {inc.id}`")
+    rt.notify(Notification("opened", inc, f"{inputs.spec.title} suspected on {inc.model}",
+                           [f"trigger: {trigger.get('source', 'manual')}",
+                            f"owner: {inc.owner}"]))
+    return inc
+
+
+def close(rt: Runtime, inputs: Inputs, inc: Incident,
+          evidence: EvidencePackage | None) -> tuple[Incident, str]:
+    """Write the post-mortem, record the close, notify the final status; returns the
+    incident and the post-mortem's markdown."""
+    path = Path(rt.settings.postmortem_dir) / f"{inc.id}.md"
+    inc = record_event(rt.ledger, inc, Event.CLOSED, f"incident {inc.status.value}",
+                       postmortem_path=str(path))
+    inc = inc.model_copy(update={"timeline": rt.ledger.events(inc.id)})
+    text = render_postmortem(inc, inputs.spec, evidence)
+    path.write_text(text, encoding="utf-8")
+    kind: NotifyKind = _CLOSE_KIND.get(inc.status, "diagnosed")
+    rc = inc.root_cause
+    rt.notify(Notification(kind, inc, f"incident {inc.status.value}", [
+        f"root cause: {rc.hypothesis_id} — {rc.summary}" if rc else "root cause: not established",
+        *([f"escalated to: {inc.escalated_to}"] if inc.escalated_to else []),
+        f"post-mortem: {path}"]))
+    return inc, text
+
+
+_CLOSE_KIND: dict[IncidentStatus, NotifyKind] = {
+    IncidentStatus.RESOLVED: "resolved", IncidentStatus.FALSE_ALARM: "false_alarm",
+    IncidentStatus.ESCALATED: "escalated"}
+
+
+def conclude(rt: Runtime, inc: Incident, decision: Decision) -> Incident:
+    """A decision that changes nothing: close as a false alarm, or call in a human (a dry
+    run only reports whom it would call)."""
+    if decision.action == "close":
+        return record_event(rt.ledger, inc, Event.FALSE_ALARM, decision.reason)
+    if inc.dry_run:
+        return record_event(rt.ledger, inc, Event.RECOMMENDED, decision.reason)
+    return record_event(rt.ledger, inc, Event.ESCALATED, decision.reason,
+                        data={"to": decision.escalate_to}, escalated_to=decision.escalate_to)
+
+
+def hand_over(rt: Runtime, inc: Incident, child: dict[str, Any]) -> Incident:
+    """Triage handed over: the child incident owns the response from here."""
+    return record_event(
+        rt.ledger, inc, Event.HANDOVER,
+        f"handed over to {child['playbook']} ({child['id']}): {child['status']}",
+        data={"child_id": child["id"], "child_status": child["status"]},
+        child_ids=[*inc.child_ids, child["id"]])
+
+
+def fail(rt: Runtime, inc: Incident, exc: BaseException, owner: str) -> Incident:
+    """The run broke after the incident opened: record why and hand it to a human."""
+    inc = rt.ledger.get(inc.id)  # the last state that was saved
+    why = f"playbook run failed: {type(exc).__name__}: {exc}"
+    if inc.status in TERMINAL:  # it broke after the outcome was recorded: keep the outcome
+        rt.ledger.add_event(inc.id, "error", why)
+        return inc
+    return record_event(rt.ledger, inc, Event.FAILED, why, data={"to": owner},
+                        escalated_to=owner)
 
 
 def recover_unfinished(rt: Runtime, profile: ModelProfile, *,
@@ -66,16 +159,16 @@ def recover_unfinished(rt: Runtime, profile: ModelProfile, *,
     for entry in rt.ledger.journal(model=profile.name, unfinished=True):
         if older_than is not None and utcnow() - entry.at < older_than:
             continue  # may still be running
-        if entry.change is not None and store is not None:
-            plugin = default_plugins().get("remediation", entry.action)
-            ctx = RevertContext(entry.incident_id, profile, store, rt.settings.home)
-            plugin.impl().revert(ctx, entry.change)
-        rt.ledger.journal_update(entry.seq, "reverted", closed=True)
+        undo = Undo(entry.incident_id, entry.remediation_id, entry.action, entry.seq, profile,
+                    rt.settings.home)
+        revert_change(undo, entry.change, ledger=rt.ledger, store=store)
         inc = rt.ledger.get(entry.incident_id)
-        inc.status, inc.escalated_to = IncidentStatus.ESCALATED, profile.owners.oncall
-        rt.ledger.save(inc)
-        rt.ledger.add_event(inc.id, "recovered",
-                            f"run died during '{entry.remediation_id}' ({entry.phase}); "
-                            "change reverted and incident escalated")
+        why = (f"run died during '{entry.remediation_id}' ({entry.phase}); "
+               "change reverted and incident escalated")
+        if inc.status in TERMINAL:
+            rt.ledger.add_event(inc.id, "recovered", why)
+        else:
+            record_event(rt.ledger, inc, Event.RECOVERED, why,
+                         data={"to": profile.owners.oncall}, escalated_to=profile.owners.oncall)
         recovered.append(inc.id)
     return recovered

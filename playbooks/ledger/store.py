@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
+from playbooks.engine.transitions import Event, apply_event
 from playbooks.errors import ConfigError, MlpbError, UnknownNameError
 from playbooks.ledger.schema import (
     hypothesis_results,
@@ -20,7 +21,6 @@ from playbooks.ledger.schema import (
 from playbooks.models.incident import (
     HypothesisResult,
     Incident,
-    IncidentStatus,
     TimelineEvent,
     utcnow,
 )
@@ -96,13 +96,10 @@ class Ledger:
         try:
             with self.engine.begin() as conn:
                 conn.execute(incidents.insert().values(**row))
-                self._event(
-                    conn,
-                    incident.id,
-                    incident.timeline[-1]
-                    if incident.timeline
-                    else TimelineEvent(kind="opened", message="incident opened"),
-                )
+                for ev in incident.timeline or [
+                    TimelineEvent(kind="opened", message="incident opened")
+                ]:
+                    self._event(conn, incident.id, ev)
             return incident, True
         except IntegrityError:
             existing = self.find_open(incident.dedup_key)
@@ -124,8 +121,7 @@ class Ledger:
             ).first()
             if row is None:
                 return None
-            inc = Incident.model_validate(row[0])
-            inc.status, inc.updated_at = IncidentStatus.INVESTIGATING, utcnow()
+            inc = apply_event(Incident.model_validate(row[0]), Event.STARTED, message)
             values = self._row(inc)
             values.pop("id")
             n = conn.execute(
@@ -135,7 +131,7 @@ class Ledger:
             ).rowcount
             if n != 1:
                 return None
-            self._event(conn, incident_id, TimelineEvent(kind="started", message=message))
+            self._event(conn, incident_id, inc.timeline[-1])
         return inc
 
     def find_open(self, dedup_key: str) -> Incident | None:
@@ -145,7 +141,9 @@ class Ledger:
             ).first()
         return Incident.model_validate(r[0]) if r else None
 
-    def save(self, incident: Incident) -> Incident:
+    def save(self, incident: Incident, *, event: TimelineEvent | None = None) -> Incident:
+        """Write the incident; with ``event``, append that timeline entry in the same
+        transaction (status changes come from playbooks.engine.transitions.record_event)."""
         incident = incident.model_copy(update={"updated_at": utcnow()})
         row = self._row(incident)
         row.pop("id")
@@ -153,8 +151,10 @@ class Ledger:
             n = conn.execute(
                 incidents.update().where(incidents.c.id == incident.id).values(**row)
             ).rowcount
-        if n != 1:
-            raise UnknownNameError(f"incident '{incident.id}' is not in the ledger")
+            if n != 1:
+                raise UnknownNameError(f"incident '{incident.id}' is not in the ledger")
+            if event is not None:
+                self._event(conn, incident.id, event)
         return incident
 
     def get(self, incident_id: str) -> Incident:

@@ -1,0 +1,86 @@
+"""Phases 2-4 recorded on the incident: the evidence package, then the ranked hypotheses
+and the decision (the checks themselves are pure plugins)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from playbooks.engine.decide import Decision, assess_severity, decide, rank
+from playbooks.engine.lifecycle import Inputs
+from playbooks.engine.runtime import Runtime
+from playbooks.engine.transitions import Event, record_event
+from playbooks.evidence import collect_environment
+from playbooks.evidence.base import CollectContext, EvidencePart
+from playbooks.models.evidence import EvidencePackage
+from playbooks.models.incident import HypothesisResult, Incident, utcnow
+from playbooks.models.spec import HypothesisSpec
+from playbooks.notify import Notification
+
+__all__ = ["assemble_package", "collect_context", "record_diagnosis", "record_evidence",
+           "test_hypothesis"]
+
+
+def collect_context(rt: Runtime, inputs: Inputs, inc: Incident) -> CollectContext:
+    return CollectContext(incident_id=inc.id, profile=inputs.profile, spec=inputs.spec,
+                          data=inputs.data, model_store=rt.model_store(inputs.profile),
+                          state_dir=rt.settings.home)
+
+
+def assemble_package(inc: Incident, parts: Mapping[str, EvidencePart]) -> EvidencePackage:
+    """One immutable package from every collector's part (fields and metrics merged)."""
+    fields: dict[str, Any] = {}
+    metrics: dict[str, float] = {}
+    for part in parts.values():
+        fields |= part.fields
+        metrics |= part.metrics
+    return EvidencePackage.model_validate({
+        "incident_id": inc.id,
+        "collected_at": utcnow(),
+        **fields,
+        "metrics": metrics,
+        "environment": collect_environment(),
+        "alert": dict(inc.trigger),
+        "parts": {n: p.data for n, p in parts.items() if p.data},
+        "summaries": {n: p.summary for n, p in parts.items() if p.summary},
+    })
+
+
+def record_evidence(rt: Runtime, inc: Incident, pkg: EvidencePackage) -> Incident:
+    inc = record_event(
+        rt.ledger, inc, Event.EVIDENCE, "; ".join(pkg.summaries.values()) or "collected",
+        data={"metrics": pkg.metrics, "collectors": list(pkg.summaries)},
+        onset_at=pkg.drift_onset or inc.onset_at, model_version=pkg.model.get("version"))
+    lines = [f"{name}: {line}" for name, line in pkg.summaries.items()]
+    drifted = sorted((d for d in pkg.feature_drift if d["status"] == "drift"),
+                     key=lambda d: -(d.get("psi") or 0))
+    lines += [f"{d['feature']}: PSI {d['psi']:.2f}" for d in drifted[:5]
+              if d.get("psi") is not None]
+    rt.notify(Notification("evidence", inc, "evidence collected", lines))
+    return inc
+
+
+def test_hypothesis(inputs: Inputs, hypothesis: HypothesisSpec,
+                    evidence: EvidencePackage) -> HypothesisResult:
+    res = inputs.plugins.get("check", hypothesis.check).run_check(evidence, hypothesis.params)
+    return HypothesisResult(id=hypothesis.id, check=hypothesis.check, verdict=res.verdict,
+                            confidence=res.confidence, summary=res.summary, findings=res.findings)
+
+
+test_hypothesis.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+def record_diagnosis(rt: Runtime, inputs: Inputs, inc: Incident, evidence: EvidencePackage,
+                     results: list[HypothesisResult]) -> tuple[Incident, Decision]:
+    ranked = rank(results, inputs.spec)
+    decision = decide(ranked, inputs.spec, inputs.profile)
+    rt.ledger.record_hypotheses(inc.id, ranked)
+    inc = record_event(
+        rt.ledger, inc, Event.DIAGNOSIS, decision.reason,
+        data={"action": decision.action, "remediations": decision.remediations},
+        hypotheses=ranked, root_cause=decision.root_cause,
+        severity=assess_severity(inputs.spec, inputs.profile, evidence.metrics))
+    rt.notify(Notification("hypotheses", inc, "hypotheses tested", [
+        f"{h.id}: {h.verdict.value} ({h.confidence:.2f}) — {h.summary}" for h in ranked]))
+    rt.notify(Notification("root_cause", inc, "decision", [decision.reason]))
+    return inc, decision
