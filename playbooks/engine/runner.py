@@ -43,7 +43,7 @@ __all__ = [
 class Guard(Protocol):
     """The scope of one applied change; ``rollback()`` undoes it (so does an exception)."""
 
-    def rollback(self) -> None: ...
+    def rollback(self) -> object: ...  # Prefect's Transaction returns a bool
 
 
 class Steps(Protocol):

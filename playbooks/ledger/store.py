@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -189,7 +190,7 @@ class Ledger:
         with self.engine.connect() as conn:
             return [Incident.model_validate(r[0]) for r in conn.execute(q)]
 
-    # -- timeline and results --------------------------------------------------------------
+    # -- timeline and results (`builtins.list`: in this class `list` is the method above) --
     def add_event(
         self, incident_id: str, kind: str, message: str, data: dict[str, Any] | None = None
     ) -> TimelineEvent:
@@ -198,7 +199,7 @@ class Ledger:
             self._event(conn, incident_id, ev)
         return ev
 
-    def events(self, incident_id: str) -> list[TimelineEvent]:
+    def events(self, incident_id: str) -> builtins.list[TimelineEvent]:
         with self.engine.connect() as conn:
             rows = (
                 conn.execute(
@@ -214,7 +215,7 @@ class Ledger:
             for r in rows
         ]
 
-    def record_hypotheses(self, incident_id: str, results: list[HypothesisResult]) -> None:
+    def record_hypotheses(self, incident_id: str, results: builtins.list[HypothesisResult]) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 hypothesis_results.delete().where(hypothesis_results.c.incident_id == incident_id)
@@ -255,7 +256,9 @@ class Ledger:
                     closed=False,
                 )
             )
-            return int(res.inserted_primary_key[0])
+            key = res.inserted_primary_key
+            assert key is not None, "an INSERT returns its primary key"
+            return int(key[0])
 
     def journal_update(
         self, seq: int, phase: str, change: dict[str, Any] | None = None, *, closed: bool = False
@@ -272,7 +275,7 @@ class Ledger:
 
     def journal(
         self, *, incident_id: str | None = None, model: str | None = None, unfinished: bool = False
-    ) -> list[JournalEntry]:
+    ) -> builtins.list[JournalEntry]:
         q = sa.select(remediation_journal).order_by(remediation_journal.c.seq)
         if incident_id:
             q = q.where(remediation_journal.c.incident_id == incident_id)
