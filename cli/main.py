@@ -5,13 +5,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeVar
 
 import typer
 
 from cli.output import err, incident_summary, incidents_table, out, print_json
 from playbooks.config import load_settings
 from playbooks.errors import MlpbError
+
+if TYPE_CHECKING:  # imported where used: `mlpb --help` stays fast
+    from playbooks.ledger import Ledger
+    from playbooks.notify import SlackNotifier
 
 __all__ = ["app", "main"]
 
@@ -236,11 +240,12 @@ def recover(
 ) -> None:
     """Revert remediations a killed run left half-applied, and escalate their incidents."""
     from playbooks.engine.lifecycle import recover_unfinished
-    from playbooks.engine.runtime import Runtime
     from playbooks.loader import load_profile
+    from tasks.prefect_context import prefect_runtime
 
     prof = load_profile(profile)
-    done = recover_unfinished(Runtime.from_env(home), prof, older_than=None)
+    _prefect(home)  # a Slack token in a Prefect Secret block is loaded with the runtime
+    done = recover_unfinished(prefect_runtime(home), prof, older_than=None)
     out.print(f"recovered {len(done)} incident(s): {', '.join(done) or 'none'}")
 
 
@@ -371,30 +376,40 @@ def incidents_show(
         out.print(f"  {ev.at:%Y-%m-%d %H:%M:%S}  {ev.kind:<12} {ev.message}", highlight=False)
 
 
-def _slack_runtime(home: str | None) -> Any:
-    """The runtime, with Slack required: a missing or unloadable token is an error here."""
+class _Slack(NamedTuple):
+    ledger: Ledger
+    notifier: SlackNotifier
+
+
+def _slack(home: str | None) -> _Slack:
+    """Ledger and Slack notifier; a missing or unloadable token is an error here (a playbook
+    run falls back to the console instead)."""
     import os
 
-    from playbooks.engine.runtime import Runtime
     from playbooks.errors import ConfigError
-    from playbooks.notify import SlackSettings
+    from playbooks.ledger import Ledger
+    from playbooks.notify import SlackNotifier, SlackSettings
+    from tasks.prefect_context import secret_block_token
 
     if os.environ.get("MLPB_SLACK_TOKEN_BLOCK") and not os.environ.get("SLACK_BOT_TOKEN"):
         _prefect(home)  # the token lives in a Prefect Secret block
-    if SlackSettings.from_env() is None:
+    slack = SlackSettings.from_env(token_loader=secret_block_token)
+    if slack is None:
         raise ConfigError(
             "Slack is not configured",
             hint="set SLACK_BOT_TOKEN (or "
             "MLPB_SLACK_TOKEN_BLOCK); see the README's 'Slack' section",
         )
-    return Runtime.from_env(home)
+    settings = load_settings(home).ensure()
+    ledger = Ledger(settings.ledger_url)
+    return _Slack(ledger, SlackNotifier(slack, ledger, postmortem_dir=settings.postmortem_dir))
 
 
 @notify_app.command("flush")
 @friendly
 def notify_flush(home: HomeOpt = None) -> None:
     """Deliver the notifications a Slack outage left in the outbox, in order, each once."""
-    report = _slack_runtime(home).notifier.flush()
+    report = _slack(home).notifier.flush()
     out.print(f"delivered {report.sent} notification(s); {report.pending} still queued")
     for e in report.errors:
         err.print(f"[yellow]kept in the outbox:[/] {e}", highlight=False, soft_wrap=True)
@@ -409,7 +424,7 @@ def notify_remind(home: HomeOpt = None) -> None:
     from playbooks.models.incident import utcnow
     from playbooks.notify.reminders import send_reminders
 
-    rt = _slack_runtime(home)
+    rt = _slack(home)
     due = send_reminders(rt.ledger, rt.notifier, utcnow())
     out.print(
         f"posted {len(due)} reminder(s)"
@@ -422,7 +437,7 @@ def notify_remind(home: HomeOpt = None) -> None:
 @friendly
 def notify_check(home: HomeOpt = None) -> None:
     """Check the Slack token with auth.test and show the workspace and bot user."""
-    who = _slack_runtime(home).notifier.check()
+    who = _slack(home).notifier.check()
     out.print(
         f"Slack token OK: team {who['team']}, bot user {who['user']} ({who['url']})",
         highlight=False,

@@ -10,9 +10,9 @@ from prefect import flow
 
 from flows.engine import run_playbook
 from playbooks.drills import expectation_for
-from playbooks.engine.runtime import Runtime
 from playbooks.sandbox import FAULTS
 from tasks.drills import prepare_drill_sandbox, record_drill
+from tasks.prefect_context import prefect_runtime
 
 __all__ = ["run_drill"]
 
@@ -21,7 +21,7 @@ __all__ = ["run_drill"]
 def run_drill(fault: str, seed: int = 1, home: str | None = None, rows_per_day: int = 1200,
               history_days: int = 21, quiet: bool = True) -> dict[str, Any]:
     """Run one drill and return its score (also recorded in the ledger, marked as a drill)."""
-    rt = Runtime.from_env(home, quiet=quiet)
+    rt = prefect_runtime(home, quiet=quiet)
     exp = expectation_for(fault, FAULTS.get(fault).params)
     root = rt.settings.home / "drills" / f"{fault}-seed{seed}"
     sandbox, injected = prepare_drill_sandbox(root, fault, seed, rows_per_day, history_days)

@@ -24,6 +24,7 @@ from playbooks.ledger import AlertStore
 from playbooks.sandbox import FAULTS
 from tasks.common import TASK_DEFAULTS
 from tasks.drills import prepare_drill_sandbox, record_drill
+from tasks.prefect_context import prefect_runtime
 
 __all__ = ["game_day"]
 
@@ -47,7 +48,7 @@ def game_day(fault: str = "random", seed: int | None = None, rows_per_day: int =
              history_days: int = 21, home: str | None = None) -> dict[str, Any]:
     """Inject ``fault`` (or a seeded random sandbox fault), alert, run, score; the score is
     recorded in the ledger's drill results (drills are excluded from production MTTx)."""
-    rt = Runtime.from_env(home, quiet=True)
+    rt = prefect_runtime(home, quiet=True)
     seed = seed if seed is not None else secrets.randbelow(10_000)
     kind = pick_fault(FAULTS.kinds(), fault, seed)
     exp = expectation_for(kind, FAULTS.get(kind).params)

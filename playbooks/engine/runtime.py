@@ -14,6 +14,7 @@ from playbooks.ledger import Ledger
 from playbooks.models.profile import ModelProfile
 from playbooks.modelstore.base import ModelStore
 from playbooks.notify import ConsoleNotifier, Notification, Notifier, SlackNotifier, SlackSettings
+from playbooks.notify.slack import RunUrl, TokenLoader
 
 __all__ = ["Runtime"]
 
@@ -24,15 +25,19 @@ class Runtime:
     notifier: Notifier = field(default_factory=ConsoleNotifier)
 
     @classmethod
-    def from_env(cls, home: str | None = None, *, quiet: bool = False) -> Runtime:
+    def from_env(cls, home: str | None = None, *, quiet: bool = False,
+                 token_loader: TokenLoader | None = None, run_url: RunUrl | None = None,
+                 ) -> Runtime:
+        """``token_loader``/``run_url``: see playbooks.notify.slack (tasks/ passes Prefect's)."""
         rt = cls(load_settings(home).ensure(), ConsoleNotifier(quiet=quiet))
         try:  # None without SLACK_BOT_TOKEN / MLPB_SLACK_TOKEN_BLOCK: the console stays
-            slack = SlackSettings.from_env()
+            slack = SlackSettings.from_env(token_loader=token_loader)
         except MlpbError as exc:  # an unloadable token block must not stop the playbook
             logging.getLogger(__name__).warning("Slack disabled, using the console: %s", exc)
             slack = None
         if slack is not None:
-            rt.notifier = SlackNotifier(slack, rt.ledger, postmortem_dir=rt.settings.postmortem_dir)
+            rt.notifier = SlackNotifier(slack, rt.ledger, postmortem_dir=rt.settings.postmortem_dir,
+                                        run_url=run_url)
         return rt
 
     @cached_property

@@ -2,7 +2,13 @@
 
 from playbooks.notify.base import Notification, Notifier, NotifyKind
 from playbooks.notify.console import ConsoleNotifier
-from playbooks.notify.slack import SlackNotifier, SlackSettings, slack_configured
+from playbooks.notify.slack import (
+    RunUrl,
+    SlackNotifier,
+    SlackSettings,
+    TokenLoader,
+    slack_configured,
+)
 
-__all__ = ["ConsoleNotifier", "Notification", "Notifier", "NotifyKind", "SlackNotifier",
-           "SlackSettings", "slack_configured"]
+__all__ = ["ConsoleNotifier", "Notification", "Notifier", "NotifyKind", "RunUrl", "SlackNotifier",
+           "SlackSettings", "TokenLoader", "slack_configured"]

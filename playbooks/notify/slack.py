@@ -13,9 +13,8 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.client import HTTPException
@@ -40,7 +39,8 @@ from playbooks.models.spec import Communication
 from playbooks.notify.base import Notification
 from playbooks.notify.templates import render_parent, render_reminder, render_reply
 
-__all__ = ["DEFAULT_CHANNEL", "FlushReport", "SlackNotifier", "SlackSettings", "slack_configured"]
+__all__ = ["DEFAULT_CHANNEL", "FlushReport", "RunUrl", "SlackNotifier", "SlackSettings",
+           "TokenLoader", "slack_configured"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,14 @@ _CHANNEL_ERRORS = {
     "message_not_found": "the incident's parent message in {channel} was deleted, so it "
                          "cannot be updated; this incident's later messages stay queued",
 }
+TokenLoader = Callable[[str], str]
+"""Resolves the secret named in ``MLPB_SLACK_TOKEN_BLOCK`` to the token. The orchestration
+layer supplies it (tasks/prefect_context.py loads a Prefect Secret block); playbooks/ never
+imports Prefect."""
+RunUrl = Callable[[], str | None]
+"""The UI address of the run that is sending, if any; called when an incident's parent
+message is first rendered (tasks/prefect_context.py: the Prefect flow run)."""
+
 _TRANSIENT = {"ratelimited", "fatal_error", "internal_error", "service_unavailable",
               "request_timeout"}
 
@@ -99,15 +107,17 @@ class SlackSettings(BaseModel):
     server_error_retries: int = Field(default=1, ge=0, description="Retries after HTTP 500/503.")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> SlackSettings | None:
-        """Settings from ``SLACK_BOT_TOKEN`` (or the Prefect Secret block named in
-        ``MLPB_SLACK_TOKEN_BLOCK``), ``MLPB_SLACK_API_URL``, ``MLPB_SLACK_CHANNEL``.
-        None when no token is configured (the console notifier is used then)."""
+    def from_env(cls, env: Mapping[str, str] | None = None, *,
+                 token_loader: TokenLoader | None = None) -> SlackSettings | None:
+        """Settings from ``SLACK_BOT_TOKEN`` (or the secret block named in
+        ``MLPB_SLACK_TOKEN_BLOCK``, resolved by ``token_loader``), ``MLPB_SLACK_API_URL``,
+        ``MLPB_SLACK_CHANNEL``. None when no token is configured (the console notifier is
+        used then); ConfigError when the block cannot be loaded."""
         env = os.environ if env is None else env
         token = (env.get("SLACK_BOT_TOKEN") or "").strip()
         block = (env.get("MLPB_SLACK_TOKEN_BLOCK") or "").strip()
         if not token and block:
-            token = _token_from_block(block)
+            token = _token_from_block(block, token_loader)
         if not token:
             return None
         return cls(token=SecretStr(token),
@@ -129,11 +139,14 @@ def slack_configured(env: Mapping[str, str] | None = None) -> bool:
     return bool((env.get("SLACK_BOT_TOKEN") or env.get("MLPB_SLACK_TOKEN_BLOCK") or "").strip())
 
 
-def _token_from_block(name: str) -> str:
+def _token_from_block(name: str, loader: TokenLoader | None) -> str:
+    if loader is None:
+        raise ConfigError(
+            f"MLPB_SLACK_TOKEN_BLOCK is set ('{name}') but this process cannot load secret "
+            "blocks", hint="run it through the playbook flows or `mlpb`, which load Prefect "
+                           "Secret blocks, or set SLACK_BOT_TOKEN instead")
     try:
-        from prefect.blocks.system import Secret  # lazy: playbooks/ does not import Prefect
-
-        value = Secret.load(name).get()  # type: ignore[union-attr]
+        value = loader(name)
     except Exception as exc:
         raise ConfigError(
             f"cannot load the Prefect Secret block '{name}' (MLPB_SLACK_TOKEN_BLOCK): "
@@ -161,8 +174,10 @@ class SlackNotifier:
     """The Slack ``Notifier``. One instance per runtime; state lives in the ledger."""
 
     def __init__(self, settings: SlackSettings, ledger: Ledger, *,
-                 postmortem_dir: Path | None = None, client: WebClient | None = None) -> None:
+                 postmortem_dir: Path | None = None, client: WebClient | None = None,
+                 run_url: RunUrl | None = None) -> None:
         self._settings = settings
+        self._run_url = run_url
         self._outbox = Outbox(ledger)
         self._postmortem_dir = postmortem_dir
         self._client = client or settings.client()
@@ -261,21 +276,19 @@ class SlackNotifier:
             self._comms[playbook] = comm
         return self._comms[playbook]
 
-    @staticmethod
-    def _links(note: Notification) -> dict[str, str]:
+    def _links(self, note: Notification) -> dict[str, str]:
         links: dict[str, str] = {}
         given = note.data.get("links")
         if isinstance(given, Mapping):
             links.update({str(k): str(v) for k, v in given.items() if v})
-        if "prefect" in sys.modules:  # only inside a Prefect run; never import it here
+        if self._run_url is not None:
             try:
-                from prefect.runtime import flow_run
-
-                url = str(flow_run.ui_url or "")
-                if url.startswith(("http://", "https://")):  # "None/…" when no UI is set
-                    links.setdefault("Prefect flow run", url)
-            except Exception:  # no run context or no UI configured: no link
-                pass
+                url = self._run_url() or ""
+            except Exception as exc:  # a missing link must not stop the notification
+                log.debug("no run link: %s: %s", type(exc).__name__, exc)
+                url = ""
+            if url.startswith(("http://", "https://")):
+                links.setdefault("Prefect flow run", url)
         tracking = os.environ.get("MLFLOW_TRACKING_URI", "")
         if tracking.startswith(("http://", "https://")):
             inc = note.incident

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from playbooks.config import Settings
 from playbooks.engine.runtime import Runtime
+from playbooks.errors import ConfigError
 from playbooks.ledger import Ledger, Outbox
 from playbooks.models.incident import (
     CriterionResult,
@@ -292,6 +293,53 @@ def test_runtime_picks_console_without_a_token_and_slack_with_one(
     assert isinstance(rt.notifier, SlackNotifier) and slack.token not in repr(rt)
     assert rt.notifier.check()["team"] == "Fake"  # auth.test
     rt.flush_notifications()  # nothing queued: a no-op that never raises
+
+
+def test_token_block_is_resolved_by_the_loader_passed_in(tmp_path: Path) -> None:
+    env = {"MLPB_SLACK_TOKEN_BLOCK": "slack-bot-token"}
+    asked: list[str] = []
+
+    def loader(name: str) -> str:
+        asked.append(name)
+        return " xoxb-from-block "
+
+    settings = SlackSettings.from_env(env, token_loader=loader)
+    assert settings is not None and settings.token.get_secret_value() == "xoxb-from-block"
+    assert asked == ["slack-bot-token"]
+    # SLACK_BOT_TOKEN wins and the block is never loaded
+    direct = SlackSettings.from_env({**env, "SLACK_BOT_TOKEN": "xoxb-direct"}, token_loader=loader)
+    assert direct is not None and direct.token.get_secret_value() == "xoxb-direct"
+    assert asked == ["slack-bot-token"]
+
+
+def test_unloadable_token_block_is_a_config_error_naming_the_block(tmp_path: Path) -> None:
+    env = {"MLPB_SLACK_TOKEN_BLOCK": "slack-bot-token"}
+    with pytest.raises(ConfigError, match="cannot load secret blocks") as no_loader:
+        SlackSettings.from_env(env)
+    assert "SLACK_BOT_TOKEN" in (no_loader.value.hint or "")
+
+    def broken(name: str) -> str:
+        raise ValueError(f"block {name} holds xoxb-do-not-print")
+
+    with pytest.raises(ConfigError, match="'slack-bot-token'") as failed:
+        SlackSettings.from_env(env, token_loader=broken)
+    assert "xoxb-do-not-print" not in str(failed.value) and failed.value.__cause__ is None
+
+
+def test_run_link_comes_from_the_provider_passed_in(
+        slack: FakeSlack, ledger: Ledger, tmp_path: Path) -> None:
+    url = "http://127.0.0.1:4200/runs/flow-run/0b5e"
+    n = SlackNotifier(_settings(slack), ledger, run_url=lambda: url)
+    n.send(_note("opened", _incident(ledger)))
+    assert f"<{url}|Prefect flow run>" in str(_posts(slack)[0].body["blocks"])
+
+    def no_run() -> str | None:
+        raise RuntimeError("no flow run context")
+
+    quiet = SlackNotifier(_settings(slack), ledger, run_url=no_run)
+    quiet.send(_note("opened", _incident(ledger, "INC-NORUN")))  # no link, still delivered
+    parent = _posts(slack)[-2]
+    assert "INC-NORUN" in parent.body["text"] and "Prefect flow run" not in str(parent.body)
 
 
 def test_playbooks_slack_does_not_import_prefect() -> None:
