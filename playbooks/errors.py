@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 __all__ = [
     "ConfigError",
     "DataError",
     "MlpbError",
     "SpecError",
     "UnknownNameError",
+    "validation_problems",
 ]
 
 
@@ -56,3 +62,21 @@ class DataError(MlpbError):
     """Input data cannot be used: missing files or columns, undecodable text, mixed types."""
 
     exit_code = 3
+
+
+def validation_problems(
+    exc: ValidationError, *, unknown: str = "unknown field (check the spelling)"
+) -> list[tuple[str, str]]:
+    """pydantic's errors as (field path, message) pairs, worded for people: ``unknown`` for a
+    field the model does not have (say what the fields are: spec fields, parameters...), "is
+    missing" for a required one, a validator's own message without pydantic's prefix."""
+    problems = []
+    for e in exc.errors():
+        if e["type"] == "extra_forbidden":
+            msg = unknown
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+        else:
+            msg = str(e["msg"]).removeprefix("Value error, ")
+        problems.append((".".join(str(p) for p in e["loc"]), msg))
+    return problems

@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from playbooks.engine.plugins import PluginTable, default_plugins
-from playbooks.errors import SpecError, UnknownNameError
+from playbooks.errors import SpecError, UnknownNameError, validation_problems
 from playbooks.models.profile import ModelProfile
 from playbooks.models.spec import PlaybookSpec
 
@@ -47,24 +47,12 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _format_errors(exc: ValidationError) -> list[tuple[str, str]]:
-    problems = []
-    for e in exc.errors():
-        loc = ".".join(str(p) for p in e["loc"])
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling; see the JSON Schema for allowed fields)"
-        elif e["type"] == "missing":
-            msg = "required field is missing"
-        problems.append((loc, msg))
-    return problems
-
-
 def _validate(path: Path, data: dict[str, Any], model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(str(path), _format_errors(exc)) from None
+        unknown = "unknown field (check the spelling; see the JSON Schema for allowed fields)"
+        raise SpecError(str(path), validation_problems(exc, unknown=unknown)) from None
 
 
 def load_spec(path: Path, registry: PluginTable | None = None) -> PlaybookSpec:

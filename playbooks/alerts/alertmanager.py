@@ -15,8 +15,8 @@ from playbooks.alerts.model import (
     AlertStatus,
     ParsedAlert,
     decode_json,
-    problems_of,
 )
+from playbooks.errors import validation_problems
 
 __all__ = ["AlertmanagerAlert", "AlertmanagerNotification", "parse_alertmanager"]
 
@@ -54,7 +54,7 @@ def parse_alertmanager(body: bytes) -> list[ParsedAlert]:
         note = AlertmanagerNotification.model_validate(data)
     except ValidationError as exc:
         raise AlertParseError(422, "not an Alertmanager webhook notification (version 4)",
-                              problems_of(exc)) from None
+                              validation_problems(exc)) from None
     raw_alerts: list[Any] = data["alerts"]
     return [ParsedAlert(source="alertmanager", status=AlertStatus(a.status), labels=a.labels,
                         annotations=a.annotations, fingerprint=a.fingerprint,

@@ -20,8 +20,8 @@ from playbooks.alerts.model import (
     AlertStatus,
     ParsedAlert,
     decode_json,
-    problems_of,
 )
+from playbooks.errors import validation_problems
 
 __all__ = ["GenericAlert", "parse_generic"]
 
@@ -47,7 +47,7 @@ def parse_generic(body: bytes) -> list[ParsedAlert]:
         alert = GenericAlert.model_validate(data)
     except ValidationError as exc:
         raise AlertParseError(422, "not a generic alert (see playbooks/alerts/generic.py)",
-                              problems_of(exc)) from None
+                              validation_problems(exc)) from None
     labels = {**alert.labels, "model": alert.model}
     if alert.playbook:
         labels["playbook"] = alert.playbook

@@ -16,8 +16,8 @@ from playbooks.alerts.model import (
     AlertStatus,
     ParsedAlert,
     decode_json,
-    problems_of,
 )
+from playbooks.errors import validation_problems
 
 __all__ = ["GrafanaAlert", "GrafanaNotification", "parse_grafana"]
 
@@ -54,7 +54,7 @@ def parse_grafana(body: bytes) -> list[ParsedAlert]:
         note = GrafanaNotification.model_validate(data)
     except ValidationError as exc:
         raise AlertParseError(422, "not a Grafana alerting webhook notification",
-                              problems_of(exc)) from None
+                              validation_problems(exc)) from None
     raw_alerts: list[Any] = data["alerts"]
     return [ParsedAlert(source="grafana", status=AlertStatus(a.status), labels=a.labels,
                         annotations=a.annotations, fingerprint=a.fingerprint,

@@ -6,12 +6,11 @@ import json
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from playbooks.errors import MlpbError
 
-__all__ = ["AlertParseError", "AlertSource", "AlertStatus", "ParsedAlert", "decode_json",
-           "problems_of"]
+__all__ = ["AlertParseError", "AlertSource", "AlertStatus", "ParsedAlert", "decode_json"]
 
 AlertSource = Literal["alertmanager", "grafana", "generic"]
 
@@ -78,14 +77,3 @@ def decode_json(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise AlertParseError(400, f"expected a JSON object, got {type(data).__name__}")
     return data
-
-
-def problems_of(exc: ValidationError) -> list[tuple[str, str]]:
-    """(field path, message) pairs, worded like the spec loader's."""
-    out = []
-    for e in exc.errors():
-        loc = ".".join(str(p) for p in e["loc"])
-        msg = ("required field is missing" if e["type"] == "missing"
-               else str(e["msg"]).removeprefix("Value error, "))
-        out.append((loc, msg))
-    return out

@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from playbooks.alerts.model import ParsedAlert, problems_of
-from playbooks.errors import SpecError
+from playbooks.alerts.model import ParsedAlert
+from playbooks.errors import SpecError, validation_problems
 
 __all__ = ["Route", "RouteDecision", "RoutingError", "RoutingRules", "load_routing_rules"]
 
@@ -132,9 +132,7 @@ def load_routing_rules(path: Path) -> RoutingRules:
     try:
         rules = RoutingRules.model_validate(data)
     except ValidationError as exc:
-        problems = [(loc, "unknown field (check the spelling)" if "Extra inputs" in msg else msg)
-                    for loc, msg in problems_of(exc)]
-        raise SpecError(str(path), problems,
+        raise SpecError(str(path), validation_problems(exc),
                         hint="see deployments/routes.example.yaml for every field") from None
     if not rules.routes and rules.default is None:
         raise SpecError(str(path), [("routes", "no routes and no default: nothing would run")])

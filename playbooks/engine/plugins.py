@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from playbooks.errors import UnknownNameError
+from playbooks.errors import UnknownNameError, validation_problems
 
 if TYPE_CHECKING:  # the plugin kinds' own modules import this one (decorators)
     from playbooks.checks.base import CheckResult
@@ -193,15 +193,7 @@ class PluginTable:
         try:
             plugin.parse_params(raw)
         except ValidationError as exc:
-            return [
-                (
-                    ".".join(map(str, e["loc"])),
-                    "unknown parameter (not in the params model)"
-                    if e["type"] == "extra_forbidden"
-                    else e["msg"],
-                )
-                for e in exc.errors()
-            ]
+            return validation_problems(exc, unknown="unknown parameter (not in the params model)")
         return []
 
 

@@ -31,6 +31,7 @@ from playbooks.remediations.base import (
     RevertContext,
 )
 from playbooks.remediations.swap import require_model
+from playbooks.remediations.windows import labelled_spans
 
 __all__ = ["RecalibrateParams", "RecalibrateThreshold", "ThresholdConflict", "choose_threshold",
            "threshold_outcomes"]
@@ -107,11 +108,9 @@ def _windows(ctx: RemediationContext, p: RecalibrateParams) -> dict[str, str]:
             "end": end.isoformat()}
 
 
-def _frames(ctx: RemediationContext, w: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    ts = ctx.profile.data.timestamp or ""
-    t0, t1, t2 = (pd.Timestamp(w[k]) for k in ("choose_start", "holdout_start", "end"))
-    choose = ctx.data.labelled_between(t0, t1, ts)
-    hold = ctx.data.labelled_between(t1, t2 + pd.Timedelta(microseconds=1), ts)
+def _choose_holdout(ctx: RemediationContext,
+                    w: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    choose, hold = labelled_spans(ctx, w["choose_start"], w["holdout_start"], w["end"])
     return ok_rows(ctx.profile, choose), ok_rows(ctx.profile, hold)
 
 
@@ -160,7 +159,7 @@ class RecalibrateThreshold(Remediation[RecalibrateParams]):
         info = store.get_version(name, alias)
         current = version_threshold(ctx.profile, info)
         w = _windows(ctx, params)
-        choose, hold = _frames(ctx, w)
+        choose, hold = _choose_holdout(ctx, w)
         if len(choose) < params.min_rows:
             raise NotApplicable(f"only {len(choose)} labelled rows to choose a threshold on "
                                 f"(need {params.min_rows})")
@@ -190,7 +189,7 @@ class RecalibrateThreshold(Remediation[RecalibrateParams]):
                change: dict[str, Any]) -> dict[str, float]:
         """The profile's targets at the new threshold on the holdout, and the segments."""
         slo = ctx.profile.slo
-        _, hold = _frames(ctx, change["windows"])
+        _, hold = _choose_holdout(ctx, change["windows"])
         s, y = _scored(ctx, change["version"], hold)
         new, old = float(change["new"]), float(change["previous_threshold"])
         o = threshold_outcomes(s, y, new)

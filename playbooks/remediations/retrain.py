@@ -24,6 +24,7 @@ from playbooks.remediations.base import (
     load_entrypoint,
 )
 from playbooks.remediations.swap import require_model
+from playbooks.remediations.windows import labelled_spans
 
 __all__ = ["Retrain", "RetrainParams", "retrain_windows"]
 
@@ -64,12 +65,9 @@ def retrain_windows(ctx: RemediationContext, p: RetrainParams) -> dict[str, Any]
             "end": end.isoformat()}
 
 
-def _frames(ctx: RemediationContext, w: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    ts = ctx.profile.data.timestamp or ""
-    t0, t1, t2 = (pd.Timestamp(w[k]) for k in ("train_start", "holdout_start", "end"))
-    train = ctx.data.labelled_between(t0, t1, ts)
-    holdout = ctx.data.labelled_between(t1, t2 + pd.Timedelta(microseconds=1), ts)
-    return train, holdout
+def _train_holdout(ctx: RemediationContext,
+                   w: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return labelled_spans(ctx, w["train_start"], w["holdout_start"], w["end"])
 
 
 # Never learn from a window that failed quality checks.
@@ -90,7 +88,7 @@ class Retrain(Remediation[RetrainParams]):
         if prof.training is None or prof.target is None:
             raise NotApplicable("the profile has no training entrypoint or target")
         w = retrain_windows(ctx, params)
-        train, holdout = _frames(ctx, w)
+        train, holdout = _train_holdout(ctx, w)
         if len(train) < params.min_train_rows:
             raise NotApplicable(f"only {len(train)} labelled rows in the training window "
                                 f"(need {params.min_train_rows})")
@@ -112,7 +110,7 @@ class Retrain(Remediation[RetrainParams]):
         store, name, alias = require_model(ctx, "retrain")
         prof = ctx.profile
         assert prof.model is not None and prof.training is not None and prof.target is not None
-        train, _ = _frames(ctx, plan["windows"])
+        train, _ = _train_holdout(ctx, plan["windows"])
         fit = load_entrypoint(prof.training.entrypoint)
         model = fit(train, numeric=prof.features.numeric, categorical=prof.features.categorical,
                     target=prof.target, seed=params.seed)
@@ -132,7 +130,7 @@ class Retrain(Remediation[RetrainParams]):
         from playbooks.engine.verify import measure
 
         store, name, alias = require_model(ctx, "retrain")
-        train, holdout = _frames(ctx, change["windows"])
+        train, holdout = _train_holdout(ctx, change["windows"])
         serving = store.load_model(name, alias)
         previous = (store.load_model(name, change["previous_version"])
                     if change.get("previous_version") else None)
