@@ -9,7 +9,7 @@ from typing import Any
 from playbooks.engine.decide import Decision, assess_severity, decide, rank
 from playbooks.engine.lifecycle import Inputs
 from playbooks.engine.runtime import Runtime
-from playbooks.engine.transitions import Event, record_event
+from playbooks.engine.transitions import Event
 from playbooks.evidence import collect_environment
 from playbooks.evidence.base import CollectContext, EvidencePart
 from playbooks.models.evidence import EvidencePackage
@@ -47,8 +47,7 @@ def assemble_package(inc: Incident, parts: Mapping[str, EvidencePart]) -> Eviden
 
 
 def record_evidence(rt: Runtime, inc: Incident, pkg: EvidencePackage) -> Incident:
-    inc = record_event(
-        rt.ledger, inc, Event.EVIDENCE, "; ".join(pkg.summaries.values()) or "collected",
+    inc = rt.record(inc, Event.EVIDENCE, "; ".join(pkg.summaries.values()) or "collected",
         data={"metrics": pkg.metrics, "collectors": list(pkg.summaries)},
         onset_at=pkg.drift_onset or inc.onset_at, model_version=pkg.model.get("version"))
     lines = [f"{name}: {line}" for name, line in pkg.summaries.items()]
@@ -75,8 +74,7 @@ def record_diagnosis(rt: Runtime, inputs: Inputs, inc: Incident, evidence: Evide
     ranked = rank(results, inputs.spec)
     decision = decide(ranked, inputs.spec, inputs.profile)
     rt.ledger.record_hypotheses(inc.id, ranked)
-    inc = record_event(
-        rt.ledger, inc, Event.DIAGNOSIS, decision.reason,
+    inc = rt.record(inc, Event.DIAGNOSIS, decision.reason,
         data={"action": decision.action, "remediations": decision.remediations},
         hypotheses=ranked, root_cause=decision.root_cause,
         severity=assess_severity(inputs.spec, inputs.profile, evidence.metrics))

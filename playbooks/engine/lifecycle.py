@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from playbooks.engine.plugins import PluginTable, default_plugins
 from playbooks.engine.postmortem import render_postmortem
 from playbooks.engine.revert import Undo, revert_change
 from playbooks.engine.runtime import Runtime
-from playbooks.engine.transitions import TERMINAL, Event, apply_event, record_event
+from playbooks.engine.transitions import TERMINAL, Event, apply_event
 from playbooks.errors import MlpbError
 from playbooks.loader import load_profile, load_spec, resolve_spec_path
 from playbooks.models.evidence import EvidencePackage
@@ -51,21 +51,22 @@ def new_incident_id() -> str:
 
 def new_incident(spec: PlaybookSpec, profile: ModelProfile, *, trigger: dict[str, Any],
                  dry_run: bool, drill: bool, dedup_key: str | None,
-                 queued: bool = False) -> Incident:
+                 queued: bool = False, now: datetime | None = None) -> Incident:
     """A new incident: ``open`` when a receiver queues it for a run, else already
     ``investigating`` (the run that creates it is the one that handles it)."""
     key = dedup_key or f"{trigger.get('source', 'manual')}:{spec.id}:{profile.name}" + (
         ":dry-run" if dry_run else "")
     source = trigger.get("source", "manual")
+    now = now or utcnow()
     inc = Incident(
         id=new_incident_id(), playbook=spec.id, playbook_version=spec.version,
         playbook_hash=spec.hash, model=profile.name, owner=profile.owners.oncall,
         dry_run=dry_run, drill=drill, trigger=trigger, dedup_key=key,
-        parent_id=trigger.get("parent_id"), onset_at=None,
-        timeline=[TimelineEvent(kind="opened", message=f"{spec.title} playbook started "
+        parent_id=trigger.get("parent_id"), onset_at=None, detected_at=now, updated_at=now,
+        timeline=[TimelineEvent(at=now, kind="opened", message=f"{spec.title} playbook started "
                                 f"({source})", data={"trigger": trigger})],
     )
-    return inc if queued else apply_event(inc, Event.STARTED, f"run started ({source})")
+    return inc if queued else apply_event(inc, Event.STARTED, f"run started ({source})", at=now)
 
 
 def open_or_claim(rt: Runtime, inputs: Inputs, trigger: dict[str, Any], *, dry_run: bool,
@@ -84,7 +85,7 @@ def open_or_claim(rt: Runtime, inputs: Inputs, trigger: dict[str, Any], *, dry_r
     else:
         inc, created = rt.ledger.open_incident(new_incident(
             inputs.spec, inputs.profile, trigger=trigger, dry_run=dry_run, drill=drill,
-            dedup_key=dedup_key))
+            dedup_key=dedup_key, now=rt.now()))
         if not created:
             raise MlpbError(f"incident {inc.id} ({inc.dedup_key}) is already being handled by "
                             "another run", hint=f"`mlpb incidents show {inc.id}`")
@@ -99,7 +100,7 @@ def close(rt: Runtime, inputs: Inputs, inc: Incident,
     """Write the post-mortem, record the close, notify the final status; returns the
     incident and the post-mortem's markdown."""
     path = Path(rt.settings.postmortem_dir) / f"{inc.id}.md"
-    inc = record_event(rt.ledger, inc, Event.CLOSED, f"incident {inc.status.value}",
+    inc = rt.record(inc, Event.CLOSED, f"incident {inc.status.value}",
                        postmortem_path=str(path))
     inc = inc.model_copy(update={"timeline": rt.ledger.events(inc.id)})
     text = render_postmortem(inc, inputs.spec, evidence)
@@ -122,17 +123,16 @@ def conclude(rt: Runtime, inc: Incident, decision: Decision) -> Incident:
     """A decision that changes nothing: close as a false alarm, or call in a human (a dry
     run only reports whom it would call)."""
     if decision.action == "close":
-        return record_event(rt.ledger, inc, Event.FALSE_ALARM, decision.reason)
+        return rt.record(inc, Event.FALSE_ALARM, decision.reason)
     if inc.dry_run:
-        return record_event(rt.ledger, inc, Event.RECOMMENDED, decision.reason)
-    return record_event(rt.ledger, inc, Event.ESCALATED, decision.reason,
+        return rt.record(inc, Event.RECOMMENDED, decision.reason)
+    return rt.record(inc, Event.ESCALATED, decision.reason,
                         data={"to": decision.escalate_to}, escalated_to=decision.escalate_to)
 
 
 def hand_over(rt: Runtime, inc: Incident, child: dict[str, Any]) -> Incident:
     """Triage handed over: the child incident owns the response from here."""
-    return record_event(
-        rt.ledger, inc, Event.HANDOVER,
+    return rt.record(inc, Event.HANDOVER,
         f"handed over to {child['playbook']} ({child['id']}): {child['status']}",
         data={"child_id": child["id"], "child_status": child["status"]},
         child_ids=[*inc.child_ids, child["id"]])
@@ -145,7 +145,7 @@ def fail(rt: Runtime, inc: Incident, exc: BaseException, owner: str) -> Incident
     if inc.status in TERMINAL:  # it broke after the outcome was recorded: keep the outcome
         rt.ledger.add_event(inc.id, "error", why)
         return inc
-    return record_event(rt.ledger, inc, Event.FAILED, why, data={"to": owner},
+    return rt.record(inc, Event.FAILED, why, data={"to": owner},
                         escalated_to=owner)
 
 
@@ -168,7 +168,7 @@ def recover_unfinished(rt: Runtime, profile: ModelProfile, *,
         if inc.status in TERMINAL:
             rt.ledger.add_event(inc.id, "recovered", why)
         else:
-            record_event(rt.ledger, inc, Event.RECOVERED, why,
+            rt.record(inc, Event.RECOVERED, why,
                          data={"to": profile.owners.oncall}, escalated_to=profile.owners.oncall)
         recovered.append(inc.id)
     return recovered

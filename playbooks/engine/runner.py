@@ -18,7 +18,7 @@ from playbooks.engine.gates import dirty_data_reason, loop_guard_reason, needs_c
 from playbooks.engine.lifecycle import Inputs
 from playbooks.engine.revert import Undo, revert_change
 from playbooks.engine.runtime import Runtime
-from playbooks.engine.transitions import Event, record_event
+from playbooks.engine.transitions import Event
 from playbooks.engine.verify import evaluate_criteria
 from playbooks.errors import MlpbError
 from playbooks.models.evidence import EvidencePackage
@@ -101,7 +101,7 @@ def revert_step(undo: Undo, change: dict[str, Any] | None) -> None:
     rt = Runtime.from_env(str(undo.state_dir), quiet=True)
     revert_change(undo, change, ledger=rt.ledger, store=rt.model_store(undo.profile))
     inc = rt.ledger.get(undo.incident_id)
-    record_event(rt.ledger, inc, Event.REVERTED, f"remediation '{undo.remediation_id}' reverted",
+    rt.record(inc, Event.REVERTED, f"remediation '{undo.remediation_id}' reverted",
                  data={"change": change})
 
 
@@ -164,7 +164,7 @@ def run_remediations(
     owner = decision.escalate_to or getattr(profile.owners, spec.escalation.default_owner)
     if not profile.can_remediate and not inc.dry_run:
         why = "recommended only: the profile names no MLflow model"
-        return record_event(rt.ledger, inc, Event.RECOMMENDED, why,
+        return rt.record(inc, Event.RECOMMENDED, why,
                             remediations=_records(inputs, decision, why))
     blocked = (dirty_data_reason(evidence)
                if needs_clean_data(spec, inputs.plugins, decision.remediations) else None)
@@ -174,27 +174,26 @@ def run_remediations(
     if blocked:
         recs = _records(inputs, decision, blocked, inc.dry_run)
         if inc.dry_run:
-            return record_event(rt.ledger, inc, Event.RECOMMENDED, blocked, remediations=recs)
-        return record_event(rt.ledger, inc, Event.ESCALATED, blocked, data={"to": owner},
+            return rt.record(inc, Event.RECOMMENDED, blocked, remediations=recs)
+        return rt.record(inc, Event.ESCALATED, blocked, data={"to": owner},
                             remediations=recs, escalated_to=owner)
-    inc = record_event(rt.ledger, inc, Event.PLANNING,
+    inc = rt.record(inc, Event.PLANNING,
                        f"remediation menu: {', '.join(decision.remediations)}")
     for rid in decision.remediations:
         inc, rec = _try_one(rt, inputs, inc, steps, spec.remediation(rid))
         if rec.applied and not rec.reverted:
             if decision.escalate_to:  # contained; the cause still needs its owner
-                return record_event(
-                    rt.ledger, inc, Event.ESCALATED,
+                return rt.record(inc, Event.ESCALATED,
                     f"'{rid}' contained the incident; escalating the cause",
                     data={"to": decision.escalate_to}, escalated_to=decision.escalate_to)
-            return record_event(rt.ledger, inc, Event.RESOLVED,
+            return rt.record(inc, Event.RESOLVED,
                                 f"'{rid}' kept: every acceptance criterion holds")
         if inc.dry_run and not rec.error:
-            return record_event(rt.ledger, inc, Event.RECOMMENDED,
+            return rt.record(inc, Event.RECOMMENDED,
                                 f"dry run: '{rid}' would be applied")
     if inc.dry_run:
-        return record_event(rt.ledger, inc, Event.RECOMMENDED, "dry run: no remediation applies")
-    return record_event(rt.ledger, inc, Event.ESCALATED, "no remediation verified; escalating",
+        return rt.record(inc, Event.RECOMMENDED, "dry run: no remediation applies")
+    return rt.record(inc, Event.ESCALATED, "no remediation verified; escalating",
                         data={"to": owner}, escalated_to=owner)
 
 
@@ -210,7 +209,7 @@ def _try_one(rt: Runtime, inputs: Inputs, inc: Incident, steps: Steps, entry: Re
     rt.notify(Notification("remediation_plan", inc, f"remediation plan: {entry.id}", [
         summary, f"risk {entry.risk}, effort {entry.effort}", f"rollback: {entry.rollback}"]))
     if inc.dry_run:
-        inc = record_event(rt.ledger, inc, Event.DRY_RUN, f"would apply '{entry.id}': {summary}")
+        inc = rt.record(inc, Event.DRY_RUN, f"would apply '{entry.id}': {summary}")
         return inc.model_copy(update={"remediations": [*inc.remediations, rec]}), rec
     if entry.requires_approval:
         rec.error = "requires approval; not applied automatically"
@@ -219,18 +218,17 @@ def _try_one(rt: Runtime, inputs: Inputs, inc: Incident, steps: Steps, entry: Re
         return inc.model_copy(update={"remediations": [*inc.remediations, rec]}), rec
     seq = rt.ledger.journal_intent(inc.id, inc.model, entry.id, entry.action, plan)
     undo = Undo(inc.id, entry.id, entry.action, seq, inputs.profile, rt.settings.home)
-    inc = record_event(rt.ledger, inc, Event.REMEDIATION, f"applying '{entry.id}': {summary}")
+    inc = rt.record(inc, Event.REMEDIATION, f"applying '{entry.id}': {summary}")
     verification: Verification | None = None
     try:
         with steps.guarded() as guard:
             rec.change = steps.apply(entry, plan, undo)
             rec.applied = True
-            inc = record_event(rt.ledger, inc, Event.APPLIED, f"'{entry.id}' applied",
+            inc = rt.record(inc, Event.APPLIED, f"'{entry.id}' applied",
                                data={"change": rec.change})
             verification = steps.verify(entry, rec.change)
             failed = [c.id for c in verification.criteria if not c.passed]
-            inc = record_event(
-                rt.ledger, inc, Event.VERIFICATION,
+            inc = rt.record(inc, Event.VERIFICATION,
                 "all acceptance criteria hold" if verification.passed
                 else f"acceptance criteria failed: {', '.join(failed)}",
                 data={"criteria": [c.model_dump() for c in verification.criteria]},

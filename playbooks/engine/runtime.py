@@ -5,12 +5,18 @@ One place picks the implementations (DESIGN.md §8: external services behind a P
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
+from typing import Any
 
+from playbooks.clock import Clock, clock_for
 from playbooks.config import Settings, load_settings
+from playbooks.engine.transitions import Event, record_event
 from playbooks.errors import MlpbError
 from playbooks.ledger import Ledger
+from playbooks.models.incident import Incident
 from playbooks.models.profile import ModelProfile
 from playbooks.modelstore.base import ModelStore
 from playbooks.notify import ConsoleNotifier, Notification, Notifier, SlackNotifier, SlackSettings
@@ -43,6 +49,19 @@ class Runtime:
     @cached_property
     def ledger(self) -> Ledger:
         return Ledger(self.settings.ledger_url)
+
+    @cached_property
+    def clock(self) -> Clock:
+        return clock_for(self.settings.home)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def record(self, inc: Incident, event: Event, message: str, *,
+               data: Mapping[str, Any] | None = None, **updates: Any) -> Incident:
+        """Apply ``event`` at the engine clock's now and persist it (see transitions)."""
+        return record_event(self.ledger, inc, event, message, data=data, at=self.now(),
+                            **updates)
 
     def model_store(self, profile: ModelProfile) -> ModelStore | None:
         """The MLflow model store the profile's model lives in; None without a model."""

@@ -141,8 +141,9 @@ def record_event(
     message: str,
     *,
     data: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
     **updates: Any,
 ) -> Incident:
     """``apply_event``, then persist the incident with its new timeline entry atomically."""
-    new = apply_event(inc, event, message, data=data, **updates)
+    new = apply_event(inc, event, message, data=data, at=at, **updates)
     return ledger.save(new, event=new.timeline[-1])
