@@ -38,9 +38,18 @@ bench: install
 validate: install
 	$(BIN)/mlpb validate
 
+# ruff (tests too), the import-layer contracts (pyproject.toml [tool.importlinter]) and mypy
+# strict over the shipped packages, all three reported even when one fails. The tools are
+# the `dev` extra; uv installs what is missing.
+LINT_TOOLS := ruff mypy import-linter pandas-stubs types-PyYAML
+TYPED := playbooks tasks flows deployments cli bench
 lint: install
-	$(BIN)/uv pip install --quiet --python $(BIN)/python ruff mypy
-	$(BIN)/ruff check playbooks tasks flows deployments tests bench
+	@$(BIN)/uv pip install --quiet --python $(BIN)/python $(LINT_TOOLS)
+	@status=0; \
+	echo "==> ruff"; $(BIN)/ruff check $(TYPED) tests || status=1; \
+	echo "==> import contracts"; $(BIN)/lint-imports --no-cache || status=1; \
+	echo "==> mypy"; $(BIN)/mypy $(TYPED) || status=1; \
+	exit $$status
 
 lock:
 	$(BIN)/uv pip compile requirements.in -o requirements.lock --python-version 3.11

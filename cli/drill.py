@@ -27,19 +27,22 @@ def list_faults() -> list[dict[str, Any]]:
     return rows
 
 
+def _mark(ok: bool) -> str:
+    return "[green]✓[/]" if ok else "[red]✗[/]"
+
+
 def drill_table(results: list[dict[str, Any]]) -> Table:
     t = Table(title="Drill results")
     for col in ("fault", "seed", "playbook", "root cause (expected)", "top-1", "outcome (expected)",
                 "detected", "TTD s", "TTR s", "passed"):
         t.add_column(col)
     for r in results:
-        mark = lambda ok: "[green]✓[/]" if ok else "[red]✗[/]"  # noqa: E731
         t.add_row(r["fault"], str(r["seed"]), r["playbook"],
                   f"{r['root_cause'] or '—'} ({r['expected_root_cause']})",
-                  mark(r["correct_root_cause"]), f"{r['outcome']} ({r['expected_outcome']})",
-                  mark(r["detected"]), f"{r['time_to_detect_s']:.1f}",
+                  _mark(r["correct_root_cause"]), f"{r['outcome']} ({r['expected_outcome']})",
+                  _mark(r["detected"]), f"{r['time_to_detect_s']:.1f}",
                   "—" if r["time_to_resolve_s"] is None else f"{r['time_to_resolve_s']:.1f}",
-                  mark(r["passed"]))
+                  _mark(r["passed"]))
     n = sum(r["passed"] for r in results)
     t.caption = f"{n}/{len(results)} drills passed"
     return t

@@ -16,8 +16,11 @@ def secret_block_token(name: str) -> str:
     """The value of the Prefect Secret block ``name`` (raises when it cannot be loaded)."""
     from prefect.blocks.system import Secret
 
-    value = Secret.load(name).get()
-    return str(value).strip()
+    block = Secret.load(name)
+    if not isinstance(block, Secret):  # load() returns aload()'s coroutine in an event loop
+        block.close()
+        raise RuntimeError("secret_block_token() must be called from synchronous code")
+    return str(block.get()).strip()
 
 
 def flow_run_url() -> str | None:

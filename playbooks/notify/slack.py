@@ -265,7 +265,7 @@ class SlackNotifier:
     def _communication(self, playbook: str) -> Communication:
         """The spec's communication section, for catalog playbooks; defaults otherwise."""
         if playbook not in self._comms:
-            comm = Communication()  # type: ignore[call-arg]
+            comm = Communication()
             try:
                 from playbooks.loader import read_yaml, resolve_spec_path
 
