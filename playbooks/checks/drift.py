@@ -9,14 +9,13 @@
 
 from __future__ import annotations
 
-import math
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from playbooks.checks.base import CheckResult, FeatureDriftView, drift_view
 from playbooks.engine.plugins import check
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
+from playbooks.stats.units import unit_scale
 
 __all__ = [
     "NoMaterialDriftParams",
@@ -28,9 +27,6 @@ __all__ = [
     "unit_change_signature",
 ]
 
-# Factors an upstream unit or scale change typically introduces (and their inverses):
-# x10^k, cm/inch, kg/lb, m/ft, percent vs fraction.
-_UNIT_FACTORS = (10.0, 100.0, 1000.0, 1e6, 2.54, 2.20462, 3.28084, 1.60934, 12.0, 60.0)
 _QUANTILES = ("p5", "p25", "p50", "p75", "p95")
 
 
@@ -63,13 +59,6 @@ class NoMaterialDriftParams(_Params):
     max_drifted_features: int = Field(0, ge=0, description="Drifted features still tolerated.")
 
 
-def _nearest_factor(ratio: float) -> tuple[float, float]:
-    """(known factor or its inverse nearest to ``ratio``, relative distance)."""
-    cands = [f for base in _UNIT_FACTORS for f in (base, 1 / base)]
-    best = min(cands, key=lambda f: abs(math.log(ratio / f)))
-    return best, abs(ratio / best - 1)
-
-
 def unit_change_signature(f: FeatureDriftView, p: UnitChangeParams) -> Finding | None:
     """A finding when ``f`` looks like a unit/scale or encoding change, else None."""
     if not f.drifted:
@@ -87,30 +76,23 @@ def unit_change_signature(f: FeatureDriftView, p: UnitChangeParams) -> Finding |
             )
         return None
     ref, cur = f.reference_summary, f.current_summary
-    ratios = [
-        cur[q] / ref[q]
-        for q in _QUANTILES
-        if q in ref and q in cur and ref[q] != 0 and cur[q] / ref[q] > 0
-    ]
-    if len(ratios) < 3:
+    shared = [q for q in _QUANTILES if q in ref and q in cur]
+    scale = unit_scale([ref[q] for q in shared], [cur[q] for q in shared],
+                       min_factor=p.min_factor, tolerance=p.tolerance)
+    if scale is None:
         return None
-    median = sorted(ratios)[len(ratios) // 2]
-    spread = (max(ratios) - min(ratios)) / median
-    if max(median, 1 / median) < p.min_factor or spread > p.tolerance:
-        return None
-    factor, dist = _nearest_factor(median)
     return Finding(
         kind="unit_change",
         feature=f.feature,
         statistic="quantile_ratio",
-        value=round(median, 6),
+        value=round(scale.ratio, 6),
         threshold=p.min_factor,
         breached=True,
         detail={
-            "quantile_ratios": [round(r, 6) for r in ratios],
-            "ratio_spread": round(spread, 4),
-            "nearest_unit_factor": factor,
-            "known_factor": dist <= p.tolerance,
+            "quantile_ratios": [round(r, 6) for r in scale.ratios],
+            "ratio_spread": round(scale.spread, 4),
+            "nearest_unit_factor": scale.nearest_factor,
+            "known_factor": scale.factor_distance <= p.tolerance,
             "psi": f.psi,
         },
     )

@@ -9,7 +9,6 @@ from datetime import datetime
 from importlib import metadata
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
@@ -18,6 +17,7 @@ from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart, NoParams
 from playbooks.models.profile import ModelProfile
 from playbooks.stats import DriftThresholds, compute_drift, fit_reference
+from playbooks.stats.jsonable import to_jsonable
 
 __all__ = [
     "collect_data_windows_part",
@@ -32,18 +32,6 @@ __all__ = [
 ]
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float | np.floating):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
 def collect_feature_drift(
     profile: ModelProfile, data: DataWindows, thresholds: DriftThresholds
 ) -> tuple[list[dict[str, Any]], dict[str, float]]:
@@ -52,7 +40,7 @@ def collect_feature_drift(
         data.reference, profile.features.numeric, profile.features.categorical, thresholds
     )
     report = compute_drift(ref, data.current, thresholds)
-    rows = [_jsonable(dataclasses.asdict(f)) for f in report.features]
+    rows = [to_jsonable(dataclasses.asdict(f)) for f in report.features]
     drifted = report.drifted()
     metrics = {
         "max_psi": float(report.max_psi()),

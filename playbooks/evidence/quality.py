@@ -14,7 +14,6 @@ statistics are computed once (``fit_baseline``) and reused for every file.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +30,9 @@ from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
 from playbooks.models.profile import ModelProfile
 from playbooks.stats.categorical import fit_categorical
+from playbooks.stats.jsonable import to_jsonable
+from playbooks.stats.numeric import ks_statistic
+from playbooks.stats.units import unit_scale
 
 __all__ = [
     "QUALITY_METRICS",
@@ -41,11 +43,8 @@ __all__ = [
     "assess_windows",
     "collect_data_quality_part",
     "fit_baseline",
-    "ks_statistic",
 ]
 
-# Unit factors a rescaled column typically shows (and their inverses).
-_UNIT_FACTORS = (10.0, 100.0, 1000.0, 1e6, 2.54, 2.20462, 3.28084, 1.60934, 12.0, 60.0)
 _SCALE_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 _SAMPLE = 5000  # reference values kept per numeric column for rename matching
 _MAX_LISTED = 10
@@ -172,27 +171,11 @@ def fit_baseline(profile: ModelProfile, reference: pd.DataFrame,
         columns=set(map(str, reference.columns)))
 
 
-def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sample Kolmogorov-Smirnov distance (largest ECDF gap); 1.0 if either is empty."""
-    a, b = np.sort(a[np.isfinite(a)]), np.sort(b[np.isfinite(b)])
-    if not len(a) or not len(b):
-        return 1.0
-    grid = np.concatenate([a, b])
-    fa = np.searchsorted(a, grid, side="right") / len(a)
-    fb = np.searchsorted(b, grid, side="right") / len(b)
-    return float(np.max(np.abs(fa - fb)))
-
-
 def _issue(kind: str, feature: str | None, statistic: str, value: float, threshold: float,
            breached: bool, **detail: Any) -> dict[str, Any]:
     return {"kind": kind, "feature": feature, "statistic": statistic,
             "value": round(float(value), 6), "threshold": threshold, "breached": bool(breached),
             "detail": detail, "row_share": 0.0}
-
-
-def _nearest_factor(ratio: float) -> float:
-    cands = [f for base in _UNIT_FACTORS for f in (base, 1 / base)]
-    return min(cands, key=lambda f: abs(math.log(ratio / f)))
 
 
 def _schema(base: Baseline, frame: pd.DataFrame, files: list[tuple[SourceFile, pd.DataFrame]],
@@ -312,17 +295,12 @@ def _values(base: Baseline, frame: pd.DataFrame, skip: set[str],
 
 def _scale_issue(col: str, ref_q: list[float], cur_q: list[float],
                  p: QualityParams) -> dict[str, Any] | None:
-    ratios = [c / r for r, c in zip(ref_q, cur_q, strict=True)
-              if r and np.isfinite(r) and np.isfinite(c) and c / r > 0]
-    if len(ratios) < 3:
+    scale = unit_scale(ref_q, cur_q, min_factor=p.min_unit_factor, tolerance=p.unit_tolerance)
+    if scale is None:
         return None
-    med = float(np.median(ratios))
-    spread = (max(ratios) - min(ratios)) / med
-    if max(med, 1 / med) < p.min_unit_factor or spread > p.unit_tolerance:
-        return None
-    i = _issue("out_of_range", col, "scale_ratio", med, p.min_unit_factor, True,
-               change="unit", quantile_ratios=[round(r, 6) for r in ratios],
-               nearest_unit_factor=_nearest_factor(med))
+    i = _issue("out_of_range", col, "scale_ratio", scale.ratio, p.min_unit_factor, True,
+               change="unit", quantile_ratios=[round(r, 6) for r in scale.ratios],
+               nearest_unit_factor=scale.nearest_factor)
     i["row_share"] = 1.0
     return i
 
@@ -458,18 +436,6 @@ def collect_data_quality_part(ctx: CollectContext, params: QualityParams) -> Evi
             "duplicates": report.duplicates, "files": per_file,
             "params": params.model_dump(mode="json")}
     onset = _onset(per_file)
-    return EvidencePart(data=_plain(data), metrics=report.metrics, summary=summary,
+    return EvidencePart(data=to_jsonable(data), metrics=report.metrics, summary=summary,
                         fields={"drift_onset": onset} if onset else {})
 
-
-def _plain(value: Any) -> Any:
-    """JSON-able copy (numpy scalars -> Python, NaN -> None)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return float(value) if np.isfinite(value) else None
-    return value

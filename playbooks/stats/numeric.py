@@ -39,6 +39,7 @@ __all__ = [
     "NumericProfile",
     "compare_numeric",
     "fit_numeric",
+    "ks_statistic",
 ]
 
 GRID_POINTS = 1001  # quantile levels 0, 0.001, ..., 1 (plus the PSI edges if not among them)
@@ -277,3 +278,16 @@ def compare_numeric(profile: NumericProfile, frame: pd.DataFrame) -> NumericComp
 
 def _count_finite(frame: pd.DataFrame, column: str) -> int:
     return int(np.isfinite(float_values(frame, column)).sum())
+
+
+def ks_statistic(a: NDArray[np.floating], b: NDArray[np.floating]) -> float:
+    """Exact two-sample Kolmogorov-Smirnov distance (largest ECDF gap) of two raw samples,
+    non-finite values dropped; 1.0 if either is empty. ``compare_numeric`` gets the same
+    statistic from the reference grid instead, without the reference sample."""
+    a, b = np.sort(a[np.isfinite(a)]), np.sort(b[np.isfinite(b)])
+    if not len(a) or not len(b):
+        return 1.0
+    grid = np.concatenate([a, b])
+    fa = np.searchsorted(a, grid, side="right") / len(a)
+    fb = np.searchsorted(b, grid, side="right") / len(b)
+    return float(np.max(np.abs(fa - fb)))

@@ -19,10 +19,10 @@ from playbooks.checks.drift import (
 )
 from playbooks.engine.decide import decide, rank
 from playbooks.engine.plugins import default_plugins
-from playbooks.evidence.collect import _jsonable
 from playbooks.loader import CATALOG_DIR, load_spec
 from playbooks.models import EvidencePackage, HypothesisResult, ModelProfile, Verdict
 from playbooks.stats import drift_report
+from playbooks.stats.jsonable import to_jsonable
 
 NUM = ["age", "income", "score", "dti"]
 CAT = ["region"]
@@ -57,7 +57,7 @@ def _evidence(cur_kwargs: dict[str, object], seed: int = 1) -> EvidencePackage:
     return EvidencePackage(
         incident_id="INC-t",
         collected_at=datetime.now(UTC),
-        feature_drift=[_jsonable(dataclasses.asdict(f)) for f in rep.features],
+        feature_drift=[to_jsonable(dataclasses.asdict(f)) for f in rep.features],
     )
 
 

@@ -15,13 +15,7 @@ from playbooks.data.io import SourceFile, load_windows
 from playbooks.engine.decide import rank
 from playbooks.engine.plugins import default_plugins
 from playbooks.errors import DataError
-from playbooks.evidence.quality import (
-    _plain,
-    assess_quality,
-    assess_windows,
-    fit_baseline,
-    ks_statistic,
-)
+from playbooks.evidence.quality import assess_quality, assess_windows, fit_baseline
 from playbooks.loader import CATALOG_DIR, load_spec
 from playbooks.models import EvidencePackage, HypothesisResult, ModelProfile, Verdict
 from playbooks.remediations.base import RemediationContext
@@ -32,6 +26,7 @@ from playbooks.sandbox.simulator import (
     PopulationShift,
     simulate_applications,
 )
+from playbooks.stats.jsonable import to_jsonable
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SPEC = load_spec(CATALOG_DIR / "data-quality.yaml")
@@ -61,7 +56,7 @@ def _diagnose(reference: pd.DataFrame, current: pd.DataFrame,
               **kw: Any) -> tuple[dict[str, float], list[HypothesisResult]]:
     report = assess_quality(fit_baseline(_profile(), reference), current, **kw)
     ev = EvidencePackage(incident_id="INC-t", collected_at=T0, metrics=report.metrics,
-                         parts={"data-quality": _plain({"issues": report.issues})})
+                         parts={"data-quality": to_jsonable({"issues": report.issues})})
     reg = default_plugins()
     results = []
     for h in SPEC.hypotheses:
@@ -150,12 +145,6 @@ def test_repeated_request_ids_are_duplicates(reference: pd.DataFrame) -> None:
     assert metrics["duplicate_share"] == pytest.approx(300 / 3300)
 
 
-def test_ks_statistic() -> None:
-    a = np.arange(100.0)
-    assert ks_statistic(a, a) == 0.0 and ks_statistic(a, a + 1000) == 1.0
-    assert ks_statistic(a, np.array([])) == 1.0
-
-
 def _source(frame: pd.DataFrame) -> SourceFile:
     return SourceFile(Path("cur.csv"), len(frame),
                       {str(c): str(t) for c, t in frame.dtypes.items()})
@@ -196,8 +185,9 @@ def test_quarantine_moves_only_failing_files_and_reverts(tmp_path: Path,
     prof, state = _profile(tmp_path), tmp_path / "state"
     data = load_windows(prof, lenient=True)
     report, files = assess_windows(prof, data)
+    part = to_jsonable({"issues": report.issues, "files": files})
     ev = EvidencePackage(incident_id="INC-q", collected_at=T0, metrics=report.metrics,
-                         parts={"data-quality": _plain({"issues": report.issues, "files": files})})
+                         parts={"data-quality": part})
     ctx = RemediationContext(incident_id="INC-q", profile=prof, model_store=None, state_dir=state,
                              evidence=ev, data=data)
     q, params = QuarantineBatch(), QuarantineParams()
