@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench.harness import free_port, running_server, scratch_schema
 
 __all__ = ["ReceiverRow", "run_backend"]
 
@@ -57,46 +58,21 @@ def _payload(fp: str, model: str = "m0") -> dict[str, Any]:
             "externalURL": "", "truncatedAlerts": 0}
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def _receiver(root: Path, ledger_url: str) -> Iterator[str]:
     (root / "profiles").mkdir(parents=True)
     for i in range(8):
         (root / "profiles" / f"m{i}.yaml").write_text(PROFILE.format(model=f"m{i}"))
     (root / "routes.yaml").write_text(ROUTES)
-    port = _free_port()
-    env = {**os.environ, "MLPB_RECEIVER_TOKEN": TOKEN, "MLPB_LEDGER_URL": ledger_url}
-    log = (root / "receiver.log").open("wb")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "mlpb"), "receiver", "--no-dispatch",
-                             "--port", str(port), "--routes", str(root / "routes.yaml"),
-                             "--home", str(root / "home")], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError((root / "receiver.log").read_text())
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("receiver did not start in 60 s")
-            time.sleep(0.1)
+    cmd = [str(Path(sys.executable).parent / "mlpb"), "receiver", "--no-dispatch",
+           "--port", str(port), "--routes", str(root / "routes.yaml"), "--home", str(root / "home")]
+    with running_server(cmd, name="receiver", health_url=f"{url}/healthz",
+                        log=root / "receiver.log", timeout_s=60,
+                        env={**os.environ, "MLPB_RECEIVER_TOKEN": TOKEN,
+                             "MLPB_LEDGER_URL": ledger_url}):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        log.close()
 
 
 def _pct(values: list[float], q: int) -> float:
@@ -206,28 +182,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += run_backend("sqlite", f"sqlite:///{tmp}/ledger.db", **kw)
     if args.postgres_url:
         err.print("[dim]receiver bench: PostgreSQL ledger (fresh schema)[/dim]")
-        with _pg_schema(args.postgres_url) as url:
+        with scratch_schema(args.postgres_url, "mlpb_bench") as url:
             rows += run_backend("postgresql", url, **kw)
     Console(width=None if sys.stdout.isatty() else 150, highlight=False).print(render(rows))
     return 0 if all(r.errors == 0 for r in rows) else 1
-
-
-@contextmanager
-def _pg_schema(url: str) -> Iterator[str]:
-    import uuid
-
-    import sqlalchemy as sa
-
-    schema = f"mlpb_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from bench.harness import scratch_schema
 
 # Before anything imports Prefect: a private home and no analytics (DESIGN.md §7).
 _SESSION_TMP = Path(os.environ.get("MLPB_TEST_TMP", "/tmp")) / f"mlpb-tests-{os.getpid()}"
@@ -36,19 +37,8 @@ def postgres_url() -> Iterator[str]:
     url = _postgres_url()
     if not url:
         pytest.skip("MLPB_TEST_POSTGRES_URL is not set (.ci/run sets it; PostgreSQL runs there)")
-    import sqlalchemy as sa
-
-    schema = f"mlpb_test_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in url else "?"
-    try:
-        yield f"{url}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(url, "mlpb_test") as bound:
+        yield bound
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,22 +6,26 @@ checked and a wrong one is a 422 naming its path (e.g. ``alerts.0.status``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from playbooks.alerts.model import (
-    AlertParseError,
+    AlertSource,
     AlertStatus,
     ParsedAlert,
     decode_json,
+    validate_body,
 )
-from playbooks.errors import validation_problems
 
-__all__ = ["AlertmanagerAlert", "AlertmanagerNotification", "parse_alertmanager"]
+__all__ = ["AlertmanagerAlert", "AlertmanagerNotification", "parse_alertmanager",
+           "webhook_alerts"]
 
 
 class AlertmanagerAlert(BaseModel):
+    """One alert of a notification; Grafana's alerts have this shape too."""
+
     model_config = ConfigDict(extra="ignore")
 
     status: Literal["firing", "resolved"]
@@ -48,17 +52,22 @@ class AlertmanagerNotification(BaseModel):
     truncatedAlerts: int = 0
 
 
+def webhook_alerts(source: AlertSource, alerts: Sequence[AlertmanagerAlert],
+                   data: dict[str, Any], group_key: str | None,
+                   context: dict[str, Any]) -> list[ParsedAlert]:
+    """One ParsedAlert per alert of an Alertmanager-shaped notification ``data``; each keeps
+    its own JSON beside the notification's ``context`` (receiver, group...) for the ledger."""
+    raw_alerts: list[Any] = data["alerts"]
+    return [ParsedAlert(source=source, status=AlertStatus(a.status), labels=a.labels,
+                        annotations=a.annotations, fingerprint=a.fingerprint,
+                        group_key=group_key, starts_at=a.startsAt,
+                        raw={**context, "alert": raw_alerts[i]})
+            for i, a in enumerate(alerts)]
+
+
 def parse_alertmanager(body: bytes) -> list[ParsedAlert]:
     data = decode_json(body)
-    try:
-        note = AlertmanagerNotification.model_validate(data)
-    except ValidationError as exc:
-        raise AlertParseError(422, "not an Alertmanager webhook notification (version 4)",
-                              validation_problems(exc)) from None
-    raw_alerts: list[Any] = data["alerts"]
-    return [ParsedAlert(source="alertmanager", status=AlertStatus(a.status), labels=a.labels,
-                        annotations=a.annotations, fingerprint=a.fingerprint,
-                        group_key=note.groupKey, starts_at=a.startsAt,
-                        raw={"receiver": note.receiver, "groupKey": note.groupKey,
-                             "alert": raw_alerts[i]})
-            for i, a in enumerate(note.alerts)]
+    note = validate_body(AlertmanagerNotification, data,
+                         "an Alertmanager webhook notification (version 4)")
+    return webhook_alerts("alertmanager", note.alerts, data, note.groupKey,
+                          {"receiver": note.receiver, "groupKey": note.groupKey})

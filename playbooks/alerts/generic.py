@@ -13,15 +13,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from playbooks.alerts.model import (
-    AlertParseError,
-    AlertStatus,
-    ParsedAlert,
-    decode_json,
-)
-from playbooks.errors import validation_problems
+from playbooks.alerts.model import AlertStatus, ParsedAlert, decode_json, validate_body
 
 __all__ = ["GenericAlert", "parse_generic"]
 
@@ -43,11 +37,7 @@ class GenericAlert(BaseModel):
 
 def parse_generic(body: bytes) -> list[ParsedAlert]:
     data = decode_json(body)
-    try:
-        alert = GenericAlert.model_validate(data)
-    except ValidationError as exc:
-        raise AlertParseError(422, "not a generic alert (see playbooks/alerts/generic.py)",
-                              validation_problems(exc)) from None
+    alert = validate_body(GenericAlert, data, "a generic alert (see playbooks/alerts/generic.py)")
     labels = {**alert.labels, "model": alert.model}
     if alert.playbook:
         labels["playbook"] = alert.playbook

@@ -7,29 +7,17 @@ are ignored. The legacy (pre-9) ``evalMatches`` format is refused with a 422 tha
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from playbooks.alerts.model import (
-    AlertParseError,
-    AlertStatus,
-    ParsedAlert,
-    decode_json,
-)
-from playbooks.errors import validation_problems
+from playbooks.alerts.alertmanager import AlertmanagerAlert, webhook_alerts
+from playbooks.alerts.model import AlertParseError, ParsedAlert, decode_json, validate_body
 
 __all__ = ["GrafanaAlert", "GrafanaNotification", "parse_grafana"]
 
 
-class GrafanaAlert(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    status: Literal["firing", "resolved"]
-    labels: dict[str, str]
-    annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: str | None = None
-    fingerprint: str | None = None
+class GrafanaAlert(AlertmanagerAlert):
     values: dict[str, float | None] | None = None
 
 
@@ -50,15 +38,7 @@ def parse_grafana(body: bytes) -> list[ParsedAlert]:
         raise AlertParseError(422, "legacy Grafana alerting payload (evalMatches) is not supported",
                               [("alerts", "required field is missing; use a Grafana unified "
                                           "alerting webhook contact point")])
-    try:
-        note = GrafanaNotification.model_validate(data)
-    except ValidationError as exc:
-        raise AlertParseError(422, "not a Grafana alerting webhook notification",
-                              validation_problems(exc)) from None
-    raw_alerts: list[Any] = data["alerts"]
-    return [ParsedAlert(source="grafana", status=AlertStatus(a.status), labels=a.labels,
-                        annotations=a.annotations, fingerprint=a.fingerprint,
-                        group_key=note.groupKey, starts_at=a.startsAt,
-                        raw={"receiver": note.receiver, "orgId": note.orgId,
-                             "groupKey": note.groupKey, "alert": raw_alerts[i]})
-            for i, a in enumerate(note.alerts)]
+    note = validate_body(GrafanaNotification, data, "a Grafana alerting webhook notification")
+    return webhook_alerts("grafana", note.alerts, data, note.groupKey,
+                          {"receiver": note.receiver, "orgId": note.orgId,
+                           "groupKey": note.groupKey})

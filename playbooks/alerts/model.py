@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from playbooks.errors import MlpbError
+from playbooks.errors import MlpbError, validation_problems
 
-__all__ = ["AlertParseError", "AlertSource", "AlertStatus", "ParsedAlert", "decode_json"]
+__all__ = ["AlertParseError", "AlertSource", "AlertStatus", "ParsedAlert", "decode_json",
+           "validate_body"]
 
 AlertSource = Literal["alertmanager", "grafana", "generic"]
+M = TypeVar("M", bound=BaseModel)
 
 
 class AlertStatus(StrEnum):
@@ -77,3 +79,11 @@ def decode_json(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise AlertParseError(400, f"expected a JSON object, got {type(data).__name__}")
     return data
+
+
+def validate_body(model: type[M], data: dict[str, Any], what: str) -> M:
+    """``data`` as a ``model``, or a 422 saying it is not ``what`` and naming each bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise AlertParseError(422, f"not {what}", validation_problems(exc)) from None

@@ -10,24 +10,24 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from playbooks.ledger.schema import UTCDateTime, incidents, metadata, timeline
+from playbooks.ledger.schema import TS, incident_ref, incidents, metadata, timeline
 from playbooks.ledger.store import Ledger
 from playbooks.models.incident import TimelineEvent, utcnow
 
 __all__ = ["AlertRow", "AlertStore", "Dispatch", "alerts", "dispatches", "new_alert_id"]
 
-_TS = UTCDateTime()
+R = TypeVar("R")
 
 alerts = sa.Table(
     "mlpb_alerts",
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("received_at", _TS, nullable=False, index=True),
+    sa.Column("received_at", TS, nullable=False, index=True),
     sa.Column("source", sa.String(32), nullable=False),
     sa.Column("status", sa.String(16), nullable=False, index=True),  # firing|resolved|rejected
     sa.Column("dedup_key", sa.String(512), nullable=True, index=True),
@@ -45,17 +45,17 @@ alerts = sa.Table(
 dispatches = sa.Table(
     "mlpb_dispatches",
     metadata,
-    sa.Column("incident_id", sa.String(64), sa.ForeignKey(incidents.c.id), primary_key=True),
+    incident_ref(primary_key=True),
     sa.Column("model", sa.String(256), nullable=False, index=True),
     sa.Column("deployment", sa.String(256), nullable=False),
     sa.Column("parameters", sa.JSON, nullable=False),
     sa.Column("state", sa.String(16), nullable=False, index=True),  # queued|dispatched|failed
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("next_attempt_at", _TS, nullable=False),
+    sa.Column("next_attempt_at", TS, nullable=False),
     sa.Column("note", sa.Text, nullable=True),  # why it waits: storm control or the last error
     sa.Column("flow_run_id", sa.String(64), nullable=True),
-    sa.Column("created_at", _TS, nullable=False),
-    sa.Column("updated_at", _TS, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
 )
 
 
@@ -151,12 +151,7 @@ class AlertStore:
     def alerts(self, *, status: str | None = None, incident_id: str | None = None,
                limit: int = 1000) -> list[AlertRow]:
         q = sa.select(alerts).order_by(alerts.c.received_at.desc()).limit(limit)
-        if status:
-            q = q.where(alerts.c.status == status)
-        if incident_id:
-            q = q.where(alerts.c.incident_id == incident_id)
-        with self.engine.connect() as conn:
-            return [AlertRow(**dict(r)) for r in conn.execute(q).mappings()]
+        return self._fetch(AlertRow, q, status=status, incident_id=incident_id)
 
     # -- dispatch queue --------------------------------------------------------------------
     def enqueue(self, incident_id: str, model: str, deployment: str,
@@ -195,20 +190,14 @@ class AlertStore:
 
     def dispatches(self, *, state: str | None = None, model: str | None = None) -> list[Dispatch]:
         q = sa.select(dispatches).order_by(dispatches.c.created_at)
-        if state:
-            q = q.where(dispatches.c.state == state)
-        if model:
-            q = q.where(dispatches.c.model == model)
-        with self.engine.connect() as conn:
-            return [Dispatch(**dict(r)) for r in conn.execute(q).mappings()]
+        return self._fetch(Dispatch, q, state=state, model=model)
 
     def due(self, now: datetime, limit: int = 100) -> list[Dispatch]:
         """Queued dispatches whose next attempt is due, oldest first."""
         q = (sa.select(dispatches).where(dispatches.c.state == "queued",
                                          dispatches.c.next_attempt_at <= now)
              .order_by(dispatches.c.created_at).limit(limit))
-        with self.engine.connect() as conn:
-            return [Dispatch(**dict(r)) for r in conn.execute(q).mappings()]
+        return self._fetch(Dispatch, q)
 
     def next_due_at(self) -> datetime | None:
         with self.engine.connect() as conn:
@@ -229,8 +218,7 @@ class AlertStore:
         q = (sa.select(dispatches).select_from(
                 dispatches.join(incidents, incidents.c.id == dispatches.c.incident_id))
              .where(dispatches.c.state == "dispatched", incidents.c.open_dedup_key.is_not(None)))
-        with self.engine.connect() as conn:
-            return [Dispatch(**dict(r)) for r in conn.execute(q).mappings()]
+        return self._fetch(Dispatch, q)
 
     def defer(self, incident_id: str, note: str) -> bool:
         """Keep it queued with a reason; True the first time this reason is given."""
@@ -268,6 +256,15 @@ class AlertStore:
             conn.execute(alerts.update().where(alerts.c.incident_id == incident_id,
                                                alerts.c.dispatch_state == "queued")
                          .values(dispatch_state="error", error=error))
+
+    def _fetch(self, row: type[R], q: sa.Select[Any], **equal: str | None) -> list[R]:
+        """``q``'s rows as ``row`` objects; a keyword keeps the rows whose column of that name
+        equals its value (None or "": no filter)."""
+        for name, value in equal.items():
+            if value:
+                q = q.where(q.selected_columns[name] == value)
+        with self.engine.connect() as conn:
+            return [row(**dict(r)) for r in conn.execute(q).mappings()]
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:

@@ -15,33 +15,31 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from playbooks.ledger.schema import UTCDateTime, metadata
+from playbooks.ledger.schema import TS, metadata, seq_column
 from playbooks.ledger.store import Ledger
 from playbooks.models.incident import utcnow
 
 __all__ = ["Outbox", "OutboxItem", "OutboxRow", "Thread", "notify_outbox", "notify_threads"]
-
-_TS = UTCDateTime()
 
 Op = Literal["post", "update", "reply"]
 
 notify_outbox = sa.Table(
     "mlpb_notify_outbox",
     metadata,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    seq_column(),
     # No foreign key: a notification must be kept even for an incident the ledger lost.
     sa.Column("incident_id", sa.String(64), nullable=False, index=True),
     sa.Column("kind", sa.String(32), nullable=False),  # 'parent' or a NotifyKind / 'reminder'
     sa.Column("op", sa.String(8), nullable=False),  # post (parent) | update (parent) | reply
     sa.Column("payload", sa.JSON, nullable=False),  # rendered message: text, blocks, channel
-    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("last_error", sa.Text, nullable=True),
-    sa.Column("sent_at", _TS, nullable=True, index=True),
+    sa.Column("sent_at", TS, nullable=True, index=True),
     sa.Column("slack_ts", sa.String(32), nullable=True),
     # A sender holds a short lease while delivering, so two processes flushing at once
     # cannot both send the same row.
-    sa.Column("lease_until", _TS, nullable=True),
+    sa.Column("lease_until", TS, nullable=True),
 )
 
 notify_threads = sa.Table(
@@ -56,9 +54,9 @@ notify_threads = sa.Table(
     sa.Column("parent_digest", sa.String(64), nullable=False),  # of the last enqueued parent
     sa.Column("status_every_s", sa.Integer, nullable=False),
     sa.Column("waiting_for", sa.String(128), nullable=True),  # approval / fresh data / NULL
-    sa.Column("waiting_since", _TS, nullable=True),
-    sa.Column("last_reminder_at", _TS, nullable=True),
-    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("waiting_since", TS, nullable=True),
+    sa.Column("last_reminder_at", TS, nullable=True),
+    sa.Column("created_at", TS, nullable=False),
 )
 
 

@@ -4,10 +4,12 @@ exist for querying and for the uniqueness rule on open incidents."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["hypothesis_results", "incidents", "metadata", "remediation_journal", "timeline"]
+__all__ = ["TS", "UTCDateTime", "hypothesis_results", "incident_ref", "incidents", "metadata",
+           "remediation_journal", "seq_column", "timeline"]
 
 metadata = sa.MetaData()
 
@@ -35,7 +37,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-_TS = UTCDateTime()
+TS = UTCDateTime()  # the column type of every ledger timestamp
 
 incidents = sa.Table(
     "mlpb_incidents",
@@ -51,18 +53,30 @@ incidents = sa.Table(
     sa.Column("severity", sa.String(8), nullable=False),
     sa.Column("drill", sa.Boolean, nullable=False, default=False),
     sa.Column("dry_run", sa.Boolean, nullable=False, default=False),
-    sa.Column("detected_at", _TS, nullable=False),
-    sa.Column("resolved_at", _TS, nullable=True),
-    sa.Column("updated_at", _TS, nullable=False),
+    sa.Column("detected_at", TS, nullable=False),
+    sa.Column("resolved_at", TS, nullable=True),
+    sa.Column("updated_at", TS, nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
 )
+
+
+
+def seq_column() -> sa.Column[int]:
+    """The insertion order of an append-only table (its primary key)."""
+    return sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True)
+
+
+def incident_ref(**kw: Any) -> sa.Column[str]:
+    """``incident_id``, a foreign key to the incident the row belongs to."""
+    return sa.Column("incident_id", sa.String(64), sa.ForeignKey(incidents.c.id), **kw)
+
 
 timeline = sa.Table(
     "mlpb_timeline",
     metadata,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("incident_id", sa.String(64), sa.ForeignKey(incidents.c.id), index=True),
-    sa.Column("at", _TS, nullable=False),
+    seq_column(),
+    incident_ref(index=True),
+    sa.Column("at", TS, nullable=False),
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("data", sa.JSON, nullable=False),
@@ -71,7 +85,7 @@ timeline = sa.Table(
 hypothesis_results = sa.Table(
     "mlpb_hypothesis_results",
     metadata,
-    sa.Column("incident_id", sa.String(64), sa.ForeignKey(incidents.c.id), primary_key=True),
+    incident_ref(primary_key=True),
     sa.Column("hypothesis_id", sa.String(128), primary_key=True),
     sa.Column("check_name", sa.String(128), nullable=False),
     sa.Column("verdict", sa.String(16), nullable=False),
@@ -83,8 +97,8 @@ hypothesis_results = sa.Table(
 remediation_journal = sa.Table(
     "mlpb_remediation_journal",
     metadata,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("incident_id", sa.String(64), sa.ForeignKey(incidents.c.id), index=True),
+    seq_column(),
+    incident_ref(index=True),
     sa.Column("model", sa.String(256), nullable=False, index=True),
     sa.Column("remediation_id", sa.String(128), nullable=False),
     sa.Column("action", sa.String(128), nullable=False),
@@ -93,6 +107,6 @@ remediation_journal = sa.Table(
     sa.Column("phase", sa.String(16), nullable=False),
     sa.Column("plan", sa.JSON, nullable=False),
     sa.Column("change", sa.JSON, nullable=True),
-    sa.Column("at", _TS, nullable=False),
+    sa.Column("at", TS, nullable=False),
     sa.Column("closed", sa.Boolean, nullable=False, default=False),
 )

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from playbooks.engine.plugins import remediation
 from playbooks.evidence.skew import INVERSE, VERSION_TAG, apply_mapping
+from playbooks.models.common import StrictModel
 from playbooks.remediations.base import (
     NotApplicable,
     Remediation,
@@ -31,9 +32,7 @@ __all__ = ["MAPPING_TAG", "RestoreFeatureMapping", "RestoreMappingParams", "mapp
 MAPPING_TAG = "mlpb.feature_mapping"
 
 
-class RestoreMappingParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
+class RestoreMappingParams(StrictModel):
     pin_version: bool = Field(
         default=True,
         description="Also pin the expected feature-pipeline version when rows of other "

@@ -14,9 +14,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from playbooks.engine.plugins import remediation
+from playbooks.models.common import StrictModel
 from playbooks.remediations.base import (
     NotApplicable,
     Remediation,
@@ -27,9 +28,7 @@ from playbooks.remediations.base import (
 __all__ = ["MarkWindow", "MarkWindowParams", "marks_path", "read_marks"]
 
 
-class MarkWindowParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
+class MarkWindowParams(StrictModel):
     reason: str = Field(default="data-freshness", description="Recorded with every marked window.")
 
 

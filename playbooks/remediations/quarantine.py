@@ -13,12 +13,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from playbooks.data.io import load_windows
 from playbooks.engine.plugins import remediation
 from playbooks.errors import DataError, MlpbError
 from playbooks.evidence.quality import assess_windows
+from playbooks.models.common import StrictModel
 from playbooks.models.profile import ModelProfile
 from playbooks.remediations.base import (
     NotApplicable,
@@ -30,9 +31,7 @@ from playbooks.remediations.base import (
 __all__ = ["QuarantineBatch", "QuarantineParams", "quarantine_target"]
 
 
-class QuarantineParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
+class QuarantineParams(StrictModel):
     max_files: int = Field(
         default=100, ge=1,
         description="Refuse to move more files than this (a sign the whole source, "

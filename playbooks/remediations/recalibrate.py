@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from playbooks.engine.plugins import remediation
 from playbooks.errors import MlpbError
 from playbooks.evidence.frames import ok_rows, version_threshold
-from playbooks.models.common import Duration
+from playbooks.models.common import Duration, StrictModel
 from playbooks.models.profile import ServiceLevels
 from playbooks.remediations.base import (
     NotApplicable,
@@ -31,7 +31,7 @@ from playbooks.remediations.base import (
     RevertContext,
 )
 from playbooks.remediations.swap import require_model
-from playbooks.remediations.windows import labelled_spans
+from playbooks.remediations.windows import labelled_spans, require_rows
 
 __all__ = ["RecalibrateParams", "RecalibrateThreshold", "ThresholdConflict", "choose_threshold",
            "threshold_outcomes"]
@@ -41,9 +41,7 @@ class ThresholdConflict(MlpbError):
     """The threshold tag changed since we set it; reverting would clobber someone's change."""
 
 
-class RecalibrateParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
+class RecalibrateParams(StrictModel):
     window: Duration = Field(  # type: ignore[assignment]
         "4d", description="Labelled span (before the holdout) the threshold is chosen on.")
     holdout: Duration = Field(  # type: ignore[assignment]
@@ -160,12 +158,8 @@ class RecalibrateThreshold(Remediation[RecalibrateParams]):
         current = version_threshold(ctx.profile, info)
         w = _windows(ctx, params)
         choose, hold = _choose_holdout(ctx, w)
-        if len(choose) < params.min_rows:
-            raise NotApplicable(f"only {len(choose)} labelled rows to choose a threshold on "
-                                f"(need {params.min_rows})")
-        if len(hold) < params.min_holdout_rows:
-            raise NotApplicable(f"only {len(hold)} labelled rows in the holdout "
-                                f"(need {params.min_holdout_rows})")
+        require_rows(choose, params.min_rows, "to choose a threshold on")
+        require_rows(hold, params.min_holdout_rows, "in the holdout")
         s, y = _scored(ctx, info.version, choose)
         new, outcome = choose_threshold(s, y, ctx.profile.slo, current, params.grid)
         return {"model": name, "version": info.version, "tag": params.tag,

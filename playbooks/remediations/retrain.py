@@ -11,10 +11,10 @@ from datetime import timedelta
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from playbooks.engine.plugins import remediation
-from playbooks.models.common import Duration
+from playbooks.models.common import Duration, StrictModel
 from playbooks.modelstore import AliasChange
 from playbooks.remediations.base import (
     NotApplicable,
@@ -24,14 +24,12 @@ from playbooks.remediations.base import (
     load_entrypoint,
 )
 from playbooks.remediations.swap import require_model
-from playbooks.remediations.windows import labelled_spans
+from playbooks.remediations.windows import HOLDOUT_METRICS, labelled_spans, require_rows
 
 __all__ = ["Retrain", "RetrainParams", "retrain_windows"]
 
 
-class RetrainParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
+class RetrainParams(StrictModel):
     lookback: Duration | None = Field(
         None, description="Labelled history to train on; default: the profile's training.lookback."
     )
@@ -71,14 +69,7 @@ def _train_holdout(ctx: RemediationContext,
 
 
 # Never learn from a window that failed quality checks.
-@remediation("retrain", params=RetrainParams, requires_clean_data=True, metrics={
-    "roc_auc": "ROC AUC of the serving version on the fresh labelled holdout",
-    "roc_auc_delta_vs_previous": "serving minus replaced version's ROC AUC on the same holdout",
-    "max_psi": "largest PSI of the holdout against the serving version's training data",
-    "drifted_feature_share": "share of features drifted between training data and holdout",
-    "worst_slice_auc_drop": "largest ROC AUC loss on any profile segment, new vs previous, "
-                            "beyond its sampling error (one-sided 95%)",
-})
+@remediation("retrain", params=RetrainParams, metrics=HOLDOUT_METRICS, requires_clean_data=True)
 class Retrain(Remediation[RetrainParams]):
     """Train on recent labelled data through the profile's entrypoint; promote via the alias."""
 
@@ -89,12 +80,8 @@ class Retrain(Remediation[RetrainParams]):
             raise NotApplicable("the profile has no training entrypoint or target")
         w = retrain_windows(ctx, params)
         train, holdout = _train_holdout(ctx, w)
-        if len(train) < params.min_train_rows:
-            raise NotApplicable(f"only {len(train)} labelled rows in the training window "
-                                f"(need {params.min_train_rows})")
-        if len(holdout) < params.min_holdout_rows:
-            raise NotApplicable(f"only {len(holdout)} labelled rows in the holdout "
-                                f"(need {params.min_holdout_rows})")
+        require_rows(train, params.min_train_rows, "in the training window")
+        require_rows(holdout, params.min_holdout_rows, "in the holdout")
         current = store.get_version(name, alias)
         return {
             "model": name, "alias": alias,

@@ -20,11 +20,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from playbooks.evidence.frames import log_view, ok_rows, version_threshold
 from playbooks.evidence.outputs import decision_rate, score_profile
-from playbooks.models.common import Duration
+from playbooks.models.common import Duration, StrictModel
 from playbooks.modelstore import AliasChange, ModelStore
 from playbooks.remediations.base import (
     NotApplicable,
@@ -32,15 +32,13 @@ from playbooks.remediations.base import (
     RemediationContext,
     RevertContext,
 )
+from playbooks.remediations.windows import HOLDOUT_METRICS
 
 __all__ = ["SWAP_METRICS", "AliasSwap", "SwapParams", "apply_swap", "holdout_rows", "inference_ms",
            "require_model", "revert_swap", "verify_swap"]
 
 SWAP_METRICS = {
-    "roc_auc": "ROC AUC of the serving version on the fresh labelled holdout",
-    "roc_auc_delta_vs_previous": "serving minus replaced version's ROC AUC on the same holdout",
-    "worst_slice_auc_drop": "largest ROC AUC loss on any profile segment, new vs previous",
-    "max_psi": "largest PSI of the holdout against the serving version's training data",
+    **HOLDOUT_METRICS,
     "restored_score_std_ratio": "restored version's recent score std / the baseline's logged std",
     "restored_out_of_range_share": "share of the restored version's recent scores outside [0, 1]",
     "restored_decision_rate_shift": "|restored version's recent positive-decision rate - the "
@@ -52,9 +50,7 @@ SWAP_METRICS = {
 }
 
 
-class SwapParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
+class SwapParams(StrictModel):
     holdout: Duration = Field(  # type: ignore[assignment]
         "7d", description="Newest labelled span the two versions are compared on.")
     min_holdout_rows: int = Field(200, ge=10, description="Refuse to verify on fewer rows.")

@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -15,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
 
+from bench.harness import free_port, running_server
 from playbooks.alerts import Credentials, RoutingRules, load_routing_rules
 
 TOKEN = "test-token-0123456789"
@@ -45,12 +44,6 @@ default:
   playbook: not-yet-written
   profile: profiles/{model}.yaml
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_routes(root: Path, models: tuple[str, ...] = ("credit-risk", "churn")) -> RoutingRules:
@@ -116,32 +109,13 @@ def prefect_server(home: Path) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
     home.mkdir(parents=True, exist_ok=True)
-    log = (home / "server.log").open("wb")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start",
-                             "--host", "127.0.0.1", "--port", str(port), "--no-services",
-                             "--no-ui"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
     url = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"prefect server exited: {(home / 'server.log').read_text()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("prefect server did not start in 90 s")
-            time.sleep(0.25)
+    cmd = [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
+           "--port", str(port), "--no-services", "--no-ui"]
+    with running_server(cmd, name="prefect server", health_url=f"{url}/health",
+                        log=home / "server.log", env=env, timeout_s=90, poll_s=0.25,
+                        start_new_session=True):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 class TcpForwarder:
