@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-__all__ = ["Duration", "StrictModel", "format_duration", "parse_duration"]
+__all__ = ["Duration", "StrictModel", "StrictParams", "format_duration", "parse_duration"]
 
 from pydantic import BaseModel, ConfigDict
 
@@ -47,3 +47,8 @@ class StrictModel(BaseModel):
     """Spec-file models: unknown keys are errors (a typo must not be silently ignored)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class StrictParams(StrictModel):
+    """Base of every plugin's ``*Params`` model (checks, collectors, remediations): params
+    come from spec files, so they are validated as strictly as the rest of the spec."""
