@@ -13,11 +13,11 @@ from playbooks.sandbox.bootstrap import (
 from playbooks.sandbox.faults import (
     FAULTS,
     CovariateDrift,
-    FaultRegistry,
+    FaultParams,
+    FaultTable,
     InjectedFault,
     NoFault,
     UnitChange,
-    fault_injector,
     inject_fault,
     make_fault,
 )
@@ -26,7 +26,8 @@ from playbooks.sandbox.simulator import PopulationShift, simulate_applications
 __all__ = [
     "FAULTS",
     "CovariateDrift",
-    "FaultRegistry",
+    "FaultParams",
+    "FaultTable",
     "InjectedFault",
     "NoFault",
     "PopulationShift",
@@ -34,7 +35,6 @@ __all__ = [
     "SandboxError",
     "UnitChange",
     "bootstrap_sandbox",
-    "fault_injector",
     "inject_fault",
     "load_sandbox",
     "make_fault",

@@ -8,7 +8,7 @@ Layout under ``<state_dir>/sandbox/credit-risk/``::
     reference/reference.parquet           the champion's training window
     inference/date=YYYY-MM-DD/part-0.parquet
     labels/date=YYYY-MM-DD/part-0.parquet partitioned by label arrival (label_ts)
-    faults.jsonl                          one line per injected fault (see faults.py)
+    faults.jsonl                          one line per injected fault (see faults/)
 
 The champion lives in the local MLflow store of the state dir (``MlflowModelStore.local``).
 """
@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
 
 from playbooks.errors import MlpbError
 from playbooks.modelstore import MlflowModelStore, ModelNotFound
@@ -52,6 +53,7 @@ __all__ = [
     "load_sandbox",
     "score_traffic",
     "sub_seed",
+    "train_scorecard",
 ]
 
 MODEL_NAME: Final = "credit-risk"
@@ -167,13 +169,7 @@ def bootstrap_sandbox(
     write_parquet(reference, box.reference_path)
 
     say("training the champion (logistic-regression scorecard)")
-    champion = credit_model.train(
-        reference,
-        numeric=list(NUMERIC_FEATURES),
-        categorical=list(CATEGORICAL_FEATURES),
-        target=TARGET,
-        seed=seed,
-    )
+    champion = train_scorecard(reference, seed=seed)
     metrics = credit_model.evaluate(
         champion, holdout, features=list(FEATURES), target=TARGET, threshold=THRESHOLD
     )
@@ -226,6 +222,20 @@ def load_sandbox(state_dir: Path) -> Sandbox:
         )
     settings = json.loads(marker.read_text(encoding="utf-8"))
     return _layout(root, settings["tracking_uri"], datetime.fromisoformat(settings["now"]))
+
+
+def train_scorecard(
+    frame: pd.DataFrame,
+    *,
+    seed: int = 0,
+    numeric: Sequence[str] = NUMERIC_FEATURES,
+    categorical: Sequence[str] = CATEGORICAL_FEATURES,
+) -> Pipeline:
+    """The sandbox's scorecard (``playbooks.sandbox.model.train``) on simulated applications:
+    every feature by default, ``numeric`` / ``categorical`` for a smaller one."""
+    return credit_model.train(
+        frame, numeric=list(numeric), categorical=list(categorical), target=TARGET, seed=seed
+    )
 
 
 def score_traffic(

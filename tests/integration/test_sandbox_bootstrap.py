@@ -9,27 +9,25 @@ import types
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from pydantic import BaseModel
 
+from playbooks.engine.plugins import fault
 from playbooks.errors import UnknownNameError
 from playbooks.models.profile import ModelProfile
 from playbooks.modelstore import MlflowModelStore
 from playbooks.sandbox import (
     FAULTS,
     CovariateDrift,
-    FaultRegistry,
+    FaultParams,
     NoFault,
     Sandbox,
     SandboxError,
     UnitChange,
     bootstrap_sandbox,
-    fault_injector,
     inject_fault,
     load_sandbox,
     make_fault,
@@ -323,8 +321,9 @@ def test_faults_accept_mappings_and_no_fault_heals(fresh: Sandbox) -> None:
         inject_fault(fresh, NoFault(), days=11)
 
 
-def test_fault_registry_rejects_duplicates_and_grows_by_extension() -> None:
-    # Fault families (faults_*.py) add kinds; the built-in three are always there.
+def test_fault_table_rejects_duplicates_and_grows_by_extension() -> None:
+    # Fault families (modules of playbooks.sandbox.faults) add kinds; the built-in three are
+    # always there.
     assert {"covariate-drift", "none", "unit-change"} <= set(FAULTS.kinds())
     assert make_fault("unit-change", factor=0.01) == UnitChange(factor=0.01)
     assert make_fault("none") == NoFault()
@@ -333,28 +332,30 @@ def test_fault_registry_rejects_duplicates_and_grows_by_extension() -> None:
     with pytest.raises(ValueError, match="is not a numeric feature"):
         FAULTS.parse({"kind": "unit-change", "feature": "region"})
 
-    plugin = types.ModuleType("more_faults")
+    class Blackout(FaultParams, playbook="data-freshness", root_cause="stale-feed"):
+        """Nothing arrives at all."""
 
-    class Blackout(BaseModel):
-        kind: Literal["blackout"] = "blackout"
-
-    @fault_injector(Blackout)
-    def inject_blackout(fault: Blackout, window: pd.DataFrame, ctx: FaultContext) -> pd.DataFrame:
-        return window.iloc[0:0]
-
-    plugin.inject_blackout = inject_blackout  # type: ignore[attr-defined]
-    grown = FAULTS.extended(plugin)
+    grown = FAULTS.extend([_module_with_fault("blackout", Blackout)])
     assert grown.kinds() == sorted(["blackout", *FAULTS.kinds()])
     assert "blackout" not in FAULTS.kinds()  # untouched
+    assert grown.resolve(Blackout()) == ("blackout", Blackout())
+    assert grown.resolve({"kind": "blackout"}) == ("blackout", Blackout())
 
-    @fault_injector(UnitChange)
-    def another_unit_change(fault: UnitChange, window: pd.DataFrame, ctx: FaultContext
-                            ) -> pd.DataFrame:
-        return window
+    with pytest.raises(ValueError, match="duplicate fault name 'unit-change'"):
+        FAULTS.extend([_module_with_fault("unit-change", UnitChange)])
+    # inject_fault finds a fault by its params' class, so two faults cannot share one.
+    with pytest.raises(ValueError, match="'unit-change' and 'unit-change-again' share the params"):
+        FAULTS.extend([_module_with_fault("unit-change-again", UnitChange)])
 
-    clash = types.ModuleType("clash")
-    clash.another_unit_change = another_unit_change  # type: ignore[attr-defined]
-    with pytest.raises(ValueError, match="duplicate fault kind 'unit-change'"):
-        FAULTS.extended(clash)
-    with pytest.raises(ValueError, match="duplicate"):
-        FaultRegistry([grown.get("unit-change"), another_unit_change.__mlpb_fault__])  # type: ignore[attr-defined]
+
+def _module_with_fault(name: str, params: type[FaultParams]) -> types.ModuleType:
+    """A module made at run time (as a plugin package's would be) holding one injector,
+    registered as fault ``name``, that empties the window."""
+
+    @fault(name, params=params)
+    def inject(params: FaultParams, window: pd.DataFrame, ctx: FaultContext) -> pd.DataFrame:
+        return window.iloc[0:0]
+
+    module = types.ModuleType(f"faults_{name}")
+    module.inject = inject  # type: ignore[attr-defined]  # a module object has no declared members
+    return module

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,11 +10,10 @@ import pytest
 from pydantic import ValidationError
 
 from playbooks.sandbox import model as credit_model
+from playbooks.sandbox.bootstrap import train_scorecard
 from playbooks.sandbox.simulator import (
-    CATEGORICAL_FEATURES,
     FEATURES,
     ID,
-    NUMERIC_FEATURES,
     TARGET,
     TIMESTAMP,
     PopulationShift,
@@ -34,16 +32,6 @@ def reference() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def shifted() -> pd.DataFrame:
     return simulate_applications(12_000, START, END, seed=2, shift=PopulationShift(strength=1.0))
-
-
-def _train(frame: pd.DataFrame, seed: int = 0) -> Any:
-    return credit_model.train(
-        frame,
-        numeric=list(NUMERIC_FEATURES),
-        categorical=list(CATEGORICAL_FEATURES),
-        target=TARGET,
-        seed=seed,
-    )
 
 
 def _psi(ref: pd.Series, cur: pd.Series, bins: int = 10) -> float:
@@ -149,8 +137,8 @@ def test_retraining_on_shifted_data_beats_the_reference_champion(
     reference: pd.DataFrame, shifted: pd.DataFrame
 ) -> None:
     holdout = simulate_applications(8_000, START, END, seed=3, shift=PopulationShift())
-    champion = _train(reference)
-    retrained = _train(shifted)
+    champion = train_scorecard(reference)
+    retrained = train_scorecard(shifted)
     on_ref = credit_model.evaluate(
         champion, simulate_applications(8_000, START, END, seed=6), features=FEATURES, target=TARGET
     )
@@ -163,7 +151,7 @@ def test_retraining_on_shifted_data_beats_the_reference_champion(
 
 
 def test_evaluate_reports_decision_metrics(reference: pd.DataFrame) -> None:
-    model = _train(reference.iloc[:4000], seed=1)
+    model = train_scorecard(reference.iloc[:4000], seed=1)
     metrics = credit_model.evaluate(model, reference.iloc[4000:6000], features=FEATURES,
                                     target=TARGET, threshold=0.5)
     assert set(metrics) >= {"roc_auc", "precision", "recall", "approval_rate", "brier", "log_loss"}
@@ -174,7 +162,7 @@ def test_evaluate_reports_decision_metrics(reference: pd.DataFrame) -> None:
 
 
 def test_model_tolerates_missing_values_and_unseen_categories(reference: pd.DataFrame) -> None:
-    model = _train(reference.iloc[:3000])
+    model = train_scorecard(reference.iloc[:3000])
     dirty = reference.iloc[:5].copy()
     dirty.loc[dirty.index[0], "annual_income"] = np.nan
     dirty.loc[dirty.index[1], "region"] = "atlantis"
@@ -185,6 +173,6 @@ def test_model_tolerates_missing_values_and_unseen_categories(reference: pd.Data
 
 def test_training_needs_both_classes(reference: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="both classes"):
-        _train(reference.loc[reference[TARGET] == 0].iloc[:200])
+        train_scorecard(reference.loc[reference[TARGET] == 0].iloc[:200])
     with pytest.raises(ValueError, match="lacks columns"):
-        _train(reference.drop(columns=["region"]))
+        train_scorecard(reference.drop(columns=["region"]))
