@@ -245,7 +245,7 @@ def recover(
 
     prof = load_profile(profile)
     _prefect(home)  # a Slack token in a Prefect Secret block is loaded with the runtime
-    done = recover_unfinished(prefect_runtime(home), prof, older_than=None)
+    done = recover_unfinished(prefect_runtime(home), prof, force=True)
     out.print(f"recovered {len(done)} incident(s): {', '.join(done) or 'none'}")
 
 

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from playbooks.engine.live_metrics import LIVE_METRICS
 from playbooks.engine.plugins import PluginTable, default_plugins
 from playbooks.errors import SpecError, UnknownNameError, validation_problems
 from playbooks.models.profile import ModelProfile
@@ -58,7 +59,10 @@ def _validate(path: Path, data: dict[str, Any], model: type[M]) -> M:
 def load_spec(path: Path, registry: PluginTable | None = None) -> PlaybookSpec:
     """Load a PlaybookSpec and check every check/remediation name and params."""
     registry = registry or default_plugins()
-    spec = _validate(path, read_yaml(path), PlaybookSpec)
+    raw = read_yaml(path)
+    spec = _validate(path, raw, PlaybookSpec)
+    # Name fields as the file spells them: a plain acceptance list is the pre-check.
+    pre = "acceptance" if isinstance(raw.get("acceptance"), list) else "acceptance.pre_check"
     problems: list[tuple[str, str]] = []
     for i, h in enumerate(spec.hypotheses):
         for loc, msg in registry.validate("check", h.check, h.params):
@@ -73,12 +77,19 @@ def load_spec(path: Path, registry: PluginTable | None = None) -> PlaybookSpec:
             problems.append((f"evidence.{i}", msg))
     known = registry.metrics()
     metric_refs = [(f"severity.{i}.metric", r.metric) for i, r in enumerate(spec.severity)]
-    metric_refs += [(f"acceptance.{i}.metric", c.metric) for i, c in enumerate(spec.acceptance)]
+    metric_refs += [(f"{pre}.{i}.metric", c.metric)
+                    for i, c in enumerate(spec.acceptance.pre_check)]
     for loc, metric in metric_refs:
         if metric not in known:
             problems.append(
                 (loc, f"unknown metric '{metric}'; known metrics: {', '.join(sorted(known))}")
             )
+    if spec.acceptance.monitoring is not None:  # live windows: what the monitor measures
+        for i, c in enumerate(spec.acceptance.monitoring.criteria):
+            if c.metric not in LIVE_METRICS:
+                problems.append((f"acceptance.monitoring.criteria.{i}.metric",
+                                 f"unknown live metric '{c.metric}'; measured on live windows: "
+                                 f"{', '.join(sorted(LIVE_METRICS))}"))
     handovers = [
         (i, h.on_supported.handover_to)
         for i, h in enumerate(spec.hypotheses)

@@ -42,8 +42,9 @@ def close_incident(rt: Runtime, inputs: Inputs, inc: Incident,
                    evidence: EvidencePackage | None) -> Incident:
     """Write the post-mortem (file + Prefect artifact), record the close, notify."""
     inc, text = lifecycle.close(rt, inputs, inc, evidence)
-    create_markdown_artifact(markdown=text, key=f"postmortem-{inc.id.lower()}",
-                             description=f"Post-mortem of {inc.id}")
+    if text:  # "" while the incident still waits (monitoring): the controller closes it
+        create_markdown_artifact(markdown=text, key=f"postmortem-{inc.id.lower()}",
+                                 description=f"Post-mortem of {inc.id}")
     return inc
 
 

@@ -4,6 +4,7 @@ and the decision (the checks themselves are pure plugins)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from playbooks.engine.decide import Decision, assess_severity, decide, rank
@@ -17,8 +18,8 @@ from playbooks.models.incident import HypothesisResult, Incident, utcnow
 from playbooks.models.spec import HypothesisSpec
 from playbooks.notify import Notification
 
-__all__ = ["assemble_package", "collect_context", "record_diagnosis", "record_evidence",
-           "test_hypothesis"]
+__all__ = ["assemble_package", "collect_context", "evidence_path", "load_evidence",
+           "record_diagnosis", "record_evidence", "test_hypothesis"]
 
 
 def collect_context(rt: Runtime, inputs: Inputs, inc: Incident) -> CollectContext:
@@ -46,7 +47,22 @@ def assemble_package(inc: Incident, parts: Mapping[str, EvidencePart]) -> Eviden
     })
 
 
+def evidence_path(rt: Runtime, incident_id: str) -> Path:
+    return rt.settings.home / "evidence" / f"{incident_id}.json"
+
+
+def load_evidence(rt: Runtime, incident_id: str) -> EvidencePackage | None:
+    """The package a run kept for its incident (the controller writes post-mortems later)."""
+    path = evidence_path(rt, incident_id)
+    if not path.exists():
+        return None
+    return EvidencePackage.model_validate_json(path.read_text(encoding="utf-8"))
+
+
 def record_evidence(rt: Runtime, inc: Incident, pkg: EvidencePackage) -> Incident:
+    path = evidence_path(rt, inc.id)  # kept per incident: immutable once collected
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(pkg.model_dump_json(), encoding="utf-8")
     inc = rt.record(inc, Event.EVIDENCE, "; ".join(pkg.summaries.values()) or "collected",
         data={"metrics": pkg.metrics, "collectors": list(pkg.summaries)},
         onset_at=pkg.drift_onset or inc.onset_at, model_version=pkg.model.get("version"))

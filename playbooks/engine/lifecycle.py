@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ class Inputs:
     profile: ModelProfile
     data: DataWindows
     plugins: PluginTable
+    profile_path: Path
 
 
 def load_inputs(playbook: str, profile_path: str | Path) -> Inputs:
@@ -42,7 +43,8 @@ def load_inputs(playbook: str, profile_path: str | Path) -> Inputs:
     profile = load_profile(Path(profile_path))
     # A data-quality playbook must open on a broken feed (a missing column is its finding).
     lenient = spec.taxonomy.failure_class == "quality"
-    return Inputs(spec, profile, load_windows(profile, lenient=lenient), plugins)
+    return Inputs(spec, profile, load_windows(profile, lenient=lenient), plugins,
+                  Path(profile_path).resolve())
 
 
 def new_incident_id() -> str:
@@ -81,11 +83,13 @@ def open_or_claim(rt: Runtime, inputs: Inputs, trigger: dict[str, Any], *, dry_r
             raise MlpbError(f"incident {queued.id} ({dedup_key}) is already being handled by "
                             "another run", hint="wait for that run, or `mlpb incidents show "
                             f"{queued.id}`")
-        inc = claimed
+        inc = rt.ledger.save(claimed.model_copy(
+            update={"profile_path": str(inputs.profile_path)}))
     else:
         inc, created = rt.ledger.open_incident(new_incident(
             inputs.spec, inputs.profile, trigger=trigger, dry_run=dry_run, drill=drill,
-            dedup_key=dedup_key, now=rt.now()))
+            dedup_key=dedup_key, now=rt.now()).model_copy(
+                update={"profile_path": str(inputs.profile_path)}))
         if not created:
             raise MlpbError(f"incident {inc.id} ({inc.dedup_key}) is already being handled by "
                             "another run", hint=f"`mlpb incidents show {inc.id}`")
@@ -98,7 +102,10 @@ def open_or_claim(rt: Runtime, inputs: Inputs, trigger: dict[str, Any], *, dry_r
 def close(rt: Runtime, inputs: Inputs, inc: Incident,
           evidence: EvidencePackage | None) -> tuple[Incident, str]:
     """Write the post-mortem, record the close, notify the final status; returns the
-    incident and the post-mortem's markdown."""
+    incident and the post-mortem's markdown ("" while the incident still waits, e.g. in
+    monitoring: the controller closes it later)."""
+    if inc.status not in TERMINAL:
+        return inc, ""
     path = Path(rt.settings.postmortem_dir) / f"{inc.id}.md"
     inc = rt.record(inc, Event.CLOSED, f"incident {inc.status.value}",
                        postmortem_path=str(path))
@@ -149,16 +156,21 @@ def fail(rt: Runtime, inc: Incident, exc: BaseException, owner: str) -> Incident
                         escalated_to=owner)
 
 
-def recover_unfinished(rt: Runtime, profile: ModelProfile, *,
-                       older_than: timedelta | None = timedelta(minutes=15)) -> list[str]:
+def recover_unfinished(rt: Runtime, profile: ModelProfile, *, force: bool = False) -> list[str]:
     """Revert remediations a dead run left half-done (journal entries never closed).
 
-    Returns the incident ids that were recovered."""
+    Only while nobody holds the model's lease: a run applying a change holds it and renews it,
+    so a slow but live change is never taken for a dead one (by age or otherwise). ``force``
+    (a person who knows the run is gone) skips the lease check. Returns the incident ids that were recovered."""
+    entries = rt.ledger.journal(model=profile.name, unfinished=True)
+    if not entries:
+        return []
+    lease = rt.ledger.leases.get(profile.name)
+    if lease is not None and not lease.expired and not force:
+        return []  # its holder is alive: the entries are its work in progress
     store = rt.model_store(profile)
     recovered = []
-    for entry in rt.ledger.journal(model=profile.name, unfinished=True):
-        if older_than is not None and utcnow() - entry.at < older_than:
-            continue  # may still be running
+    for entry in entries:
         undo = Undo(entry.incident_id, entry.remediation_id, entry.action, entry.seq, profile,
                     rt.settings.home)
         revert_change(undo, entry.change, ledger=rt.ledger, store=store)

@@ -16,11 +16,13 @@ from typing import Any, Protocol
 from playbooks.engine.decide import Decision
 from playbooks.engine.gates import dirty_data_reason, loop_guard_reason, needs_clean_data
 from playbooks.engine.lifecycle import Inputs
+from playbooks.engine.monitor import start_monitoring
 from playbooks.engine.revert import Undo, revert_change
 from playbooks.engine.runtime import Runtime
 from playbooks.engine.transitions import Event
 from playbooks.engine.verify import evaluate_criteria
 from playbooks.errors import MlpbError
+from playbooks.ledger.leases import LeaseBusy
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Incident, RemediationRecord, Verification, utcnow
 from playbooks.models.spec import RemediationSpec
@@ -182,6 +184,11 @@ def run_remediations(
     for rid in decision.remediations:
         inc, rec = _try_one(rt, inputs, inc, steps, spec.remediation(rid))
         if rec.applied and not rec.reverted:
+            watch = spec.monitoring_for(rid)
+            if watch is not None and not decision.escalate_to and rec.change is not None:
+                assert rec.journal_seq is not None
+                return start_monitoring(rt, inc, watch, remediation_id=rid, action=rec.action,
+                                        seq=rec.journal_seq, change=rec.change)
             if decision.escalate_to:  # contained; the cause still needs its owner
                 return rt.record(inc, Event.ESCALATED,
                     f"'{rid}' contained the incident; escalating the cause",
@@ -216,9 +223,28 @@ def _try_one(rt: Runtime, inputs: Inputs, inc: Incident, steps: Steps, entry: Re
         rt.notify(Notification("approval_needed", inc, f"approval needed for {entry.id}",
                                [summary]))
         return inc.model_copy(update={"remediations": [*inc.remediations, rec]}), rec
+    try:
+        with rt.ledger.leases.hold(inc.model, f"{entry.id} for {inc.id}"):
+            inc, rec, verification = _apply_verify(rt, inputs, inc, steps, entry, rec, plan)
+    except LeaseBusy as exc:
+        rec.error = exc.message
+        return inc.model_copy(update={"remediations": [*inc.remediations, rec]}), rec
+    if verification is not None:
+        rt.notify(Notification(
+            "verification", inc, f"verification {'passed' if verification.passed else 'FAILED'}",
+            [f"{c.id}: {c.metric} {c.observed if c.observed is None else round(c.observed, 4)} "
+             f"{c.op} {c.target} → {'pass' if c.passed else 'FAIL'}"
+             for c in verification.criteria]))
+    return inc.model_copy(update={"remediations": [*inc.remediations, rec]}), rec
+
+
+def _apply_verify(rt: Runtime, inputs: Inputs, inc: Incident, steps: Steps,
+                  entry: RemediationSpec, rec: RemediationRecord, plan: dict[str, Any]
+                  ) -> tuple[Incident, RemediationRecord, Verification | None]:
+    """Journal, apply, pre-check, keep or revert: under the model's lease."""
     seq = rt.ledger.journal_intent(inc.id, inc.model, entry.id, entry.action, plan)
     undo = Undo(inc.id, entry.id, entry.action, seq, inputs.profile, rt.settings.home)
-    inc = rt.record(inc, Event.REMEDIATION, f"applying '{entry.id}': {summary}")
+    inc = rt.record(inc, Event.REMEDIATION, f"applying '{entry.id}': {plan.get('summary', '')!s}")
     verification: Verification | None = None
     try:
         with steps.guarded() as guard:
@@ -242,10 +268,6 @@ def _try_one(rt: Runtime, inputs: Inputs, inc: Incident, steps: Steps, entry: Re
         rec.reverted, rec.error = rec.applied, f"{type(exc).__name__}: {exc}"
         if not rec.applied:
             rt.ledger.journal_update(seq, "failed", closed=True)
-    if verification is not None:
-        rt.notify(Notification(
-            "verification", inc, f"verification {'passed' if verification.passed else 'FAILED'}",
-            [f"{c.id}: {c.metric} {c.observed if c.observed is None else round(c.observed, 4)} "
-             f"{c.op} {c.target} → {'pass' if c.passed else 'FAIL'}"
-             for c in verification.criteria]))
-    return inc.model_copy(update={"remediations": [*inc.remediations, rec]}), rec
+    if rec.applied and not rec.reverted and rec.change is not None:
+        rec.journal_seq = seq
+    return inc, rec, verification

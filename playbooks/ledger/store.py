@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from playbooks.engine.transitions import Event, apply_event
 from playbooks.errors import ConfigError, MlpbError, UnknownNameError
+from playbooks.ledger.leases import Leases
+from playbooks.ledger.monitoring import MonitoringWindows
 from playbooks.ledger.schema import (
     hypothesis_results,
     incidents,
@@ -86,6 +88,14 @@ class Ledger:
                 f"{self.engine.url.render_as_string(hide_password=True)}: {exc.orig}",
                 hint="check MLPB_LEDGER_URL / MLPB_HOME and that the database is running",
             ) from None
+
+    @property
+    def leases(self) -> Leases:
+        return Leases(self.engine)
+
+    @property
+    def windows(self) -> MonitoringWindows:
+        return MonitoringWindows(self.engine)
 
     # -- incidents -------------------------------------------------------------------------
     def open_incident(self, incident: Incident) -> tuple[Incident, bool]:

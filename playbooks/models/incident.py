@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,12 +14,14 @@ __all__ = [
     "HypothesisResult",
     "Incident",
     "IncidentStatus",
+    "Monitoring",
     "RemediationRecord",
     "RootCause",
     "Severity",
     "TimelineEvent",
     "Verdict",
     "Verification",
+    "WindowResult",
     "utcnow",
 ]
 
@@ -50,6 +52,7 @@ class IncidentStatus(StrEnum):
     OPEN = "open"
     INVESTIGATING = "investigating"
     REMEDIATING = "remediating"
+    MONITORING = "monitoring"  # a change passed its pre-check; live windows decide closure
     RESOLVED = "resolved"  # a change was applied and every acceptance criterion held
     FALSE_ALARM = "false_alarm"  # closed without change
     DIAGNOSED = "diagnosed"  # dry run or no model: root cause and recommendation, no change
@@ -58,7 +61,7 @@ class IncidentStatus(StrEnum):
 
     @property
     def is_open(self) -> bool:
-        return self in (self.OPEN, self.INVESTIGATING, self.REMEDIATING)
+        return self in (self.OPEN, self.INVESTIGATING, self.REMEDIATING, self.MONITORING)
 
 
 class Finding(BaseModel):
@@ -99,6 +102,7 @@ class RemediationRecord(BaseModel):
     plan: dict[str, Any] = Field(default_factory=dict)
     change: dict[str, Any] | None = None
     error: str | None = None
+    journal_seq: int | None = Field(None, description="Remediation journal entry of a kept change.")
 
 
 class CriterionResult(BaseModel):
@@ -114,6 +118,42 @@ class Verification(BaseModel):
     passed: bool
     criteria: list[CriterionResult] = Field(default_factory=list)
     window: dict[str, Any] = Field(default_factory=dict)
+
+
+class WindowResult(BaseModel):
+    """One live window measured after a change."""
+
+    index: int = Field(ge=0, description="0 = the first window after the change.")
+    start: datetime
+    end: datetime
+    rows: int
+    metrics: dict[str, float] = Field(default_factory=dict)
+    criteria: list[CriterionResult] = Field(default_factory=list)
+    verdict: Literal["pass", "fail", "inconclusive"]
+    reason: str = ""
+    measured_at: datetime
+
+
+class Monitoring(BaseModel):
+    """The change under live watch and every window measured so far (the plan is copied
+    from the spec when monitoring starts, so a later spec edit cannot move the goalposts)."""
+
+    remediation_id: str
+    action: str
+    journal_seq: int
+    change: dict[str, Any]
+    version: str | None = Field(None, description="Model version serving since the change.")
+    started_at: datetime = Field(description="When the change was applied: window 0 starts.")
+    window: timedelta
+    count: int
+    failure_limit: int
+    inconclusive_limit: int
+    min_rows: int
+    criteria: list[dict[str, Any]] = Field(description="Acceptance criteria (spec model).")
+    windows: list[WindowResult] = Field(default_factory=list)
+
+    def tally(self, verdict: str) -> int:
+        return sum(w.verdict == verdict for w in self.windows)
 
 
 class TimelineEvent(BaseModel):
@@ -138,10 +178,12 @@ class Incident(BaseModel):
     drill: bool = False
     trigger: dict[str, Any] = Field(default_factory=dict)
     dedup_key: str
+    profile_path: str | None = Field(None, description="The model profile the run used.")
     root_cause: RootCause | None = None
     hypotheses: list[HypothesisResult] = Field(default_factory=list)
     remediations: list[RemediationRecord] = Field(default_factory=list)
     verification: Verification | None = None
+    monitoring: Monitoring | None = None
     postmortem_path: str | None = None
     parent_id: str | None = Field(None, description="Triage incident that handed over to this one.")
     child_ids: list[str] = Field(default_factory=list, description="Incidents handed over to.")

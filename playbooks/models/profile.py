@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from playbooks.models.common import Duration, StrictModel
+from playbooks.models.common import Duration, StrictModel, parse_duration
 
 __all__ = [
     "DataSource",
@@ -35,7 +35,8 @@ class DataSource(StrictModel):
 
 class LabelSource(DataSource):
     column: str = Field(description="Label column in the label files.")
-    delay: Duration = Field("1d", description="How long after a prediction its label arrives.")  # type: ignore[assignment]
+    delay: Duration = Field(
+        parse_duration("1d"), description="How long after a prediction its label arrives.")
 
 
 class DataSources(StrictModel):
@@ -95,7 +96,8 @@ class TrainingConfig(StrictModel):
     entrypoint: str = Field(
         description="'module:function' called as f(frame, numeric=, categorical=, target=, seed=)."
     )
-    lookback: Duration = Field("14d", description="How much recent labelled data to train on.")  # type: ignore[assignment]
+    lookback: Duration = Field(
+        parse_duration("14d"), description="How much recent labelled data to train on.")
 
     @field_validator("entrypoint")
     @classmethod
@@ -136,17 +138,17 @@ class ModelProfile(StrictModel):
     criticality: Literal["low", "medium", "high"] = Field(
         "medium", description="Business criticality; raises incident severity when high."
     )
-    owners: Owners = Field(default_factory=Owners)  # type: ignore[arg-type]
+    owners: Owners = Field(default_factory=Owners)
     data: DataSources
     features: FeatureSet
     target: str | None = Field(None, description="Label column (in reference and label files).")
-    prediction: PredictionColumns = Field(default_factory=PredictionColumns)  # type: ignore[arg-type]
+    prediction: PredictionColumns = Field(default_factory=PredictionColumns)
     model: ModelRef | None = Field(
         None, description="The MLflow model; without it playbooks diagnose but apply nothing."
     )
     training: TrainingConfig | None = Field(None, description="How to retrain the model.")
     segments: list[str] = Field(default_factory=list, description="Slice columns to compare.")
-    slo: ServiceLevels = Field(default_factory=ServiceLevels)  # type: ignore[arg-type]
+    slo: ServiceLevels = Field(default_factory=ServiceLevels)
     base_dir: Path = Field(
         Path("."),
         exclude=True,

@@ -10,17 +10,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from playbooks.models.common import Duration, StrictModel
+from playbooks.models.common import Duration, StrictModel, parse_duration
 from playbooks.models.incident import Severity
 from playbooks.stats import DriftThresholds
 
 __all__ = [
+    "Acceptance",
     "AcceptanceCriterion",
     "Communication",
     "Comparison",
     "Escalation",
     "HypothesisSpec",
     "MetricName",
+    "MonitoringPlan",
     "Outcome",
     "PlaybookSpec",
     "RemediationSpec",
@@ -132,20 +134,57 @@ class AcceptanceCriterion(StrictModel):
         return observed is not None and _compare(observed, self.op, self.value)
 
 
+class MonitoringPlan(StrictModel):
+    """Closure gated on live traffic after a change (Argo-Rollouts-style analysis): each
+    ``window`` of traffic served by the new version is measured against ``criteria``."""
+
+    window: Duration = Field(
+        parse_duration("1d"), description="One measurement = one window of live data "
+                             "after the change.")
+    count: int = Field(3, ge=1, description="Passing windows needed before closing.")
+    failure_limit: int = Field(1, ge=1, description="Failing windows that revert the change "
+                               "and escalate.")
+    inconclusive_limit: int = Field(2, ge=0, description="Windows without enough data "
+                                    "tolerated; one more escalates ('cannot verify').")
+    min_rows: int = Field(500, ge=1, description="Fewer rows in a window: inconclusive.")
+    criteria: list[AcceptanceCriterion] = Field(
+        min_length=1, description="Measured on each live window (label-free metrics at once, "
+        "labelled ones once the window's labels have arrived).")
+    applies_to: list[str] | None = Field(
+        None, description="Remediation ids that are monitored; default: all of them.")
+
+
+class Acceptance(StrictModel):
+    """Two stages: ``pre_check`` before the change is kept (holdout), ``monitoring`` after
+    (live windows). A plain list in YAML is the pre-check alone."""
+
+    pre_check: list[AcceptanceCriterion] = Field(
+        default_factory=list, description="Measured on a holdout before the change is kept.")
+    monitoring: MonitoringPlan | None = Field(
+        None, description="Live windows that must pass before the incident resolves.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_list(cls, data: Any) -> Any:
+        return {"pre_check": data} if isinstance(data, list) else data
+
+
 class Escalation(StrictModel):
     default_owner: Literal["model", "data", "oncall"] = Field(
         "oncall", description="Profile owner to escalate to when nothing else applies."
     )
-    after: Duration = Field("1h", description="Escalate if the incident is still open after this.")  # type: ignore[assignment]
+    after: Duration = Field(
+        parse_duration("1h"), description="Escalate if the incident is still open after this.")
     max_remediations: int = Field(
         2, ge=1, description="Loop guard: at most this many kept remediations per model per "
         "loop_window; beyond it the playbook escalates instead of changing the model again.")
-    loop_window: Duration = Field("24h", description="Window of the loop guard.")  # type: ignore[assignment]
+    loop_window: Duration = Field(parse_duration("24h"), description="Window of the loop guard.")
 
 
 class Communication(StrictModel):
     channel: str | None = Field(None, description="Notification channel (e.g. Slack channel).")
-    status_every: Duration = Field("30m", description="Status reminder cadence while waiting.")  # type: ignore[assignment]
+    status_every: Duration = Field(
+        parse_duration("30m"), description="Status reminder cadence while waiting.")
 
 
 class PlaybookSpec(StrictModel):
@@ -169,13 +208,13 @@ class PlaybookSpec(StrictModel):
     )
     hypotheses: list[HypothesisSpec] = Field(min_length=3, description="Competing hypotheses.")
     remediations: list[RemediationSpec] = Field(default_factory=list, description="The menu.")
-    acceptance: list[AcceptanceCriterion] = Field(
-        default_factory=list,
-        description="All must hold on fresh data to close after a change (required when the "
-        "spec has remediations).",
+    acceptance: Acceptance = Field(
+        default_factory=Acceptance,
+        description="What must hold after a change: the pre-check on a holdout, then the live "
+        "monitoring windows (a pre-check is required when the spec has remediations).",
     )
-    escalation: Escalation = Field(default_factory=Escalation)  # type: ignore[arg-type]
-    communication: Communication = Field(default_factory=Communication)  # type: ignore[arg-type]
+    escalation: Escalation = Field(default_factory=Escalation)
+    communication: Communication = Field(default_factory=Communication)
 
     @model_validator(mode="after")
     def _references(self) -> PlaybookSpec:
@@ -185,13 +224,18 @@ class PlaybookSpec(StrictModel):
             if dupes:
                 raise ValueError(f"duplicate {kind} ids: {dupes}")
         known = {r.id for r in self.remediations}
-        if self.remediations and not self.acceptance:
+        if self.remediations and not self.acceptance.pre_check:
             raise ValueError("a spec with remediations needs acceptance criteria: nothing may "
                              "close after a change without them")
-        for c in self.acceptance:
-            stray = [r for r in c.applies_to or [] if r not in known]
+        mon = self.acceptance.monitoring
+        scoped = [(c.id, c.applies_to) for c in self.acceptance.pre_check]
+        if mon is not None:
+            scoped += [(c.id, c.applies_to) for c in mon.criteria]
+            scoped.append(("monitoring", mon.applies_to))
+        for cid, applies_to in scoped:
+            stray = [r for r in applies_to or [] if r not in known]
             if stray:
-                raise ValueError(f"acceptance '{c.id}' applies_to unknown remediation(s) {stray}")
+                raise ValueError(f"acceptance '{cid}' applies_to unknown remediation(s) {stray}")
         for h in self.hypotheses:
             missing = [r for r in h.on_supported.remediate if r not in known]
             if missing:
@@ -213,4 +257,15 @@ class PlaybookSpec(StrictModel):
         return next(r for r in self.remediations if r.id == rid)
 
     def criteria_for(self, rid: str) -> list[AcceptanceCriterion]:
-        return [c for c in self.acceptance if c.applies_to is None or rid in c.applies_to]
+        """The pre-check criteria gating remediation ``rid``."""
+        return [c for c in self.acceptance.pre_check if c.applies_to is None
+                or rid in c.applies_to]
+
+    def monitoring_for(self, rid: str) -> MonitoringPlan | None:
+        """The live monitoring plan for remediation ``rid`` (its criteria scoped to it), or
+        None when the change is not monitored."""
+        mon = self.acceptance.monitoring
+        if mon is None or (mon.applies_to is not None and rid not in mon.applies_to):
+            return None
+        criteria = [c for c in mon.criteria if c.applies_to is None or rid in c.applies_to]
+        return mon.model_copy(update={"criteria": criteria}) if criteria else None

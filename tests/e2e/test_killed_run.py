@@ -136,7 +136,7 @@ def test_recovery_reverts_an_alias_moved_by_a_dead_run(
     reg = MlflowModelStore(sb.tracking_uri)
     assert reg.get_version(sb.model_name, "champion").version == "2"  # ... and then it died
 
-    assert recover_unfinished(rt, profile, older_than=None) == ["INC-dead"]
+    assert recover_unfinished(rt, profile, force=True) == ["INC-dead"]
     assert reg.get_version(sb.model_name, "champion").version == "1"
     assert rt.ledger.get("INC-dead").status is IncidentStatus.ESCALATED
     assert rt.ledger.journal(unfinished=True) == []

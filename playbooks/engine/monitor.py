@@ -1,0 +1,223 @@
+"""Phase 6, monitored closure: start watching a kept change, and carry out what the
+controller finds due (measure a window, resolve, revert + escalate, escalate).
+
+Every change to a model happens under its lease; window results are rows keyed by
+(incident, index), so two controllers never measure or act on one window twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import pandas as pd
+
+from playbooks.data.io import DataWindows
+from playbooks.engine.controller import Due, next_due
+from playbooks.engine.diagnosis import load_evidence
+from playbooks.engine.lifecycle import Inputs, close, load_inputs
+from playbooks.engine.live_metrics import measure_live
+from playbooks.engine.revert import Undo, revert_change
+from playbooks.engine.runtime import Runtime
+from playbooks.engine.transitions import Event
+from playbooks.engine.verify import evaluate_criteria
+from playbooks.errors import MlpbError
+from playbooks.ledger.leases import LeaseBusy
+from playbooks.models.incident import Incident, IncidentStatus, Monitoring, WindowResult
+from playbooks.models.spec import AcceptanceCriterion, MonitoringPlan
+from playbooks.notify import Notification
+
+Verdict = Literal["pass", "fail", "inconclusive"]
+
+__all__ = ["Step", "advance_all", "advance_incident", "start_monitoring"]
+
+
+def start_monitoring(rt: Runtime, inc: Incident, plan: MonitoringPlan, *, remediation_id: str,
+                     action: str, seq: int, change: dict[str, object]) -> Incident:
+    version = change.get("new_version") or change.get("target_version")
+    m = Monitoring(remediation_id=remediation_id, action=action, journal_seq=seq,
+                   change=dict(change), version=str(version) if version else None,
+                   started_at=rt.now(), window=plan.window, count=plan.count,
+                   failure_limit=plan.failure_limit, inconclusive_limit=plan.inconclusive_limit,
+                   min_rows=plan.min_rows,
+                   criteria=[c.model_dump(mode="json") for c in plan.criteria])
+    inc = rt.record(inc, Event.MONITORING,
+                    f"'{remediation_id}' passed its pre-check; watching {plan.count} live "
+                    f"window(s) of {_span(m)} before closing", monitoring=m)
+    rt.notify(Notification("verification", inc, f"monitoring: 0/{plan.count} live windows",
+                           [f"first window closes {(m.started_at + m.window):%Y-%m-%d %H:%M}",
+                            f"criteria: {', '.join(c.id for c in plan.criteria)}"]))
+    return inc
+
+
+def _span(m: Monitoring) -> str:
+    hours = m.window.total_seconds() / 3600
+    return f"{hours / 24:g}d" if hours >= 24 and hours % 24 == 0 else f"{hours:g}h"
+
+
+@dataclass(frozen=True)
+class Step:
+    incident_id: str
+    action: str  # measured / resolved / reverted / escalated / waiting / busy / nothing
+    detail: str
+
+
+def _frames(inputs: Inputs, m: Monitoring, start: datetime, end: datetime
+            ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The window's traffic served by the new version, and its rows whose labels arrived."""
+    prof, data = inputs.profile, inputs.data
+    ts = prof.data.timestamp
+    if ts is None:
+        raise MlpbError("monitoring needs data.timestamp in the profile",
+                        hint="set data.timestamp to the inference log's event-time column")
+    vcol = prof.prediction.model_version
+
+    def pick(frame: pd.DataFrame) -> pd.DataFrame:
+        t = frame[ts]
+        keep = (t >= pd.Timestamp(start)) & (t < pd.Timestamp(end))
+        if vcol and m.version and vcol in frame.columns:
+            keep &= frame[vcol].astype(str) == m.version
+        return frame[keep]
+
+    labelled = pick(data.labelled) if data.labelled is not None else None
+    return pick(data.log), labelled
+
+
+def _reference(data: DataWindows, m: Monitoring, ts: str | None) -> pd.DataFrame:
+    """The data the serving version learned from: a retrain's training span, else the
+    profile's reference (the reference follows the champion)."""
+    w = m.change.get("windows")
+    if isinstance(w, dict) and ts and "train_start" in w and "holdout_start" in w:
+        t = data.log[ts]
+        span = data.log[(t >= pd.Timestamp(w["train_start"]))
+                        & (t < pd.Timestamp(w["holdout_start"]))]
+        if len(span):
+            return span
+    return data.reference
+
+
+def _measure(rt: Runtime, inputs: Inputs, inc: Incident, due: Due) -> WindowResult:
+    m = inc.monitoring
+    assert m is not None and due.index is not None and due.start and due.end
+    window, labelled = _frames(inputs, m, due.start, due.end)
+    criteria = [AcceptanceCriterion.model_validate(c) for c in m.criteria]
+    now = rt.now()
+    if len(window) < m.min_rows:
+        return WindowResult(index=due.index, start=due.start, end=due.end, rows=len(window),
+                            verdict="inconclusive", measured_at=now,
+                            reason=f"{len(window)} rows served by v{m.version} (need "
+                            f"{m.min_rows})")
+    store = rt.model_store(inputs.profile)
+    prof = inputs.profile
+    assert store is not None and prof.model is not None  # a change was applied with one
+    serving = store.load_model(prof.model.registry_name, m.version or prof.model.alias)
+    metrics = measure_live(prof, window, labelled, serving=serving,
+                           reference=_reference(inputs.data, m, prof.data.timestamp),
+                           thresholds=inputs.spec.drift)
+    ver = evaluate_criteria(criteria, metrics)
+    labelled_rows = int(metrics.get("labelled_rows", 0))
+    missing = [c.id for c in ver.criteria if c.observed is None]
+    verdict: Verdict
+    if missing and labelled_rows < m.min_rows:
+        verdict, reason = "inconclusive", (f"labels arrived for {labelled_rows} of "
+                                           f"{len(window)} rows; cannot judge {missing}")
+    else:
+        failed = [c.id for c in ver.criteria if not c.passed]
+        verdict = "pass" if ver.passed else "fail"
+        reason = "every criterion holds" if ver.passed else f"failed: {', '.join(failed)}"
+    return WindowResult(index=due.index, start=due.start, end=due.end, rows=len(window),
+                        metrics=metrics, criteria=ver.criteria, verdict=verdict,
+                        reason=reason, measured_at=now)
+
+
+def _act(rt: Runtime, inputs: Inputs, inc: Incident, due: Due) -> Incident:
+    """Resolve, revert + escalate, or escalate; then write the post-mortem."""
+    m = inc.monitoring
+    assert m is not None
+    owner = getattr(inputs.profile.owners, inputs.spec.escalation.default_owner)
+    if due.kind == "resolve":
+        inc = rt.record(inc, Event.RESOLVED, f"{due.reason}: the change is verified live")
+    elif due.kind == "revert":
+        undo = Undo(inc.id, m.remediation_id, m.action, m.journal_seq, inputs.profile,
+                    rt.settings.home)
+        revert_change(undo, m.change, ledger=rt.ledger, store=rt.model_store(inputs.profile))
+        last = m.windows[-1] if m.windows else None
+        inc = rt.record(inc, Event.REVERTED, f"'{m.remediation_id}' reverted: {due.reason}",
+                        data={"change": m.change})
+        inc = rt.record(inc, Event.ESCALATED,
+                        f"live monitoring failed ({last.reason if last else due.reason}); "
+                        "change reverted", data={"to": owner}, escalated_to=owner)
+    else:
+        inc = rt.record(inc, Event.ESCALATED, due.reason, data={"to": owner},
+                        escalated_to=owner)
+    inc, _ = close(rt, inputs, inc, load_evidence(rt, inc.id))
+    return inc
+
+
+def advance_incident(rt: Runtime, incident_id: str) -> list[Step]:
+    """Do everything due for one monitoring incident now; safe to call from many places."""
+    inc = rt.ledger.get(incident_id)
+    if inc.status is not IncidentStatus.MONITORING:
+        return [Step(incident_id, "nothing", f"status {inc.status.value}")]
+    if not inc.profile_path:
+        raise MlpbError(f"incident {inc.id} does not say which profile it ran with",
+                        hint="close it by hand: `mlpb incidents show` has its history")
+    inputs = load_inputs(inc.playbook, inc.profile_path)
+    label_delay = inputs.profile.data.labels.delay if inputs.profile.data.labels else None
+    if next_due(inc, rt.now(), label_delay=label_delay).kind == "wait":
+        return [Step(inc.id, "waiting", next_due(inc, rt.now(), label_delay=label_delay).reason)]
+    steps: list[Step] = []
+    try:
+        with rt.ledger.leases.hold(inc.model, f"monitoring {inc.id}"):
+            while True:  # re-read under the lease: another controller may have moved it
+                inc = rt.ledger.get(incident_id)
+                due = next_due(inc, rt.now(), label_delay=label_delay)
+                if due.kind in ("wait", "nothing"):
+                    steps.append(Step(inc.id, "waiting" if due.kind == "wait" else "nothing",
+                                      due.reason))
+                    return steps
+                if due.kind != "measure":
+                    inc = _act(rt, inputs, inc, due)
+                    steps.append(Step(inc.id, inc.status.value, due.reason))
+                    return steps
+                result = _measure(rt, inputs, inc, due)
+                if not rt.ledger.windows.record(inc.id, result):
+                    continue  # recorded by another controller; read again
+                inc = _record_window(rt, inc, result)
+                steps.append(Step(inc.id, "measured", f"window {result.index + 1}: "
+                                  f"{result.verdict} ({result.reason})"))
+    except LeaseBusy as exc:
+        return [*steps, Step(incident_id, "busy", exc.message)]
+
+
+def _record_window(rt: Runtime, inc: Incident, result: WindowResult) -> Incident:
+    m = inc.monitoring
+    assert m is not None
+    m = m.model_copy(update={"windows": [*m.windows, result]})
+    inc = rt.record(inc, Event.WINDOW,
+                    f"window {result.index + 1} ({result.start:%Y-%m-%d %H:%M} → "
+                    f"{result.end:%Y-%m-%d %H:%M}, {result.rows} rows): {result.verdict}; "
+                    f"{result.reason} [{m.tally('pass')}/{m.count} passed]",
+                    data={"window": result.model_dump(mode="json")}, monitoring=m)
+    rt.notify(Notification("verification", inc,
+                           f"monitoring window {result.index + 1}: {result.verdict.upper()} "
+                           f"({m.tally('pass')}/{m.count} passed)",
+                           [f"{c.id}: {c.metric} "
+                            f"{'n/a' if c.observed is None else round(c.observed, 4)} "
+                            f"{c.op} {c.target} → {'pass' if c.passed else 'FAIL'}"
+                            for c in result.criteria] or [result.reason]))
+    return inc
+
+
+def advance_all(rt: Runtime) -> list[Step]:
+    """One controller pass over every incident that waits in monitoring."""
+    steps: list[Step] = []
+    for inc in rt.ledger.list(status=IncidentStatus.MONITORING.value, limit=10_000):
+        try:
+            steps += advance_incident(rt, inc.id)
+        except MlpbError as exc:  # one broken incident must not stop the pass
+            rt.ledger.add_event(inc.id, "error", f"controller: {exc.message}")
+            steps.append(Step(inc.id, "error", exc.message))
+    rt.flush_notifications()
+    return steps
