@@ -42,9 +42,9 @@ class ThresholdConflict(MlpbError):
 
 
 class RecalibrateParams(StrictModel):
-    window: Duration = Field(  # type: ignore[assignment]
+    window: Duration = Field(  # type: ignore[assignment]  # str default; Duration parses it
         "4d", description="Labelled span (before the holdout) the threshold is chosen on.")
-    holdout: Duration = Field(  # type: ignore[assignment]
+    holdout: Duration = Field(  # type: ignore[assignment]  # str default; Duration parses it
         "1d", description="Newest labelled span kept out of the choice, used to verify.")
     min_rows: int = Field(200, ge=20, description="Refuse to choose on fewer labelled rows.")
     min_holdout_rows: int = Field(100, ge=20, description="Refuse to verify on fewer rows.")
@@ -67,7 +67,8 @@ def _meets(o: dict[str, float | None], slo: ServiceLevels) -> bool:
             (o["approval_rate"] or 0.0) - slo.target_approval_rate) > slo.approval_rate_tolerance:
         return False
     for floor, key in ((slo.min_precision, "precision"), (slo.min_recall, "recall")):
-        if floor is not None and (o[key] is None or o[key] < floor):  # type: ignore[operator]
+        value = o[key]
+        if floor is not None and (value is None or value < floor):
             return False
     return True
 
@@ -195,9 +196,9 @@ class RecalibrateThreshold(Remediation[RecalibrateParams]):
             gap = abs(m["holdout_approval_rate"] - slo.target_approval_rate)
             m["holdout_approval_gap_beyond_tolerance"] = max(0.0, gap - slo.approval_rate_tolerance)
         for key, floor in (("precision", slo.min_precision), ("recall", slo.min_recall)):
-            if o[key] is not None:
-                m[f"holdout_{key}"] = o[key]  # type: ignore[assignment]
-                m[f"holdout_{key}_floor_gap"] = max(0.0, floor - o[key]) if floor else 0.0  # type: ignore[operator]
+            if (value := o[key]) is not None:
+                m[f"holdout_{key}"] = value
+                m[f"holdout_{key}_floor_gap"] = max(0.0, floor - value) if floor else 0.0
         return m
 
     def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:

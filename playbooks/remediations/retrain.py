@@ -33,7 +33,7 @@ class RetrainParams(StrictModel):
     lookback: Duration | None = Field(
         None, description="Labelled history to train on; default: the profile's training.lookback."
     )
-    holdout: Duration = Field(  # type: ignore[assignment]
+    holdout: Duration = Field(  # type: ignore[assignment]  # str default; Duration parses it
         "2d", description="Most recent labelled span kept out of training, used to verify."
     )
     min_train_rows: int = Field(500, ge=10, description="Refuse to train on fewer rows.")

@@ -51,10 +51,10 @@ SWAP_METRICS = {
 
 
 class SwapParams(StrictModel):
-    holdout: Duration = Field(  # type: ignore[assignment]
+    holdout: Duration = Field(  # type: ignore[assignment]  # str default; Duration parses it
         "7d", description="Newest labelled span the two versions are compared on.")
     min_holdout_rows: int = Field(200, ge=10, description="Refuse to verify on fewer rows.")
-    recent: Duration = Field(  # type: ignore[assignment]
+    recent: Duration = Field(  # type: ignore[assignment]  # str default; Duration parses it
         "24h", description="Newest span of the log the restored version's outputs are judged on.")
     latency_sample_rows: int = Field(
         40, ge=0, le=1000, description="Single requests timed per version in process (0: skip).")

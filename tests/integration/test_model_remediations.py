@@ -21,12 +21,13 @@ from playbooks.sandbox import Sandbox, bootstrap_sandbox, inject_fault, make_fau
 
 pytestmark = pytest.mark.integration
 
-SMALL = {"rows_per_day": 300, "history_days": 14, "reference_rows": 3000,
-         "now": datetime(2026, 3, 2, 12, tzinfo=UTC)}  # a fixed timeline: same data every run
+SMALL: dict[str, Any] = {  # a fixed timeline: same data every run
+    "rows_per_day": 300, "history_days": 14, "reference_rows": 3000,
+    "now": datetime(2026, 3, 2, 12, tzinfo=UTC)}
 
 
 def _sandbox(tmp_path: Path, fault: str, days: int) -> Sandbox:
-    sb = bootstrap_sandbox(tmp_path / "state", seed=3, **SMALL)  # type: ignore[arg-type]
+    sb = bootstrap_sandbox(tmp_path / "state", seed=3, **SMALL)
     inject_fault(sb, make_fault(fault), days=days, seed=5)
     return sb
 
