@@ -8,25 +8,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from playbooks.data.io import DataWindows
+from playbooks.data.io import DataWindows, SourceFile
 from playbooks.models.profile import ModelProfile
 
 __all__ = [
     "LogView",
+    "SourceFrames",
     "ece",
+    "frame_source",
     "log_view",
     "ok_rows",
     "previous_version",
     "safe_auc",
     "serving_version_info",
     "version_threshold",
+    "window_files",
 ]
+
+SourceFrames = list[tuple[SourceFile, pd.DataFrame]]  # a raw file and its rows
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,36 @@ def log_view(profile: ModelProfile, data: DataWindows) -> LogView | None:
                    labelled_window=lab[lab[ts] >= start] if len(lab) else lab,
                    labelled_before=lab[lab[ts] < start] if len(lab) else lab,
                    window_start=start, now=now)
+
+
+def frame_source(frame: pd.DataFrame, name: str) -> SourceFile:
+    """``frame`` described as if it were one raw file called ``name`` (its own schema)."""
+    return SourceFile(path=Path(name), rows=len(frame),
+                      dtypes={str(c): str(t) for c, t in frame.dtypes.items()})
+
+
+def window_files(profile: ModelProfile, data: DataWindows) -> tuple[SourceFrames, set[str]]:
+    """(file, its rows inside the current window) for files reaching into the window, and
+    the columns of the files before it (the schema the feed had). Without a file list that
+    adds up to the log, the current window stands as one file."""
+    ts, log = profile.data.timestamp, data.log
+    if not data.log_files or sum(f.rows for f in data.log_files) != len(log):
+        return [(frame_source(data.current, "<current>"), data.current)], set()
+    start = data.current[ts].min() if ts and len(data.current) else None
+    out: SourceFrames = []
+    history: set[str] = set()
+    offset = 0
+    for sf in data.log_files:
+        part = log.iloc[offset:offset + sf.rows]
+        offset += sf.rows
+        if start is not None and ts:
+            inside = part[part[ts] >= start]
+            if inside.empty:
+                history |= set(sf.dtypes)
+                continue
+            part = inside
+        out.append((sf, part))
+    return out, history
 
 
 def ok_rows(profile: ModelProfile, frame: pd.DataFrame) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from playbooks.data.io import SourceFile, load_windows
 from playbooks.engine.decide import rank
 from playbooks.engine.plugins import default_plugins
 from playbooks.errors import DataError
-from playbooks.evidence.quality import assess_quality, assess_windows, fit_baseline
+from playbooks.evidence.quality import assess_quality, assess_windows, baseline_for
 from playbooks.loader import CATALOG_DIR, load_spec
 from playbooks.models import EvidencePackage, HypothesisResult, ModelProfile, Verdict
 from playbooks.remediations.base import RemediationContext
@@ -54,7 +54,7 @@ def reference() -> pd.DataFrame:
 
 def _diagnose(reference: pd.DataFrame, current: pd.DataFrame,
               **kw: Any) -> tuple[dict[str, float], list[HypothesisResult]]:
-    report = assess_quality(fit_baseline(_profile(), reference), current, **kw)
+    report = assess_quality(baseline_for(_profile(), reference), current, **kw)
     ev = EvidencePackage(incident_id="INC-t", collected_at=T0, metrics=report.metrics,
                          parts={"data-quality": to_jsonable({"issues": report.issues})})
     reg = default_plugins()
