@@ -9,10 +9,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from playbooks.checks.base import CheckResult, FeatureDriftView, drift_view
 from playbooks.engine.plugins import check
+from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
 from playbooks.stats.units import unit_scale
@@ -30,11 +31,7 @@ __all__ = [
 _QUANTILES = ("p5", "p25", "p50", "p75", "p95")
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
-class UnitChangeParams(_Params):
+class UnitChangeParams(StrictParams):
     min_factor: float = Field(2.0, gt=1, description="Ignore scale changes smaller than this.")
     tolerance: float = Field(
         0.1,
@@ -48,14 +45,14 @@ class UnitChangeParams(_Params):
     )
 
 
-class PopulationShiftParams(_Params):
+class PopulationShiftParams(StrictParams):
     min_drifted_features: int = Field(
         2, ge=1, description="Drifted features (not explained by unit changes) needed."
     )
-    unit_change: UnitChangeParams = Field(default_factory=UnitChangeParams)  # type: ignore[arg-type]
+    unit_change: UnitChangeParams = Field(default_factory=UnitChangeParams)
 
 
-class NoMaterialDriftParams(_Params):
+class NoMaterialDriftParams(StrictParams):
     max_drifted_features: int = Field(0, ge=0, description="Drifted features still tolerated.")
 
 

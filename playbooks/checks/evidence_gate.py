@@ -1,4 +1,4 @@
-"""Helpers the model-side checks share: a params base and the "evidence not collected" gate.
+"""Helpers the model-side checks share: the "evidence not collected" gate and metric findings.
 
 A check whose collector did not run (e.g. triage's broad evidence holds no latency) answers
 INCONCLUSIVE with low confidence instead of guessing, and says which collector to add.
@@ -6,17 +6,11 @@ INCONCLUSIVE with low confidence instead of guessing, and says which collector t
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
 from playbooks.checks.base import CheckResult
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
 
-__all__ = ["CheckParams", "metric_finding", "missing_evidence"]
-
-
-class CheckParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+__all__ = ["metric_finding", "missing_evidence"]
 
 
 def missing_evidence(evidence: EvidencePackage, metrics: tuple[str, ...],

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from playbooks.checks.base import CheckResult
 from playbooks.engine.plugins import check
+from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
 
@@ -26,24 +27,20 @@ __all__ = [
 ]
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
-class StaleFeedParams(_Params):
+class StaleFeedParams(StrictParams):
     max_staleness_ratio: float = Field(
         default=1.0, gt=0,
         description="Staleness / SLO above which the feed is stale (1 = the SLO).")
 
 
-class MissingPartitionsParams(_Params):
+class MissingPartitionsParams(StrictParams):
     min_missing_days: int = Field(
         default=1, ge=1, description="Empty days that count as missing data.")
     min_volume_drop_days: int = Field(
         default=1, ge=1, description="Thin days that count as a drop.")
 
 
-class FreshParams(_Params):
+class FreshParams(StrictParams):
     max_staleness_ratio: float = Field(default=1.0, gt=0, description="As stale-feed's threshold.")
 
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 from pydantic import Field
 
 from playbooks.checks.base import CheckResult
-from playbooks.checks.evidence_gate import CheckParams, metric_finding, missing_evidence
+from playbooks.checks.evidence_gate import metric_finding, missing_evidence
 from playbooks.engine.plugins import check
+from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
 
@@ -28,21 +29,21 @@ __all__ = ["DecisionJumpParams", "OutOfRangeParams", "OutputsNormalParams",
 _COLLECTOR = "output-distribution"
 
 
-class ScoreCollapseParams(CheckParams):
+class ScoreCollapseParams(StrictParams):
     max_std_ratio: float = Field(0.2, gt=0, lt=1, description="Score std / baseline's below this.")
     min_modal_share: float = Field(0.5, gt=0, le=1, description="Share of one score above this.")
 
 
-class OutOfRangeParams(CheckParams):
+class OutOfRangeParams(StrictParams):
     max_share: float = Field(0.001, ge=0, lt=1, description="Out-of-range share tolerated.")
 
 
-class DecisionJumpParams(CheckParams):
+class DecisionJumpParams(StrictParams):
     min_change: float = Field(0.05, gt=0, lt=1, description="Absolute decision-rate change.")
-    collapse: ScoreCollapseParams = Field(default_factory=ScoreCollapseParams)  # type: ignore[arg-type]
+    collapse: ScoreCollapseParams = Field(default_factory=ScoreCollapseParams)
 
 
-class OutputsNormalParams(CheckParams):
+class OutputsNormalParams(StrictParams):
     min_std_ratio: float = Field(0.5, gt=0, lt=1, description="Spread ratio band, lower end.")
     max_std_ratio: float = Field(2.0, gt=1, description="Spread ratio band, upper end.")
     max_modal_share: float = Field(0.1, gt=0, lt=1, description="Largest tolerated mode share.")

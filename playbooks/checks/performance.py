@@ -17,8 +17,9 @@ from __future__ import annotations
 from pydantic import Field
 
 from playbooks.checks.base import CheckResult
-from playbooks.checks.evidence_gate import CheckParams, metric_finding, missing_evidence
+from playbooks.checks.evidence_gate import metric_finding, missing_evidence
 from playbooks.engine.plugins import check
+from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
 
@@ -29,7 +30,7 @@ __all__ = ["ConceptDriftParams", "InputDriftParams", "LabelDelayParams", "NoDeca
 _PERF = "labelled-performance"
 
 
-class LabelGate(CheckParams):
+class LabelGate(StrictParams):
     min_labelled_rows: int = Field(300, ge=10, description="Labelled window rows needed to judge.")
     min_coverage: float = Field(
         0.4, ge=0, le=1, description="Share of the window that must be labelled to judge.")

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from playbooks.checks.base import CheckResult
 from playbooks.engine.plugins import check
+from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
 
@@ -41,39 +42,35 @@ __all__ = [
 _PART = "data-quality"
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
-class SchemaBreakParams(_Params):
+class SchemaBreakParams(StrictParams):
     min_files_missing_share: float = Field(
         default=0.0, ge=0, le=1, description="Share of current files lacking a feature that counts "
         "(0: any file).")
 
 
-class NullSpikeParams(_Params):
+class NullSpikeParams(StrictParams):
     max_null_rate_increase: float = Field(
         default=0.05, gt=0, le=1, description="Null-share increase over the reference that fails.")
 
 
-class OutOfRangeParams(_Params):
+class OutOfRangeParams(StrictParams):
     max_out_of_range_share: float = Field(
         default=0.01, ge=0, le=1,
         description="Share of values outside the plausible range that fails.")
     unit_changes: bool = Field(default=True, description="Count unit-looking rescaled columns too.")
 
 
-class UnseenCategoriesParams(_Params):
+class UnseenCategoriesParams(StrictParams):
     max_unseen_share: float = Field(
         default=0.01, ge=0, le=1, description="Share of rows with unseen categories that fails.")
 
 
-class DuplicateRowsParams(_Params):
+class DuplicateRowsParams(StrictParams):
     max_duplicate_increase: float = Field(
         default=0.01, ge=0, le=1, description="Duplicate share above the reference's that fails.")
 
 
-class NoQualityIssueParams(_Params):
+class NoQualityIssueParams(StrictParams):
     max_failed_checks: int = Field(
         default=0, ge=0, description="Failed quality checks still tolerated.")
 

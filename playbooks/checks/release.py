@@ -15,8 +15,9 @@ from __future__ import annotations
 from pydantic import Field
 
 from playbooks.checks.base import CheckResult
-from playbooks.checks.evidence_gate import CheckParams, metric_finding, missing_evidence
+from playbooks.checks.evidence_gate import metric_finding, missing_evidence
 from playbooks.engine.plugins import check
+from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
 
@@ -27,21 +28,21 @@ __all__ = ["NotTheReleaseParams", "RegressionParams", "SliceRegressionParams",
 _COLLECTOR = "release-history"
 
 
-class RegressionParams(CheckParams):
+class RegressionParams(StrictParams):
     min_auc_drop: float = Field(0.03, gt=0, lt=1, description="AUC drop vs previous that counts.")
     min_rows: int = Field(200, ge=10, description="Labelled rows needed for the comparison.")
     max_latency_ratio: float = Field(
         1.5, gt=1, description="p95 latency ratio vs the previous version that counts.")
 
 
-class SliceRegressionParams(CheckParams):
+class SliceRegressionParams(StrictParams):
     min_slice_drop: float = Field(0.05, gt=0, lt=1, description="Segment AUC drop that counts.")
     max_overall_drop: float = Field(
         0.03, gt=0, lt=1, description="Above this overall drop it is a global regression.")
     min_rows: int = Field(200, ge=10, description="Labelled rows needed for the comparison.")
 
 
-class NotTheReleaseParams(CheckParams):
+class NotTheReleaseParams(StrictParams):
     min_auc_drop: float = Field(0.03, gt=0, lt=1, description="AUC drop that implicates it.")
     min_slice_drop: float = Field(0.05, gt=0, lt=1, description="Segment drop that implicates it.")
     max_latency_ratio: float = Field(1.5, gt=1, description="Latency ratio that implicates it.")

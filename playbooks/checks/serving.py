@@ -15,8 +15,9 @@ from __future__ import annotations
 from pydantic import Field
 
 from playbooks.checks.base import CheckResult
-from playbooks.checks.evidence_gate import CheckParams, metric_finding, missing_evidence
+from playbooks.checks.evidence_gate import metric_finding, missing_evidence
 from playbooks.engine.plugins import check
+from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Verdict
 
@@ -26,23 +27,23 @@ __all__ = ["ErrorSpikeParams", "HeavierVersionParams", "SaturationParams", "With
 _COLLECTOR = "serving-metrics"
 
 
-class HeavierVersionParams(CheckParams):
+class HeavierVersionParams(StrictParams):
     min_version_ratio: float = Field(
         1.5, gt=1, description="p95 ratio vs the previous version that makes it 'heavier'.")
 
 
-class SaturationParams(CheckParams):
+class SaturationParams(StrictParams):
     min_corr: float = Field(
         0.6, gt=0, le=1, description="Rank correlation of latency with volume that counts.")
     version_ratio: float = Field(
         1.5, gt=1, description="A version change this much slower explains it instead.")
 
 
-class ErrorSpikeParams(CheckParams):
+class ErrorSpikeParams(StrictParams):
     max_slo_ratio: float = Field(1.0, gt=0, description="Error rate / SLO tolerated.")
 
 
-class WithinSloParams(CheckParams):
+class WithinSloParams(StrictParams):
     max_slo_ratio: float = Field(1.0, gt=0, description="Latency and error ratio tolerated.")
 
 

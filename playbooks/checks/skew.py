@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from playbooks.checks.base import CheckResult
 from playbooks.engine.plugins import check
+from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
 
@@ -31,28 +32,24 @@ __all__ = [
 ]
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
-
-class StalePipelineParams(_Params):
+class StalePipelineParams(StrictParams):
     min_stale_share: float = Field(
         default=0.02, ge=0, le=1,
         description="Share of rows on a non-expected version that counts.")
 
 
-class SwappedColumnsParams(_Params):
+class SwappedColumnsParams(StrictParams):
     max_match_psi: float = Field(
         default=0.1, gt=0,
         description="PSI of a column against another's reference that is a match.")
 
 
-class DoubleTransformParams(_Params):
+class DoubleTransformParams(StrictParams):
     max_match_psi: float = Field(
         default=0.1, gt=0, description="PSI of the (un)transformed column against its reference.")
 
 
-class NoSkewParams(_Params):
+class NoSkewParams(StrictParams):
     max_rescore_gap: float = Field(
         default=0.02, ge=0, le=1, description="Re-scoring gap still consistent with the log.")
 

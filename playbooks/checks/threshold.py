@@ -16,8 +16,9 @@ from __future__ import annotations
 from pydantic import Field
 
 from playbooks.checks.base import CheckResult
-from playbooks.checks.evidence_gate import CheckParams, metric_finding, missing_evidence
+from playbooks.checks.evidence_gate import metric_finding, missing_evidence
 from playbooks.engine.plugins import check
+from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
 
@@ -29,24 +30,24 @@ _COLLECTOR = "threshold-metrics"
 _GAPS = ("approval_gap_beyond_tolerance", "precision_floor_gap", "recall_floor_gap")
 
 
-class PrevalenceShiftParams(CheckParams):
+class PrevalenceShiftParams(StrictParams):
     min_prevalence_change: float = Field(
         0.05, gt=0, lt=1, description="Absolute change of the labelled positive rate that counts.")
     max_auc_drop: float = Field(0.05, gt=0, lt=1, description="AUC drop still 'ranking holds'.")
 
 
-class CalibrationErrorParams(CheckParams):
+class CalibrationErrorParams(StrictParams):
     max_ece: float = Field(0.05, gt=0, lt=1, description="Calibration error still tolerated.")
     min_prevalence_change: float = Field(
         0.05, gt=0, lt=1, description="Above this the prevalence shift explains the error.")
     max_auc_drop: float = Field(0.05, gt=0, lt=1, description="AUC drop still 'ranking holds'.")
 
 
-class RankingDegradedParams(CheckParams):
+class RankingDegradedParams(StrictParams):
     max_auc_drop: float = Field(0.05, gt=0, lt=1, description="AUC drop that is a ranking problem.")
 
 
-class OnTargetParams(CheckParams):
+class OnTargetParams(StrictParams):
     max_auc_drop: float = Field(0.05, gt=0, lt=1, description="AUC drop still tolerated.")
 
 

@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from playbooks.data.io import DataWindows
+from playbooks.models.common import StrictParams
 from playbooks.models.profile import ModelProfile
 from playbooks.models.spec import PlaybookSpec
 from playbooks.modelstore.base import ModelStore
@@ -16,10 +15,8 @@ from playbooks.modelstore.base import ModelStore
 __all__ = ["CollectContext", "EvidencePart", "NoParams"]
 
 
-class NoParams(BaseModel):
+class NoParams(StrictParams):
     """For collectors that take no parameters."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 @dataclass

@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from playbooks.data.io import DataWindows
 from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
-from playbooks.models.common import Duration
+from playbooks.models.common import Duration, StrictParams
 from playbooks.models.profile import ModelProfile
 
 __all__ = ["FRESHNESS_METRICS", "FreshnessParams", "assess_freshness",
@@ -35,9 +35,7 @@ FRESHNESS_METRICS = {
 }
 
 
-class FreshnessParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
+class FreshnessParams(StrictParams):
     default_max_staleness: Duration = Field(  # type: ignore[assignment]
         default="1d", description="Freshness SLO when the profile sets no slo.max_staleness.")
     min_volume_ratio: float = Field(

@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
 from playbooks.evidence.frames import log_view, ok_rows, serving_version_info, version_threshold
-from playbooks.models.common import Duration
+from playbooks.models.common import Duration, StrictParams
 from playbooks.models.profile import ModelProfile
 
 __all__ = ["OUTPUT_METRICS", "OutputParams", "collect_outputs_part", "decision_rate",
@@ -32,9 +32,7 @@ OUTPUT_METRICS = {
 }
 
 
-class OutputParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
+class OutputParams(StrictParams):
     recent: Duration = Field("24h", description="Newest span of the log judged as 'now'.")  # type: ignore[assignment]
     modal_decimals: int = Field(3, ge=1, le=8, description="Rounding before finding the mode.")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sklearn.metrics import log_loss
 
 from playbooks.engine.plugins import collector
@@ -23,6 +23,7 @@ from playbooks.evidence.frames import (
     safe_auc,
     serving_version_info,
 )
+from playbooks.models.common import StrictParams
 from playbooks.models.profile import ModelProfile
 
 __all__ = ["PERFORMANCE_METRICS", "PerformanceParams", "collect_performance_part",
@@ -41,9 +42,7 @@ PERFORMANCE_METRICS = {
 }
 
 
-class PerformanceParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
+class PerformanceParams(StrictParams):
     min_day_rows: int = Field(100, ge=10, description="Labelled rows needed to score one day.")
     decay_tolerance: float = Field(
         0.05, gt=0, lt=1, description="A day whose AUC is this far below baseline is decayed.")

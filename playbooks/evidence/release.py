@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
@@ -27,6 +27,7 @@ from playbooks.evidence.frames import (
     safe_auc,
     serving_version_info,
 )
+from playbooks.models.common import StrictParams
 from playbooks.models.profile import ModelProfile
 
 __all__ = ["RELEASE_METRICS", "ReleaseParams", "collect_release_part", "slice_aucs",
@@ -43,9 +44,7 @@ RELEASE_METRICS = {
 _TAGS = ("known_good", "mlpb.incident_id", "mlpb.remediation", "threshold", "mlpb.sandbox")
 
 
-class ReleaseParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
+class ReleaseParams(StrictParams):
     max_rows: int = Field(5000, ge=100, description="Cap on labelled rows re-scored per version.")
     min_slice_rows: int = Field(50, ge=10, description="Smallest segment value compared.")
 

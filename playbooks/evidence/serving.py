@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
 from playbooks.evidence.frames import log_view, previous_version, serving_version_info
-from playbooks.models.common import Duration
+from playbooks.models.common import Duration, StrictParams
 from playbooks.models.profile import ModelProfile
 
 __all__ = ["SERVING_METRICS", "ServingParams", "collect_serving_part", "latency_stats"]
@@ -36,9 +36,7 @@ SERVING_METRICS = {
 }
 
 
-class ServingParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
+class ServingParams(StrictParams):
     recent: Duration = Field("24h", description="Newest span of the log judged as 'now'.")  # type: ignore[assignment]
     min_hour_rows: int = Field(5, ge=1, description="Hours with fewer requests are skipped.")
     min_hours: int = Field(24, ge=6, description="Hours needed for the volume correlation.")

@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from playbooks.data.io import DataWindows
 from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
+from playbooks.models.common import StrictParams
 from playbooks.models.profile import ModelProfile
 from playbooks.stats import (
     DriftThresholds,
@@ -51,9 +52,7 @@ SKEW_METRICS = {
 }
 
 
-class SkewParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
+class SkewParams(StrictParams):
     drift_psi: float = Field(
         default=0.2, gt=0, description="Own-reference PSI that makes a candidate.")
     match_psi: float = Field(default=0.1, gt=0, description="PSI under which two columns match.")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
@@ -26,6 +26,7 @@ from playbooks.evidence.frames import (
     serving_version_info,
     version_threshold,
 )
+from playbooks.models.common import StrictParams
 from playbooks.models.profile import ModelProfile
 
 __all__ = ["THRESHOLD_METRICS", "ThresholdEvidenceParams", "approval_rate",
@@ -46,9 +47,7 @@ THRESHOLD_METRICS = {
 }
 
 
-class ThresholdEvidenceParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
-
+class ThresholdEvidenceParams(StrictParams):
     ece_bins: int = Field(10, ge=2, le=50, description="Score-quantile bins of the ECE.")
 
 
