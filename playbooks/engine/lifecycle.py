@@ -161,7 +161,8 @@ def recover_unfinished(rt: Runtime, profile: ModelProfile, *, force: bool = Fals
 
     Only while nobody holds the model's lease: a run applying a change holds it and renews it,
     so a slow but live change is never taken for a dead one (by age or otherwise). ``force``
-    (a person who knows the run is gone) skips the lease check. Returns the incident ids that were recovered."""
+    (a person who knows the run is gone) skips the lease check. Returns the incident ids
+    that were recovered."""
     entries = rt.ledger.journal(model=profile.name, unfinished=True)
     if not entries:
         return []

@@ -30,7 +30,8 @@ from playbooks.notify import Notification
 
 Verdict = Literal["pass", "fail", "inconclusive"]
 
-__all__ = ["Step", "advance_all", "advance_incident", "start_monitoring"]
+__all__ = ["Step", "advance_all", "advance_incident", "advance_safely", "start_monitoring",
+           "waiting_incidents"]
 
 
 def start_monitoring(rt: Runtime, inc: Incident, plan: MonitoringPlan, *, remediation_id: str,
@@ -210,14 +211,24 @@ def _record_window(rt: Runtime, inc: Incident, result: WindowResult) -> Incident
     return inc
 
 
+def waiting_incidents(rt: Runtime) -> list[str]:
+    """Ids of the incidents the controller has to look at, oldest first."""
+    found = rt.ledger.list(status=IncidentStatus.MONITORING.value, limit=10_000)
+    return [inc.id for inc in reversed(found)]
+
+
+def advance_safely(rt: Runtime, incident_id: str) -> list[Step]:
+    """``advance_incident``; an error is recorded on the incident, never raised (one broken
+    incident must not stop a pass)."""
+    try:
+        return advance_incident(rt, incident_id)
+    except MlpbError as exc:
+        rt.ledger.add_event(incident_id, "error", f"controller: {exc.message}")
+        return [Step(incident_id, "error", exc.message)]
+
+
 def advance_all(rt: Runtime) -> list[Step]:
     """One controller pass over every incident that waits in monitoring."""
-    steps: list[Step] = []
-    for inc in rt.ledger.list(status=IncidentStatus.MONITORING.value, limit=10_000):
-        try:
-            steps += advance_incident(rt, inc.id)
-        except MlpbError as exc:  # one broken incident must not stop the pass
-            rt.ledger.add_event(inc.id, "error", f"controller: {exc.message}")
-            steps.append(Step(inc.id, "error", exc.message))
+    steps = [s for iid in waiting_incidents(rt) for s in advance_safely(rt, iid)]
     rt.flush_notifications()
     return steps

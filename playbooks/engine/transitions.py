@@ -46,6 +46,8 @@ class Event(StrEnum):
     APPLIED = "applied"  # the change is in place (prior state recorded)
     VERIFICATION = "verification"  # acceptance criteria measured after the change
     REVERTED = "reverted"  # a change was undone (failed criteria, error, or crash recovery)
+    MONITORING = "monitoring"  # the change passed its pre-check; live windows are watched
+    WINDOW = "window"  # one live window measured (pass, fail or inconclusive)
     RESOLVED = "resolved"  # a kept change passed every acceptance criterion
     RECOMMENDED = "recommended"  # diagnosed; a fix is recommended but nothing was applied
     ESCALATED = "escalated"  # handed to a human owner
@@ -55,7 +57,7 @@ class Event(StrEnum):
 
 
 TERMINAL = frozenset({S.RESOLVED, S.FALSE_ALARM, S.DIAGNOSED, S.ESCALATED, S.HANDED_OVER})
-_LIVE = (S.OPEN, S.INVESTIGATING, S.REMEDIATING)
+_LIVE = (S.OPEN, S.INVESTIGATING, S.REMEDIATING, S.MONITORING)
 
 
 def _table() -> dict[tuple[IncidentStatus, Event], IncidentStatus]:
@@ -74,6 +76,10 @@ def _table() -> dict[tuple[IncidentStatus, Event], IncidentStatus]:
         (S.REMEDIATING, Event.REVERTED): S.REMEDIATING,
         (S.REMEDIATING, Event.RESOLVED): S.RESOLVED,
         (S.REMEDIATING, Event.RECOMMENDED): S.DIAGNOSED,
+        (S.REMEDIATING, Event.MONITORING): S.MONITORING,
+        (S.MONITORING, Event.WINDOW): S.MONITORING,
+        (S.MONITORING, Event.REVERTED): S.MONITORING,
+        (S.MONITORING, Event.RESOLVED): S.RESOLVED,
     }
     for live in _LIVE:  # a human can be called in from any live state
         t[(live, Event.ESCALATED)] = S.ESCALATED
