@@ -17,7 +17,7 @@ from pydantic import Field
 
 from playbooks.engine.plugins import remediation
 from playbooks.evidence.skew import INVERSE, VERSION_TAG, apply_mapping
-from playbooks.models.common import StrictModel
+from playbooks.models.common import StrictParams
 from playbooks.remediations.base import (
     NotApplicable,
     Remediation,
@@ -32,7 +32,7 @@ __all__ = ["MAPPING_TAG", "RestoreFeatureMapping", "RestoreMappingParams", "mapp
 MAPPING_TAG = "mlpb.feature_mapping"
 
 
-class RestoreMappingParams(StrictModel):
+class RestoreMappingParams(StrictParams):
     pin_version: bool = Field(
         default=True,
         description="Also pin the expected feature-pipeline version when rows of other "

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import Field
 
 from playbooks.engine.plugins import remediation
-from playbooks.models.common import StrictModel
+from playbooks.models.common import StrictParams
 from playbooks.remediations.base import (
     NotApplicable,
     Remediation,
@@ -28,7 +28,7 @@ from playbooks.remediations.base import (
 __all__ = ["MarkWindow", "MarkWindowParams", "marks_path", "read_marks"]
 
 
-class MarkWindowParams(StrictModel):
+class MarkWindowParams(StrictParams):
     reason: str = Field(default="data-freshness", description="Recorded with every marked window.")
 
 

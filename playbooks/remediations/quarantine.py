@@ -19,7 +19,7 @@ from playbooks.data.io import load_windows
 from playbooks.engine.plugins import remediation
 from playbooks.errors import DataError, MlpbError
 from playbooks.evidence.quality import assess_windows
-from playbooks.models.common import StrictModel
+from playbooks.models.common import StrictParams
 from playbooks.models.profile import ModelProfile
 from playbooks.remediations.base import (
     NotApplicable,
@@ -31,7 +31,7 @@ from playbooks.remediations.base import (
 __all__ = ["QuarantineBatch", "QuarantineParams", "quarantine_target"]
 
 
-class QuarantineParams(StrictModel):
+class QuarantineParams(StrictParams):
     max_files: int = Field(
         default=100, ge=1,
         description="Refuse to move more files than this (a sign the whole source, "

@@ -22,7 +22,7 @@ from pydantic import Field
 from playbooks.engine.plugins import remediation
 from playbooks.errors import MlpbError
 from playbooks.evidence.frames import ok_rows, version_threshold
-from playbooks.models.common import Duration, StrictModel
+from playbooks.models.common import Duration, StrictParams
 from playbooks.models.profile import ServiceLevels
 from playbooks.remediations.base import (
     NotApplicable,
@@ -41,7 +41,7 @@ class ThresholdConflict(MlpbError):
     """The threshold tag changed since we set it; reverting would clobber someone's change."""
 
 
-class RecalibrateParams(StrictModel):
+class RecalibrateParams(StrictParams):
     window: Duration = Field(  # type: ignore[assignment]  # str default; Duration parses it
         "4d", description="Labelled span (before the holdout) the threshold is chosen on.")
     holdout: Duration = Field(  # type: ignore[assignment]  # str default; Duration parses it

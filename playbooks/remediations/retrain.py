@@ -14,7 +14,7 @@ import pandas as pd
 from pydantic import Field
 
 from playbooks.engine.plugins import remediation
-from playbooks.models.common import Duration, StrictModel
+from playbooks.models.common import Duration, StrictParams
 from playbooks.modelstore import AliasChange
 from playbooks.remediations.base import (
     NotApplicable,
@@ -29,7 +29,7 @@ from playbooks.remediations.windows import HOLDOUT_METRICS, labelled_spans, requ
 __all__ = ["Retrain", "RetrainParams", "retrain_windows"]
 
 
-class RetrainParams(StrictModel):
+class RetrainParams(StrictParams):
     lookback: Duration | None = Field(
         None, description="Labelled history to train on; default: the profile's training.lookback."
     )

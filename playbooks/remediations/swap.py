@@ -24,7 +24,7 @@ from pydantic import Field
 
 from playbooks.evidence.frames import log_view, ok_rows, version_threshold
 from playbooks.evidence.outputs import decision_rate, score_profile
-from playbooks.models.common import Duration, StrictModel
+from playbooks.models.common import Duration, StrictParams
 from playbooks.modelstore import AliasChange, ModelStore
 from playbooks.remediations.base import (
     NotApplicable,
@@ -50,7 +50,7 @@ SWAP_METRICS = {
 }
 
 
-class SwapParams(StrictModel):
+class SwapParams(StrictParams):
     holdout: Duration = Field(  # type: ignore[assignment]  # str default; Duration parses it
         "7d", description="Newest labelled span the two versions are compared on.")
     min_holdout_rows: int = Field(200, ge=10, description="Refuse to verify on fewer rows.")
