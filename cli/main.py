@@ -31,6 +31,8 @@ app.add_typer(profile_app, name="profile")
 app.add_typer(incidents_app, name="incidents")
 notify_app = typer.Typer(no_args_is_help=True, help="Slack: outbox backlog, reminders.")
 app.add_typer(notify_app, name="notify")
+playbook_app = typer.Typer(no_args_is_help=True, help="Writing playbooks.")
+app.add_typer(playbook_app, name="playbook")
 
 F = TypeVar("F", bound=Callable[..., Any])
 _state = {"debug": False}
@@ -336,6 +338,21 @@ def profile_init(
     )
 
 
+@playbook_app.command("new")
+@friendly
+def playbook_new(
+    name: Annotated[str, typer.Argument(help="Playbook id in kebab-case, e.g. label-delay.")],
+    root: Annotated[
+        Path | None,
+        typer.Option(help="Checkout to write into (default: the one this mlpb runs from)."),
+    ] = None,
+) -> None:
+    """Scaffold a playbook: catalog spec, three checks, an evidence collector, a unit test."""
+    from cli.scaffold import new_playbook
+
+    new_playbook(name, root)
+
+
 @incidents_app.command("list")
 @friendly
 def incidents_list(
@@ -403,6 +420,16 @@ def _slack(home: str | None) -> _Slack:
     settings = load_settings(home).ensure()
     ledger = Ledger(settings.ledger_url)
     return _Slack(ledger, SlackNotifier(slack, ledger, postmortem_dir=settings.postmortem_dir))
+
+
+@app.command()
+@friendly
+def tick(home: HomeOpt = None, json_out: JsonOpt = False) -> None:
+    """One pass of the incident controller: measure due monitoring windows, resolve, revert
+    or escalate, flush the outbox (schedule it, or run `advance-incidents` in Prefect)."""
+    from cli.tick import tick as run_tick
+
+    run_tick(home, json_out=json_out)
 
 
 @notify_app.command("flush")
