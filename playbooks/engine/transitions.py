@@ -36,6 +36,7 @@ class Event(StrEnum):
     """What happened to an incident; the value is the timeline entry's ``kind``."""
 
     STARTED = "started"  # a run took the incident (queued by the receiver, or opened by it)
+    UNROUTED = "unrouted"  # the alert matched no route / profile: parked for a human
     EVIDENCE = "evidence"  # the evidence package was collected
     DIAGNOSIS = "diagnosis"  # hypotheses tested and ranked, a decision made
     FALSE_ALARM = "false_alarm"  # the evidence says nothing is wrong: close without change
@@ -57,12 +58,14 @@ class Event(StrEnum):
 
 
 TERMINAL = frozenset({S.RESOLVED, S.FALSE_ALARM, S.DIAGNOSED, S.ESCALATED, S.HANDED_OVER})
-_LIVE = (S.OPEN, S.INVESTIGATING, S.REMEDIATING, S.MONITORING)
+_LIVE = (S.OPEN, S.NEEDS_TRIAGE, S.INVESTIGATING, S.REMEDIATING, S.MONITORING)
 
 
 def _table() -> dict[tuple[IncidentStatus, Event], IncidentStatus]:
     t: dict[tuple[IncidentStatus, Event], IncidentStatus] = {
         (S.OPEN, Event.STARTED): S.INVESTIGATING,
+        (S.OPEN, Event.UNROUTED): S.NEEDS_TRIAGE,
+        (S.NEEDS_TRIAGE, Event.STARTED): S.INVESTIGATING,
         (S.INVESTIGATING, Event.EVIDENCE): S.INVESTIGATING,
         (S.INVESTIGATING, Event.DIAGNOSIS): S.INVESTIGATING,
         (S.INVESTIGATING, Event.FALSE_ALARM): S.FALSE_ALARM,

@@ -50,6 +50,7 @@ class Verdict(StrEnum):
 
 class IncidentStatus(StrEnum):
     OPEN = "open"
+    NEEDS_TRIAGE = "needs_triage"  # an alert nothing could route: a human picks the playbook
     INVESTIGATING = "investigating"
     REMEDIATING = "remediating"
     MONITORING = "monitoring"  # a change passed its pre-check; live windows decide closure
@@ -61,7 +62,8 @@ class IncidentStatus(StrEnum):
 
     @property
     def is_open(self) -> bool:
-        return self in (self.OPEN, self.INVESTIGATING, self.REMEDIATING, self.MONITORING)
+        return self in (self.OPEN, self.NEEDS_TRIAGE, self.INVESTIGATING, self.REMEDIATING,
+                        self.MONITORING)
 
 
 class Finding(BaseModel):

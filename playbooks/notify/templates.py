@@ -19,6 +19,8 @@ _STATUS_ICON = {
     IncidentStatus.OPEN: ":large_yellow_circle:",
     IncidentStatus.INVESTIGATING: ":mag:",
     IncidentStatus.REMEDIATING: ":hammer_and_wrench:",
+    IncidentStatus.MONITORING: ":eyes:",
+    IncidentStatus.NEEDS_TRIAGE: ":question:",
     IncidentStatus.RESOLVED: ":white_check_mark:",
     IncidentStatus.FALSE_ALARM: ":white_circle:",
     IncidentStatus.DIAGNOSED: ":stethoscope:",
