@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import Field
 
 from playbooks.checks.base import CheckResult
+from playbooks.checks.evidence_gate import reads_part
 from playbooks.engine.plugins import check
 from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
@@ -49,11 +50,6 @@ def _part(evidence: EvidencePackage) -> dict[str, Any] | None:
     return part if part and part.get("available") else None
 
 
-def _unavailable() -> CheckResult:
-    return CheckResult(Verdict.INCONCLUSIVE, 0.0, "no freshness evidence (needs the 'freshness' "
-                       "collector and a timestamp column in the profile)")
-
-
 def _staleness(part: dict[str, Any], threshold: float) -> Finding:
     ratio = part["staleness_hours"] / max(part["max_staleness_hours"], 1e-9)
     return Finding(kind="staleness", statistic="staleness_hours", value=part["staleness_hours"],
@@ -78,12 +74,14 @@ def _gaps(part: dict[str, Any], p: MissingPartitionsParams) -> list[Finding]:
     return out
 
 
+_reads_freshness = reads_part(_part, "no freshness evidence (needs the 'freshness' collector "
+                              "and a timestamp column in the profile)")
+
+
 @check("stale-feed", params=StaleFeedParams)
-def check_stale_feed(evidence: EvidencePackage, params: StaleFeedParams) -> CheckResult:
+@_reads_freshness
+def check_stale_feed(part: dict[str, Any], params: StaleFeedParams) -> CheckResult:
     """The newest data is older than the freshness SLO."""
-    part = _part(evidence)
-    if part is None:
-        return _unavailable()
     f = _staleness(part, params.max_staleness_ratio)
     ratio = f.detail["ratio"]
     if not f.breached:
@@ -97,12 +95,10 @@ def check_stale_feed(evidence: EvidencePackage, params: StaleFeedParams) -> Chec
 
 
 @check("missing-partitions", params=MissingPartitionsParams)
-def check_missing_partitions(evidence: EvidencePackage,
+@_reads_freshness
+def check_missing_partitions(part: dict[str, Any],
                              params: MissingPartitionsParams) -> CheckResult:
     """Days without rows, or with far fewer rows than usual, inside the current window."""
-    part = _part(evidence)
-    if part is None:
-        return _unavailable()
     findings = _gaps(part, params)
     hits = [f for f in findings if f.breached]
     if not hits:
@@ -115,11 +111,9 @@ def check_missing_partitions(evidence: EvidencePackage,
 
 
 @check("fresh", params=FreshParams)
-def check_fresh(evidence: EvidencePackage, params: FreshParams) -> CheckResult:
+@_reads_freshness
+def check_fresh(part: dict[str, Any], params: FreshParams) -> CheckResult:
     """The data is current and complete: the alert was a false alarm."""
-    part = _part(evidence)
-    if part is None:
-        return _unavailable()
     stale = _staleness(part, params.max_staleness_ratio)
     gaps = [f for f in _gaps(part, MissingPartitionsParams()) if f.breached]
     if stale.breached or gaps:

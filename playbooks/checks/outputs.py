@@ -16,7 +16,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from playbooks.checks.base import CheckResult
-from playbooks.checks.evidence_gate import metric_finding, missing_evidence
+from playbooks.checks.evidence_gate import metric_finding, needs_metrics
 from playbooks.engine.plugins import check
 from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
@@ -64,11 +64,9 @@ def collapsed(ev: EvidencePackage, p: ScoreCollapseParams) -> list[Finding]:
 
 
 @check("score-collapse", params=ScoreCollapseParams)
+@needs_metrics(_COLLECTOR, "modal_score_share")
 def check_score_collapse(evidence: EvidencePackage, params: ScoreCollapseParams) -> CheckResult:
     """Scores stopped varying: (near-)constant outputs."""
-    gate = missing_evidence(evidence, ("modal_score_share",), _COLLECTOR)
-    if gate:
-        return gate
     hits = collapsed(evidence, params)
     if not hits:
         return CheckResult(Verdict.REFUTED, 0.9, "scores vary as they did", [metric_finding(
@@ -81,11 +79,9 @@ def check_score_collapse(evidence: EvidencePackage, params: ScoreCollapseParams)
 
 
 @check("out-of-range-scores", params=OutOfRangeParams)
+@needs_metrics(_COLLECTOR, "score_out_of_range_share")
 def check_out_of_range_scores(evidence: EvidencePackage, params: OutOfRangeParams) -> CheckResult:
     """Scores outside [0, 1] or missing: a broken output path."""
-    gate = missing_evidence(evidence, ("score_out_of_range_share",), _COLLECTOR)
-    if gate:
-        return gate
     share = evidence.metrics["score_out_of_range_share"]
     finding = metric_finding(evidence, "out_of_range_scores", "score_out_of_range_share",
                              params.max_share, share > params.max_share)
@@ -97,11 +93,9 @@ def check_out_of_range_scores(evidence: EvidencePackage, params: OutOfRangeParam
 
 
 @check("decision-rate-jump", params=DecisionJumpParams)
+@needs_metrics(_COLLECTOR, "decision_rate_change")
 def check_decision_rate_jump(evidence: EvidencePackage, params: DecisionJumpParams) -> CheckResult:
     """Decisions jumped while the scores look healthy: a threshold/prevalence matter."""
-    gate = missing_evidence(evidence, ("decision_rate_change",), _COLLECTOR)
-    if gate:
-        return gate
     change = evidence.metrics["decision_rate_change"]
     finding = metric_finding(evidence, "decision_rate_jump", "decision_rate_change",
                              params.min_change, abs(change) >= params.min_change)
@@ -118,12 +112,9 @@ def check_decision_rate_jump(evidence: EvidencePackage, params: DecisionJumpPara
 
 
 @check("outputs-normal", params=OutputsNormalParams)
+@needs_metrics(_COLLECTOR, "modal_score_share", "score_out_of_range_share")
 def check_outputs_normal(evidence: EvidencePackage, params: OutputsNormalParams) -> CheckResult:
     """Spread, range, mode and decision rate all look like the baseline: a false alarm."""
-    gate = missing_evidence(evidence, ("modal_score_share", "score_out_of_range_share"),
-                            _COLLECTOR)
-    if gate:
-        return gate
     m = evidence.metrics
     ratio = m.get("score_std_ratio", 1.0)
     checks = [("score_std_ratio", not params.min_std_ratio <= ratio <= params.max_std_ratio,

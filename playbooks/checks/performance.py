@@ -17,7 +17,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from playbooks.checks.base import CheckResult
-from playbooks.checks.evidence_gate import metric_finding, missing_evidence
+from playbooks.checks.evidence_gate import metric_finding, needs_metrics
 from playbooks.engine.plugins import check
 from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
@@ -28,6 +28,7 @@ __all__ = ["ConceptDriftParams", "InputDriftParams", "LabelDelayParams", "NoDeca
            "check_label_delay_artifact", "check_no_decay", "check_release_explains_it"]
 
 _PERF = "labelled-performance"
+_LABELS = ("labelled_window_rows", "label_coverage")
 
 
 class LabelGate(StrictParams):
@@ -36,20 +37,22 @@ class LabelGate(StrictParams):
         0.4, ge=0, le=1, description="Share of the window that must be labelled to judge.")
 
 
-class ConceptDriftParams(LabelGate):
+class DecayGate(LabelGate):
     min_auc_drop: float = Field(0.05, gt=0, lt=1, description="AUC drop that counts as decay.")
+
+
+class ConceptDriftParams(DecayGate):
     max_drifted_share: float = Field(
         0.25, ge=0, le=1, description="Inputs count as stable below this drifted-feature share.")
     max_drifted_features: int = Field(1, ge=0, description="...and at most this many drifted.")
 
 
-class InputDriftParams(LabelGate):
-    min_auc_drop: float = Field(0.05, gt=0, lt=1, description="AUC drop that counts as decay.")
+class InputDriftParams(DecayGate):
     min_drifted_features: int = Field(2, ge=1, description="Drifted features that explain it.")
 
 
-class ReleaseExplainsParams(LabelGate):
-    min_auc_drop: float = Field(0.05, gt=0, lt=1, description="AUC drop that counts as decay.")
+class ReleaseExplainsParams(DecayGate):
+    """Only the decay gate: supported when a new version started serving in the window."""
 
 
 class LabelDelayParams(LabelGate):
@@ -69,6 +72,15 @@ def _labels_short(ev: EvidencePackage, p: LabelGate) -> str | None:
     return None
 
 
+def _not_judgeable(ev: EvidencePackage, p: LabelGate) -> CheckResult | None:
+    """INCONCLUSIVE while labels are too few or AUC is not measurable, else None."""
+    if (short := _labels_short(ev, p)) is not None:
+        return CheckResult(Verdict.INCONCLUSIVE, 0.3, f"cannot judge yet: {short}")
+    if "performance_auc_drop" not in ev.metrics:
+        return CheckResult(Verdict.INCONCLUSIVE, 0.2, "labelled AUC not measurable (one class)")
+    return None
+
+
 def _drop(ev: EvidencePackage, threshold: float) -> tuple[float, list[Finding]]:
     drop = ev.metrics["performance_auc_drop"]
     return drop, [metric_finding(ev, "performance_decay", "performance_auc_drop", threshold,
@@ -78,16 +90,11 @@ def _drop(ev: EvidencePackage, threshold: float) -> tuple[float, list[Finding]]:
 
 
 @check("concept-drift", params=ConceptDriftParams)
+@needs_metrics(_PERF, *_LABELS, "drifted_features", "drifted_feature_share")
 def check_concept_drift(evidence: EvidencePackage, params: ConceptDriftParams) -> CheckResult:
     """Labelled AUC dropped while the inputs stayed put: the concept changed."""
-    gate = missing_evidence(evidence, ("labelled_window_rows", "label_coverage",
-                                       "drifted_features", "drifted_feature_share"), _PERF)
-    if gate:
-        return gate
-    if (short := _labels_short(evidence, params)) is not None:
-        return CheckResult(Verdict.INCONCLUSIVE, 0.3, f"cannot judge yet: {short}")
-    if "performance_auc_drop" not in evidence.metrics:
-        return CheckResult(Verdict.INCONCLUSIVE, 0.2, "labelled AUC not measurable (one class)")
+    if (wait := _not_judgeable(evidence, params)) is not None:
+        return wait
     drop, findings = _drop(evidence, params.min_auc_drop)
     n, share = evidence.metrics["drifted_features"], evidence.metrics["drifted_feature_share"]
     findings.append(metric_finding(evidence, "input_stability", "drifted_feature_share",
@@ -109,17 +116,12 @@ def check_concept_drift(evidence: EvidencePackage, params: ConceptDriftParams) -
 
 
 @check("input-drift-explains-it", params=InputDriftParams)
+@needs_metrics(_PERF, *_LABELS, "drifted_features")
 def check_input_drift_explains_it(evidence: EvidencePackage,
                                   params: InputDriftParams) -> CheckResult:
     """AUC fell and the inputs drifted: a data-drift case, not concept drift."""
-    gate = missing_evidence(evidence, ("labelled_window_rows", "label_coverage",
-                                       "drifted_features"), _PERF)
-    if gate:
-        return gate
-    if (short := _labels_short(evidence, params)) is not None:
-        return CheckResult(Verdict.INCONCLUSIVE, 0.3, f"cannot judge yet: {short}")
-    if "performance_auc_drop" not in evidence.metrics:
-        return CheckResult(Verdict.INCONCLUSIVE, 0.2, "labelled AUC not measurable (one class)")
+    if (wait := _not_judgeable(evidence, params)) is not None:
+        return wait
     drop, findings = _drop(evidence, params.min_auc_drop)
     n = evidence.metrics["drifted_features"]
     findings.append(metric_finding(evidence, "input_drift", "drifted_features",
@@ -135,17 +137,12 @@ def check_input_drift_explains_it(evidence: EvidencePackage,
 
 
 @check("release-explains-it", params=ReleaseExplainsParams)
+@needs_metrics(_PERF, *_LABELS, "version_changed_in_window")
 def check_release_explains_it(evidence: EvidencePackage,
                               params: ReleaseExplainsParams) -> CheckResult:
     """AUC fell and a new version started serving inside the window: a release matter."""
-    gate = missing_evidence(evidence, ("labelled_window_rows", "label_coverage",
-                                       "version_changed_in_window"), _PERF)
-    if gate:
-        return gate
-    if (short := _labels_short(evidence, params)) is not None:
-        return CheckResult(Verdict.INCONCLUSIVE, 0.3, f"cannot judge yet: {short}")
-    if "performance_auc_drop" not in evidence.metrics:
-        return CheckResult(Verdict.INCONCLUSIVE, 0.2, "labelled AUC not measurable (one class)")
+    if (wait := _not_judgeable(evidence, params)) is not None:
+        return wait
     drop, findings = _drop(evidence, params.min_auc_drop)
     changed = bool(evidence.metrics["version_changed_in_window"])
     findings.append(metric_finding(evidence, "release", "version_changed_in_window", 1.0, changed))
@@ -158,12 +155,10 @@ def check_release_explains_it(evidence: EvidencePackage,
 
 
 @check("label-delay-artifact", params=LabelDelayParams)
+@needs_metrics(_PERF, *_LABELS)
 def check_label_delay_artifact(evidence: EvidencePackage,
                                params: LabelDelayParams) -> CheckResult:
     """Too few labels have arrived to judge performance: wait for them."""
-    gate = missing_evidence(evidence, ("labelled_window_rows", "label_coverage"), _PERF)
-    if gate:
-        return gate
     findings = [metric_finding(evidence, "label_coverage", "label_coverage",
                                params.min_coverage,
                                evidence.metrics["label_coverage"] < params.min_coverage,
@@ -179,15 +174,11 @@ def check_label_delay_artifact(evidence: EvidencePackage,
 
 
 @check("no-decay", params=NoDecayParams)
+@needs_metrics(_PERF, *_LABELS)
 def check_no_decay(evidence: EvidencePackage, params: NoDecayParams) -> CheckResult:
     """Enough labels, and labelled AUC holds: a false alarm."""
-    gate = missing_evidence(evidence, ("labelled_window_rows", "label_coverage"), _PERF)
-    if gate:
-        return gate
-    if (short := _labels_short(evidence, params)) is not None:
-        return CheckResult(Verdict.INCONCLUSIVE, 0.3, f"cannot judge yet: {short}")
-    if "performance_auc_drop" not in evidence.metrics:
-        return CheckResult(Verdict.INCONCLUSIVE, 0.2, "labelled AUC not measurable (one class)")
+    if (wait := _not_judgeable(evidence, params)) is not None:
+        return wait
     drop, findings = _drop(evidence, params.max_auc_drop)
     if drop < params.max_auc_drop:
         conf = 0.7 + 0.25 * (1 - max(drop, 0.0) / params.max_auc_drop)

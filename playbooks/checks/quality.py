@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import Field
 
 from playbooks.checks.base import CheckResult
+from playbooks.checks.evidence_gate import reads_part
 from playbooks.engine.plugins import check
 from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
@@ -87,11 +88,6 @@ def _finding(issue: dict[str, Any], threshold: float, breached: bool) -> Finding
                    threshold=threshold, breached=breached, detail=dict(issue.get("detail") or {}))
 
 
-def _missing_part() -> CheckResult:
-    return CheckResult(Verdict.INCONCLUSIVE, 0.0,
-                       "no data-quality evidence: add 'data-quality' to the spec's evidence")
-
-
 def _strength(excess: float, full: float) -> float:
     """Confidence 0.6 .. 0.95, growing with how far past the threshold the data is."""
     return round(min(0.95, 0.6 + 0.35 * min(max(excess, 0.0) / full, 1.0)), 3)
@@ -102,12 +98,14 @@ def _names(findings: list[Finding]) -> str:
                      else f"{f.feature}" for f in findings[:5])
 
 
+_reads_issues = reads_part(quality_issues, "no data-quality evidence: add 'data-quality' to the "
+                           "spec's evidence")
+
+
 @check("schema-break", params=SchemaBreakParams)
-def check_schema_break(evidence: EvidencePackage, params: SchemaBreakParams) -> CheckResult:
+@_reads_issues
+def check_schema_break(issues: list[dict[str, Any]], params: SchemaBreakParams) -> CheckResult:
     """A feature is missing, renamed or retyped in the current files."""
-    issues = quality_issues(evidence)
-    if issues is None:
-        return _missing_part()
     hits = [_finding(i, params.min_files_missing_share, True) for i in issues
             if i["kind"] == "schema_change" and i["breached"]
             and (i["statistic"] != "files_missing_share"
@@ -131,11 +129,9 @@ def check_schema_break(evidence: EvidencePackage, params: SchemaBreakParams) -> 
 
 
 @check("null-spike", params=NullSpikeParams)
-def check_null_spike(evidence: EvidencePackage, params: NullSpikeParams) -> CheckResult:
+@_reads_issues
+def check_null_spike(issues: list[dict[str, Any]], params: NullSpikeParams) -> CheckResult:
     """Features arrive empty far more often than in the reference."""
-    issues = quality_issues(evidence)
-    if issues is None:
-        return _missing_part()
     rows = sorted((i for i in issues if i["kind"] == "missing_values"), key=lambda i: -i["value"])
     t = params.max_null_rate_increase
     findings = [_finding(i, t, i["value"] >= t) for i in rows]
@@ -152,11 +148,9 @@ def check_null_spike(evidence: EvidencePackage, params: NullSpikeParams) -> Chec
 
 
 @check("out-of-range", params=OutOfRangeParams)
-def check_out_of_range(evidence: EvidencePackage, params: OutOfRangeParams) -> CheckResult:
+@_reads_issues
+def check_out_of_range(issues: list[dict[str, Any]], params: OutOfRangeParams) -> CheckResult:
     """Values outside the reference's plausible range, or a column rescaled as a unit change."""
-    issues = quality_issues(evidence)
-    if issues is None:
-        return _missing_part()
     t = params.max_out_of_range_share
     ranged = [i for i in issues if i["kind"] == "out_of_range"
               and i["statistic"] == "out_of_range_share"]
@@ -180,12 +174,10 @@ def check_out_of_range(evidence: EvidencePackage, params: OutOfRangeParams) -> C
 
 
 @check("unseen-categories", params=UnseenCategoriesParams)
-def check_unseen_categories(evidence: EvidencePackage,
+@_reads_issues
+def check_unseen_categories(issues: list[dict[str, Any]],
                             params: UnseenCategoriesParams) -> CheckResult:
     """Category codes the reference never had."""
-    issues = quality_issues(evidence)
-    if issues is None:
-        return _missing_part()
     t = params.max_unseen_share
     rows = sorted((i for i in issues if i["kind"] == "unseen_category"), key=lambda i: -i["value"])
     hits = [_finding(i, t, True) for i in rows if i["value"] > t]
@@ -198,11 +190,9 @@ def check_unseen_categories(evidence: EvidencePackage,
 
 
 @check("duplicate-rows", params=DuplicateRowsParams)
-def check_duplicate_rows(evidence: EvidencePackage, params: DuplicateRowsParams) -> CheckResult:
+@_reads_issues
+def check_duplicate_rows(issues: list[dict[str, Any]], params: DuplicateRowsParams) -> CheckResult:
     """Rows (request ids) repeated beyond what the reference shows."""
-    issues = quality_issues(evidence)
-    if issues is None:
-        return _missing_part()
     dup = next((i for i in issues if i["kind"] == "duplicate_rows"), None)
     if dup is None:
         return CheckResult(Verdict.INCONCLUSIVE, 0.0, "duplicates were not measured")
@@ -220,11 +210,10 @@ def check_duplicate_rows(evidence: EvidencePackage, params: DuplicateRowsParams)
 
 
 @check("no-quality-issue", params=NoQualityIssueParams)
-def check_no_quality_issue(evidence: EvidencePackage, params: NoQualityIssueParams) -> CheckResult:
+@_reads_issues
+def check_no_quality_issue(issues: list[dict[str, Any]],
+                           params: NoQualityIssueParams) -> CheckResult:
     """The batch is well-formed: the alert was a false alarm."""
-    issues = quality_issues(evidence)
-    if issues is None:
-        return _missing_part()
     failed = [i for i in issues if i["breached"]]
     if len(failed) <= params.max_failed_checks:
         return CheckResult(Verdict.SUPPORTED, 0.85,

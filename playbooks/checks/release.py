@@ -15,7 +15,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from playbooks.checks.base import CheckResult
-from playbooks.checks.evidence_gate import metric_finding, missing_evidence
+from playbooks.checks.evidence_gate import metric_finding, needs_metrics
 from playbooks.engine.plugins import check
 from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
@@ -60,12 +60,10 @@ def _findings(ev: EvidencePackage, auc: float, slice_: float, lat: float) -> lis
 
 
 @check("regression-after-release", params=RegressionParams)
+@needs_metrics(_COLLECTOR, "recent_release")
 def check_regression_after_release(evidence: EvidencePackage,
                                    params: RegressionParams) -> CheckResult:
     """A version promoted in the window is worse than its predecessor on the same rows."""
-    gate = missing_evidence(evidence, ("recent_release",), _COLLECTOR)
-    if gate:
-        return gate
     m = evidence.metrics
     findings = _findings(evidence, params.min_auc_drop, 1.0, params.max_latency_ratio)
     if not m["recent_release"]:
@@ -88,12 +86,10 @@ def check_regression_after_release(evidence: EvidencePackage,
 
 
 @check("slice-regression", params=SliceRegressionParams)
+@needs_metrics(_COLLECTOR, "recent_release")
 def check_slice_regression(evidence: EvidencePackage,
                            params: SliceRegressionParams) -> CheckResult:
     """Overall the new version holds, but a profile segment lost a lot."""
-    gate = missing_evidence(evidence, ("recent_release",), _COLLECTOR)
-    if gate:
-        return gate
     m = evidence.metrics
     findings = _findings(evidence, params.max_overall_drop, params.min_slice_drop, 1e9)
     worst, drop = m.get("release_worst_slice_auc_drop"), m.get("release_auc_drop")
@@ -115,12 +111,10 @@ def check_slice_regression(evidence: EvidencePackage,
 
 
 @check("release-not-the-cause", params=NotTheReleaseParams)
+@needs_metrics(_COLLECTOR, "recent_release")
 def check_release_not_the_cause(evidence: EvidencePackage,
                                 params: NotTheReleaseParams) -> CheckResult:
     """No recent release, or the new version is as good as the old: not a release problem."""
-    gate = missing_evidence(evidence, ("recent_release",), _COLLECTOR)
-    if gate:
-        return gate
     m = evidence.metrics
     findings = _findings(evidence, params.min_auc_drop, params.min_slice_drop,
                          params.max_latency_ratio)

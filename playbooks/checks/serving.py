@@ -15,7 +15,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from playbooks.checks.base import CheckResult
-from playbooks.checks.evidence_gate import metric_finding, missing_evidence
+from playbooks.checks.evidence_gate import metric_finding, needs_metrics
 from playbooks.engine.plugins import check
 from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
@@ -52,12 +52,9 @@ def _latency_breached(ev: EvidencePackage) -> bool:
 
 
 @check("heavier-version", params=HeavierVersionParams)
+@needs_metrics(_COLLECTOR, "latency_p95_slo_ratio", "version_changed_in_window")
 def check_heavier_version(evidence: EvidencePackage, params: HeavierVersionParams) -> CheckResult:
     """Latency rose with a version change: the new version is heavier."""
-    gate = missing_evidence(evidence, ("latency_p95_slo_ratio", "version_changed_in_window"),
-                            _COLLECTOR)
-    if gate:
-        return gate
     m = evidence.metrics
     ratio = m.get("latency_version_ratio", 1.0)
     findings = [metric_finding(evidence, "latency_slo", "latency_p95_slo_ratio", 1.0,
@@ -79,11 +76,9 @@ def check_heavier_version(evidence: EvidencePackage, params: HeavierVersionParam
 
 
 @check("saturation", params=SaturationParams)
+@needs_metrics(_COLLECTOR, "latency_p95_slo_ratio")
 def check_saturation(evidence: EvidencePackage, params: SaturationParams) -> CheckResult:
     """Latency tracks request volume within one version: capacity, not the model."""
-    gate = missing_evidence(evidence, ("latency_p95_slo_ratio",), _COLLECTOR)
-    if gate:
-        return gate
     m = evidence.metrics
     corr = m.get("latency_volume_corr")
     findings = [metric_finding(evidence, "latency_slo", "latency_p95_slo_ratio", 1.0,
@@ -109,11 +104,9 @@ def check_saturation(evidence: EvidencePackage, params: SaturationParams) -> Che
 
 
 @check("error-spike", params=ErrorSpikeParams)
+@needs_metrics(_COLLECTOR, "error_rate_slo_ratio")
 def check_error_spike(evidence: EvidencePackage, params: ErrorSpikeParams) -> CheckResult:
     """The serving error rate breaches its SLO."""
-    gate = missing_evidence(evidence, ("error_rate_slo_ratio",), _COLLECTOR)
-    if gate:
-        return gate
     ratio = evidence.metrics["error_rate_slo_ratio"]
     findings = [metric_finding(evidence, "error_rate", "error_rate_slo_ratio",
                                params.max_slo_ratio, ratio > params.max_slo_ratio,
@@ -126,11 +119,9 @@ def check_error_spike(evidence: EvidencePackage, params: ErrorSpikeParams) -> Ch
 
 
 @check("within-slo", params=WithinSloParams)
+@needs_metrics(_COLLECTOR, "latency_p95_slo_ratio")
 def check_within_slo(evidence: EvidencePackage, params: WithinSloParams) -> CheckResult:
     """Latency and error rate are within their SLOs: a false alarm."""
-    gate = missing_evidence(evidence, ("latency_p95_slo_ratio",), _COLLECTOR)
-    if gate:
-        return gate
     m = evidence.metrics
     pairs = (("latency_p95_slo_ratio", m["latency_p95_slo_ratio"]),
              ("error_rate_slo_ratio", m.get("error_rate_slo_ratio", 0.0)))

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import Field
 
 from playbooks.checks.base import CheckResult
+from playbooks.checks.evidence_gate import reads_part
 from playbooks.engine.plugins import check
 from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
@@ -58,17 +59,14 @@ def _part(evidence: EvidencePackage) -> dict[str, Any] | None:
     return evidence.parts.get("feature-skew")
 
 
-def _unavailable() -> CheckResult:
-    return CheckResult(Verdict.INCONCLUSIVE, 0.0,
-                       "no feature-skew evidence: add 'feature-skew' to the spec's evidence")
+_reads_skew = reads_part(_part, "no feature-skew evidence: add 'feature-skew' to the spec's "
+                         "evidence")
 
 
 @check("stale-pipeline", params=StalePipelineParams)
-def check_stale_pipeline(evidence: EvidencePackage, params: StalePipelineParams) -> CheckResult:
+@_reads_skew
+def check_stale_pipeline(part: dict[str, Any], params: StalePipelineParams) -> CheckResult:
     """Rows from a non-expected feature-pipeline version compute features differently."""
-    part = _part(evidence)
-    if part is None:
-        return _unavailable()
     v = part["versions"]
     if not v.get("available"):
         return CheckResult(Verdict.INCONCLUSIVE, 0.0, v.get("reason", "no version column"))
@@ -94,11 +92,9 @@ def check_stale_pipeline(evidence: EvidencePackage, params: StalePipelineParams)
 
 
 @check("swapped-columns", params=SwappedColumnsParams)
-def check_swapped_columns(evidence: EvidencePackage, params: SwappedColumnsParams) -> CheckResult:
+@_reads_skew
+def check_swapped_columns(part: dict[str, Any], params: SwappedColumnsParams) -> CheckResult:
     """A feature carries another feature's values."""
-    part = _part(evidence)
-    if part is None:
-        return _unavailable()
     swaps = {a: s for a, s in part["swaps"].items() if s["psi"] <= params.max_match_psi}
     if not swaps:
         return CheckResult(Verdict.REFUTED, 0.85,
@@ -116,12 +112,10 @@ def check_swapped_columns(evidence: EvidencePackage, params: SwappedColumnsParam
 
 
 @check("double-transform", params=DoubleTransformParams)
-def check_double_transform(evidence: EvidencePackage,
+@_reads_skew
+def check_double_transform(part: dict[str, Any],
                            params: DoubleTransformParams) -> CheckResult:
     """A feature is its reference under one transformation too many, or one too few."""
-    part = _part(evidence)
-    if part is None:
-        return _unavailable()
     hits = {a: s for a, s in part["transforms"].items() if s["psi"] <= params.max_match_psi}
     if not hits:
         return CheckResult(Verdict.REFUTED, 0.85,
@@ -138,11 +132,9 @@ def check_double_transform(evidence: EvidencePackage,
 
 
 @check("no-skew", params=NoSkewParams)
-def check_no_skew(evidence: EvidencePackage, params: NoSkewParams) -> CheckResult:
+@_reads_skew
+def check_no_skew(part: dict[str, Any], params: NoSkewParams) -> CheckResult:
     """No skew signature and the logged scores are reproducible: a false alarm."""
-    part = _part(evidence)
-    if part is None:
-        return _unavailable()
     v = part["versions"]
     rescore = part.get("rescore") or {}
     gap = rescore.get("mean_abs_gap") if rescore.get("available") else None

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from playbooks.checks.base import CheckResult
-from playbooks.checks.evidence_gate import metric_finding, missing_evidence
+from playbooks.checks.evidence_gate import metric_finding, needs_metrics
 from playbooks.engine.plugins import check
 from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
@@ -62,12 +62,10 @@ def _auc_holds(ev: EvidencePackage, max_drop: float) -> bool:
 
 
 @check("prevalence-shift", params=PrevalenceShiftParams)
+@needs_metrics(_COLLECTOR, "approval_rate", "prevalence_change")
 def check_prevalence_shift(evidence: EvidencePackage,
                            params: PrevalenceShiftParams) -> CheckResult:
     """The positive rate moved while the ranking holds: the threshold misses its target."""
-    gate = missing_evidence(evidence, ("approval_rate", "prevalence_change"), _COLLECTOR)
-    if gate:
-        return gate
     change = evidence.metrics["prevalence_change"]
     findings = [*off_target(evidence), metric_finding(
         evidence, "prevalence_shift", "prevalence_change", params.min_prevalence_change,
@@ -88,12 +86,10 @@ def check_prevalence_shift(evidence: EvidencePackage,
 
 
 @check("calibration-error", params=CalibrationErrorParams)
+@needs_metrics(_COLLECTOR, "calibration_error", "prevalence_change")
 def check_calibration_error(evidence: EvidencePackage,
                             params: CalibrationErrorParams) -> CheckResult:
     """Scores are miscalibrated though prevalence is stable: the threshold sits wrong."""
-    gate = missing_evidence(evidence, ("calibration_error", "prevalence_change"), _COLLECTOR)
-    if gate:
-        return gate
     err, change = evidence.metrics["calibration_error"], evidence.metrics["prevalence_change"]
     findings = [*off_target(evidence), metric_finding(
         evidence, "calibration_error", "calibration_error", params.max_ece, err >= params.max_ece)]
@@ -114,12 +110,10 @@ def check_calibration_error(evidence: EvidencePackage,
 
 
 @check("ranking-degraded", params=RankingDegradedParams)
+@needs_metrics(_COLLECTOR, "threshold_auc_drop")
 def check_ranking_degraded(evidence: EvidencePackage,
                            params: RankingDegradedParams) -> CheckResult:
     """AUC itself fell: not a threshold problem (no threshold restores ranking)."""
-    gate = missing_evidence(evidence, ("threshold_auc_drop",), _COLLECTOR)
-    if gate:
-        return gate
     drop = evidence.metrics["threshold_auc_drop"]
     findings = [metric_finding(evidence, "ranking", "threshold_auc_drop", params.max_auc_drop,
                                drop >= params.max_auc_drop)]
@@ -131,11 +125,9 @@ def check_ranking_degraded(evidence: EvidencePackage,
 
 
 @check("on-target", params=OnTargetParams)
+@needs_metrics(_COLLECTOR, "approval_rate")
 def check_on_target(evidence: EvidencePackage, params: OnTargetParams) -> CheckResult:
     """Approval rate within tolerance and floors met: a false alarm."""
-    gate = missing_evidence(evidence, ("approval_rate",), _COLLECTOR)
-    if gate:
-        return gate
     breached = off_target(evidence)
     if breached or not _auc_holds(evidence, params.max_auc_drop):
         return CheckResult(Verdict.REFUTED, 0.9, "a target is missed or the ranking degraded",

@@ -40,3 +40,8 @@ class EvidencePart:
     metrics: dict[str, float] = field(default_factory=dict)
     summary: str = ""
     fields: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def unavailable(cls, reason: str, summary: str) -> EvidencePart:
+        """The part of a collector the profile gives nothing to measure (checks see why)."""
+        return cls(data={"available": False, "reason": reason}, summary=summary)

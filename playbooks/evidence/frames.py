@@ -7,19 +7,22 @@ what came before it, labelled rows, the serving version and its threshold), comp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 from sklearn.metrics import roc_auc_score
 
 from playbooks.data.io import DataWindows, SourceFile
+from playbooks.models.common import Duration, StrictParams
 from playbooks.models.profile import ModelProfile
 
 __all__ = [
     "LogView",
+    "RecentParams",
     "SourceFrames",
     "ece",
     "frame_source",
@@ -47,6 +50,18 @@ class LogView:
     labelled_before: pd.DataFrame
     window_start: pd.Timestamp
     now: pd.Timestamp
+
+    def recent(self, span: timedelta, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Rows of ``frame`` (default: the whole log) newer than ``now - span``."""
+        rows = self.log if frame is None else frame
+        return rows[rows[self.ts] > self.now - span]
+
+
+class RecentParams(StrictParams):
+    """Params of collectors that judge the newest span of the log as 'now'."""
+
+    # A duration string is what specs write; validate_default parses it to a timedelta.
+    recent: Duration = Field("24h", description="Newest span of the log judged as 'now'.")  # type: ignore[assignment]
 
 
 def log_view(profile: ModelProfile, data: DataWindows) -> LogView | None:

@@ -36,6 +36,7 @@ FRESHNESS_METRICS = {
 
 
 class FreshnessParams(StrictParams):
+    # A duration string is what specs write; validate_default parses it to a timedelta.
     default_max_staleness: Duration = Field(  # type: ignore[assignment]
         default="1d", description="Freshness SLO when the profile sets no slo.max_staleness.")
     min_volume_ratio: float = Field(

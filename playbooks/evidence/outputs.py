@@ -16,8 +16,13 @@ from pydantic import Field
 
 from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
-from playbooks.evidence.frames import log_view, ok_rows, serving_version_info, version_threshold
-from playbooks.models.common import Duration, StrictParams
+from playbooks.evidence.frames import (
+    RecentParams,
+    log_view,
+    ok_rows,
+    serving_version_info,
+    version_threshold,
+)
 from playbooks.models.profile import ModelProfile
 
 __all__ = ["OUTPUT_METRICS", "OutputParams", "collect_outputs_part", "decision_rate",
@@ -32,8 +37,7 @@ OUTPUT_METRICS = {
 }
 
 
-class OutputParams(StrictParams):
-    recent: Duration = Field("24h", description="Newest span of the log judged as 'now'.")  # type: ignore[assignment]
+class OutputParams(RecentParams):
     modal_decimals: int = Field(3, ge=1, le=8, description="Rounding before finding the mode.")
 
 
@@ -78,12 +82,12 @@ def collect_outputs_part(ctx: CollectContext, params: OutputParams) -> EvidenceP
     view = log_view(prof, ctx.data)
     score = prof.prediction.score
     if view is None or not score or score not in view.log.columns:
-        return EvidencePart(data={"available": False, "reason": "output evidence needs "
-                                  "data.timestamp and prediction.score"},
-                            summary="no output evidence (no score column)")
+        return EvidencePart.unavailable(
+            "output evidence needs data.timestamp and prediction.score",
+            "no output evidence (no score column)")
     threshold = version_threshold(prof, serving_version_info(prof, ctx.model_store))
     log = ok_rows(prof, view.log)
-    recent = log[log[view.ts] > view.now - params.recent]
+    recent = view.recent(params.recent, log)
     before = ok_rows(prof, view.before)
     cur = score_profile(recent[score].to_numpy(), params.modal_decimals)
     base = score_profile(before[score].to_numpy(), params.modal_decimals)

@@ -133,9 +133,9 @@ def collect_performance_part(ctx: CollectContext, params: PerformanceParams) -> 
     view = log_view(prof, ctx.data)
     if (view is None or prof.target is None or not prof.prediction.score
             or ctx.data.labelled is None):
-        return EvidencePart(data={"available": False, "reason": "labelled performance needs "
-                                  "data.timestamp, data.labels, target and prediction.score"},
-                            summary="no labelled performance (profile lacks labels or scores)")
+        return EvidencePart.unavailable(
+            "labelled performance needs data.timestamp, data.labels, target and prediction.score",
+            "no labelled performance (profile lacks labels or scores)")
     info = serving_version_info(prof, ctx.model_store)
     data, metrics = labelled_performance(prof, view, info.version if info else None, params)
     fields: dict[str, Any] = {}

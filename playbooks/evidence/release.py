@@ -111,9 +111,9 @@ def collect_release_part(ctx: CollectContext, params: ReleaseParams) -> Evidence
     view = log_view(prof, ctx.data)
     vcol = prof.prediction.model_version
     if view is None or not vcol or vcol not in view.log.columns:
-        return EvidencePart(data={"available": False, "reason": "release evidence needs "
-                                  "data.timestamp and prediction.model_version"},
-                            summary="no release evidence (no model-version column)")
+        return EvidencePart.unavailable(
+            "release evidence needs data.timestamp and prediction.model_version",
+            "no release evidence (no model-version column)")
     log, ts = view.log, view.ts
     info = serving_version_info(prof, ctx.model_store)
     serving = info.version if info else str(log.loc[log[ts].idxmax(), vcol])

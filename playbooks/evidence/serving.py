@@ -18,8 +18,12 @@ from pydantic import Field
 
 from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
-from playbooks.evidence.frames import log_view, previous_version, serving_version_info
-from playbooks.models.common import Duration, StrictParams
+from playbooks.evidence.frames import (
+    RecentParams,
+    log_view,
+    previous_version,
+    serving_version_info,
+)
 from playbooks.models.profile import ModelProfile
 
 __all__ = ["SERVING_METRICS", "ServingParams", "collect_serving_part", "latency_stats"]
@@ -36,8 +40,7 @@ SERVING_METRICS = {
 }
 
 
-class ServingParams(StrictParams):
-    recent: Duration = Field("24h", description="Newest span of the log judged as 'now'.")  # type: ignore[assignment]
+class ServingParams(RecentParams):
     min_hour_rows: int = Field(5, ge=1, description="Hours with fewer requests are skipped.")
     min_hours: int = Field(24, ge=6, description="Hours needed for the volume correlation.")
     default_error_slo: float = Field(0.02, gt=0, le=1, description="When the profile has none.")
@@ -85,11 +88,11 @@ def collect_serving_part(ctx: CollectContext, params: ServingParams) -> Evidence
     view = log_view(prof, ctx.data)
     pred, slo = prof.prediction, prof.slo
     if view is None or not pred.latency or pred.latency not in view.log.columns:
-        return EvidencePart(data={"available": False, "reason": "serving evidence needs "
-                                  "data.timestamp and prediction.latency"},
-                            summary="no serving evidence (no latency column)")
+        return EvidencePart.unavailable(
+            "serving evidence needs data.timestamp and prediction.latency",
+            "no serving evidence (no latency column)")
     ts, log, vcol = view.ts, view.log, pred.model_version
-    recent = latency_stats(prof, log[log[ts] > view.now - params.recent])
+    recent = latency_stats(prof, view.recent(params.recent))
     base = latency_stats(prof, view.before)
     lat_slo = slo.max_latency_p95_ms or (base.get("p95_ms", 0.0) * params.baseline_factor or None)
     err_slo = slo.max_error_rate or params.default_error_slo
@@ -120,7 +123,7 @@ def collect_serving_part(ctx: CollectContext, params: ServingParams) -> Evidence
     if (c := _corr(hours, params)) is not None:
         metrics["latency_volume_corr"] = c
     base_hours = _hourly(prof, view.before, ts)
-    recent_hours = _hourly(prof, log[log[ts] > view.now - params.recent], ts)
+    recent_hours = _hourly(prof, view.recent(params.recent), ts)
     if len(base_hours) and len(recent_hours):
         metrics["volume_ratio"] = float(recent_hours["volume"].mean() / base_hours["volume"].mean())
     data["hourly"] = [{"hour": pd.Timestamp(h).isoformat(), **{k: float(v) for k, v in r.items()}}

@@ -120,9 +120,9 @@ def collect_threshold_part(ctx: CollectContext, params: ThresholdEvidenceParams)
     prof = ctx.profile
     view = log_view(prof, ctx.data)
     if view is None or prof.target is None or not prof.prediction.score:
-        return EvidencePart(data={"available": False, "reason": "threshold evidence needs "
-                                  "data.timestamp, target and prediction.score"},
-                            summary="no threshold evidence (profile lacks labels or scores)")
+        return EvidencePart.unavailable(
+            "threshold evidence needs data.timestamp, target and prediction.score",
+            "no threshold evidence (profile lacks labels or scores)")
     info = serving_version_info(prof, ctx.model_store)
     threshold = version_threshold(prof, info)
     frames = {"window": ok_rows(prof, view.window), "before": ok_rows(prof, view.before),

@@ -13,13 +13,12 @@ import pandas as pd
 import pytest
 
 from playbooks.data.io import DataWindows
-from playbooks.engine.decide import rank
-from playbooks.engine.plugins import default_plugins
 from playbooks.evidence.freshness import assess_freshness, reference_now
 from playbooks.loader import CATALOG_DIR, load_spec
 from playbooks.models import EvidencePackage, HypothesisResult, ModelProfile, Verdict
 from playbooks.remediations.base import RemediationContext
 from playbooks.remediations.mark_window import MarkWindow, MarkWindowParams, read_marks
+from tests.unit._support import ranked_hypotheses
 
 END = datetime(2026, 3, 15, tzinfo=UTC)
 SPEC = load_spec(CATALOG_DIR / "data-freshness.yaml")
@@ -55,15 +54,7 @@ def _diagnose(data: DataWindows,
               now: datetime = END) -> tuple[dict[str, Any], list[HypothesisResult]]:
     part = assess_freshness(_profile(), data, now) | {"clock": "test"}
     ev = EvidencePackage(incident_id="INC-t", collected_at=END, parts={"freshness": part})
-    reg = default_plugins()
-    out = []
-    for h in SPEC.hypotheses:
-        plugin = reg.get("check", h.check)
-        r = plugin.impl(ev, plugin.parse_params(h.params))
-        out.append(HypothesisResult(id=h.id, check=h.check, verdict=r.verdict,
-                                    confidence=r.confidence, summary=r.summary,
-                                    findings=r.findings))
-    return part, rank(out, SPEC)
+    return part, ranked_hypotheses(SPEC, ev)
 
 
 def test_fresh_complete_log_is_a_false_alarm() -> None:

@@ -11,15 +11,16 @@ import pandas as pd
 import pytest
 from pydantic import BaseModel
 
-from playbooks.engine.decide import decide, rank
+from playbooks.engine.decide import decide
 from playbooks.engine.plugins import default_plugins
 from playbooks.evidence.frames import ece, previous_version
 from playbooks.evidence.outputs import score_profile
 from playbooks.loader import CATALOG_DIR, load_spec
-from playbooks.models import EvidencePackage, HypothesisResult, ModelProfile, Verdict
+from playbooks.models import EvidencePackage, ModelProfile, Verdict
 from playbooks.models.profile import ServiceLevels
 from playbooks.remediations.base import NotApplicable
 from playbooks.remediations.recalibrate import choose_threshold, threshold_outcomes
+from tests.unit._support import ranked_hypotheses
 
 S, R, U = Verdict.SUPPORTED, Verdict.REFUTED, Verdict.INCONCLUSIVE  # U: undecided
 
@@ -131,76 +132,42 @@ def _profile() -> ModelProfile:
 def test_each_signature_ranks_its_own_hypothesis_first(case: str) -> None:
     playbook, top, action = EXPECTED[case]
     spec = load_spec(CATALOG_DIR / f"{playbook}.yaml")
-    ev = _ev(**SIGNATURES.get(case, {}))
-    results = []
-    for h in spec.hypotheses:
-        r = _run(h.check, ev, **h.params)
-        results.append(HypothesisResult(id=h.id, check=h.check, verdict=r.verdict,
-                                        confidence=r.confidence, summary=r.summary,
-                                        findings=r.findings))
-    ranked = rank(results, spec)
+    ranked = ranked_hypotheses(spec, _ev(**SIGNATURES.get(case, {})))
     assert ranked[0].id == top, [(r.id, r.verdict.value, r.confidence) for r in ranked]
     assert decide(ranked, spec, _profile()).action == action
 
 
+# check -> {signature (None: healthy): expected verdict}
+VERDICTS: dict[str, dict[str | None, Verdict]] = {
+    "concept-drift": {"concept-drift": S, "input-drift": R, "release-decay": R, "few-labels": U,
+                      None: R},
+    "input-drift-explains-it": {"input-drift": S, "concept-drift": R},
+    "release-explains-it": {"release-decay": S, "concept-drift": R},
+    "label-delay-artifact": {"few-labels": S, None: R},
+    "no-decay": {None: S, "concept-drift": R, "few-labels": U},
+    "prevalence-shift": {"prevalence-shift": S, "calibration-error": R, "ranking-degraded": R,
+                         None: R},
+    "calibration-error": {"calibration-error": S, "prevalence-shift": R, None: R},
+    "ranking-degraded": {"ranking-degraded": S, "prevalence-shift": R},
+    "on-target": {None: S, "prevalence-shift": R},
+    # heavy-release has no recent_release: the evidence says no release
+    "regression-after-release": {"bad-release": S, "heavy-release": R, "fine-release": R, None: R},
+    "slice-regression": {"slice-release": S, "bad-release": R, "fine-release": R},
+    "release-not-the-cause": {None: S, "fine-release": S, "bad-release": R},
+    "score-collapse": {"score-collapse": S, None: R},
+    "out-of-range-scores": {"out-of-range": S, None: R},
+    "decision-rate-jump": {"decision-jump": S, "score-collapse": U, None: R},
+    "outputs-normal": {None: S, "score-collapse": R, "decision-jump": R},
+    "heavier-version": {"heavy-release": S, "saturation": R, None: R},
+    "saturation": {"saturation": S, "heavy-release": R, None: R},
+    "error-spike": {"error-spike": S, None: R},
+    "within-slo": {None: S, "error-spike": R, "heavy-release": R},
+}
+
+
 @pytest.mark.parametrize(("check", "signature", "verdict"), [
-    ("concept-drift", "concept-drift", S),
-    ("concept-drift", "input-drift", R),
-    ("concept-drift", "release-decay", R),
-    ("concept-drift", "few-labels", U),
-    ("concept-drift", None, R),
-    ("input-drift-explains-it", "input-drift", S),
-    ("input-drift-explains-it", "concept-drift", R),
-    ("release-explains-it", "release-decay", S),
-    ("release-explains-it", "concept-drift", R),
-    ("label-delay-artifact", "few-labels", S),
-    ("label-delay-artifact", None, R),
-    ("no-decay", None, S),
-    ("no-decay", "concept-drift", R),
-    ("no-decay", "few-labels", U),
-    ("prevalence-shift", "prevalence-shift", S),
-    ("prevalence-shift", "calibration-error", R),
-    ("prevalence-shift", "ranking-degraded", R),
-    ("prevalence-shift", None, R),
-    ("calibration-error", "calibration-error", S),
-    ("calibration-error", "prevalence-shift", R),
-    ("calibration-error", None, R),
-    ("ranking-degraded", "ranking-degraded", S),
-    ("ranking-degraded", "prevalence-shift", R),
-    ("on-target", None, S),
-    ("on-target", "prevalence-shift", R),
-    ("regression-after-release", "bad-release", S),
-    ("regression-after-release", "heavy-release", R),  # no recent_release: evidence says no
-    ("regression-after-release", "fine-release", R),
-    ("regression-after-release", None, R),
-    ("slice-regression", "slice-release", S),
-    ("slice-regression", "bad-release", R),
-    ("slice-regression", "fine-release", R),
-    ("release-not-the-cause", None, S),
-    ("release-not-the-cause", "fine-release", S),
-    ("release-not-the-cause", "bad-release", R),
-    ("score-collapse", "score-collapse", S),
-    ("score-collapse", None, R),
-    ("out-of-range-scores", "out-of-range", S),
-    ("out-of-range-scores", None, R),
-    ("decision-rate-jump", "decision-jump", S),
-    ("decision-rate-jump", "score-collapse", U),
-    ("decision-rate-jump", None, R),
-    ("outputs-normal", None, S),
-    ("outputs-normal", "score-collapse", R),
-    ("outputs-normal", "decision-jump", R),
-    ("heavier-version", "heavy-release", S),
-    ("heavier-version", "saturation", R),
-    ("heavier-version", None, R),
-    ("saturation", "saturation", S),
-    ("saturation", "heavy-release", R),
-    ("saturation", None, R),
-    ("error-spike", "error-spike", S),
-    ("error-spike", None, R),
-    ("within-slo", None, S),
-    ("within-slo", "error-spike", R),
-    ("within-slo", "heavy-release", R),
-])
+    (check, signature, verdict)
+    for check, row in VERDICTS.items() for signature, verdict in row.items()])
 def test_check_verdict(check: str, signature: str | None, verdict: Verdict) -> None:
     res = _run(check, _ev(**SIGNATURES.get(signature or "", {})))
     assert res.verdict is verdict, res.summary

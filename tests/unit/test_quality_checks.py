@@ -3,7 +3,6 @@ synthetic data (pure; the quarantine test moves files in a temp dir)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,23 +11,16 @@ import pandas as pd
 import pytest
 
 from playbooks.data.io import SourceFile, load_windows
-from playbooks.engine.decide import rank
-from playbooks.engine.plugins import default_plugins
 from playbooks.errors import DataError
 from playbooks.evidence.quality import assess_quality, assess_windows, baseline_for
 from playbooks.loader import CATALOG_DIR, load_spec
 from playbooks.models import EvidencePackage, HypothesisResult, ModelProfile, Verdict
 from playbooks.remediations.base import RemediationContext
 from playbooks.remediations.quarantine import QuarantineBatch, QuarantineParams
-from playbooks.sandbox.simulator import (
-    CATEGORICAL_FEATURES,
-    NUMERIC_FEATURES,
-    PopulationShift,
-    simulate_applications,
-)
+from playbooks.sandbox.simulator import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from playbooks.stats.jsonable import to_jsonable
+from tests.unit._support import T0, applications, ranked_hypotheses
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SPEC = load_spec(CATALOG_DIR / "data-quality.yaml")
 
 
@@ -41,15 +33,9 @@ def _profile(base: Path = Path(".")) -> ModelProfile:
         "model": {"registry_name": "credit"}}).model_copy(update={"base_dir": base})
 
 
-def _apps(n: int, seed: int, strength: float = 0.0) -> pd.DataFrame:
-    shift = PopulationShift(strength=strength) if strength else None
-    return simulate_applications(n, T0, T0 + timedelta(days=7), seed=seed, shift=shift,
-                                 id_prefix=f"s{seed}")
-
-
 @pytest.fixture(scope="module")
 def reference() -> pd.DataFrame:
-    return _apps(4000, seed=1)
+    return applications(4000, seed=1)
 
 
 def _diagnose(reference: pd.DataFrame, current: pd.DataFrame,
@@ -57,26 +43,18 @@ def _diagnose(reference: pd.DataFrame, current: pd.DataFrame,
     report = assess_quality(baseline_for(_profile(), reference), current, **kw)
     ev = EvidencePackage(incident_id="INC-t", collected_at=T0, metrics=report.metrics,
                          parts={"data-quality": to_jsonable({"issues": report.issues})})
-    reg = default_plugins()
-    results = []
-    for h in SPEC.hypotheses:
-        plugin = reg.get("check", h.check)
-        r = plugin.impl(ev, plugin.parse_params(h.params))
-        results.append(HypothesisResult(id=h.id, check=h.check, verdict=r.verdict,
-                                        confidence=r.confidence, summary=r.summary,
-                                        findings=r.findings))
-    return report.metrics, rank(results, SPEC)
+    return report.metrics, ranked_hypotheses(SPEC, ev)
 
 
 def test_population_shift_is_not_a_quality_failure(reference: pd.DataFrame) -> None:
-    metrics, ranked = _diagnose(reference, _apps(3000, seed=2, strength=1.0))
+    metrics, ranked = _diagnose(reference, applications(3000, seed=2, strength=1.0))
     assert metrics["quality_failed_checks"] == 0
     assert ranked[0].id == "no-quality-issue" and ranked[0].verdict is Verdict.SUPPORTED
     assert all(r.verdict is Verdict.REFUTED for r in ranked[1:])
 
 
 def test_null_spike_names_the_columns(reference: pd.DataFrame) -> None:
-    cur = _apps(3000, seed=2)
+    cur = applications(3000, seed=2)
     cur.loc[cur.sample(frac=0.3, random_state=0).index, ["credit_score", "home_ownership"]] = np.nan
     metrics, ranked = _diagnose(reference, cur)
     assert ranked[0].id == "null-spike" and ranked[0].verdict is Verdict.SUPPORTED
@@ -87,7 +65,7 @@ def test_null_spike_names_the_columns(reference: pd.DataFrame) -> None:
 
 
 def test_renamed_column_is_a_schema_break_not_nulls(reference: pd.DataFrame) -> None:
-    cur = _apps(3000, seed=2).rename(columns={"annual_income": "income_usd"})
+    cur = applications(3000, seed=2).rename(columns={"annual_income": "income_usd"})
     cur["annual_income"] = np.nan  # what a lenient load leaves behind
     files = [(_source(cur.drop(columns=["annual_income"])), cur)]
     metrics, ranked = _diagnose(reference, cur, files=files)
@@ -100,14 +78,14 @@ def test_renamed_column_is_a_schema_break_not_nulls(reference: pd.DataFrame) -> 
 
 
 def test_text_in_a_numeric_column_is_a_type_change(reference: pd.DataFrame) -> None:
-    cur = _apps(3000, seed=2)
+    cur = applications(3000, seed=2)
     _, ranked = _diagnose(reference, cur, coerced={"loan_amount": 120})
     assert ranked[0].id == "schema-break"
     assert ranked[0].findings[0].detail["change"] == "dtype"
 
 
 def test_sentinel_values_are_out_of_range(reference: pd.DataFrame) -> None:
-    cur = _apps(3000, seed=2)
+    cur = applications(3000, seed=2)
     cur["credit_score"] = cur["credit_score"].astype(float)
     cur.loc[:299, "credit_score"] = 9999.0
     _, ranked = _diagnose(reference, cur)
@@ -118,7 +96,7 @@ def test_sentinel_values_are_out_of_range(reference: pd.DataFrame) -> None:
 
 
 def test_unit_change_is_out_of_range_by_scale(reference: pd.DataFrame) -> None:
-    cur = _apps(3000, seed=2)
+    cur = applications(3000, seed=2)
     cur["annual_income"] = cur["annual_income"] / 1000
     _, ranked = _diagnose(reference, cur)
     assert ranked[0].id == "out-of-range"
@@ -127,7 +105,7 @@ def test_unit_change_is_out_of_range_by_scale(reference: pd.DataFrame) -> None:
 
 
 def test_unseen_categories_are_listed(reference: pd.DataFrame) -> None:
-    cur = _apps(3000, seed=2)
+    cur = applications(3000, seed=2)
     cur.loc[:599, "region"] = "atlantis"
     metrics, ranked = _diagnose(reference, cur)
     assert ranked[0].id == "unseen-categories"
@@ -137,7 +115,7 @@ def test_unseen_categories_are_listed(reference: pd.DataFrame) -> None:
 
 
 def test_repeated_request_ids_are_duplicates(reference: pd.DataFrame) -> None:
-    cur = _apps(3000, seed=2)
+    cur = applications(3000, seed=2)
     cur = pd.concat([cur, cur.head(300)], ignore_index=True)
     metrics, ranked = _diagnose(reference, cur)
     assert ranked[0].id == "duplicate-rows"
@@ -156,14 +134,14 @@ def _source(frame: pd.DataFrame) -> SourceFile:
 def _write_days(base: Path, reference: pd.DataFrame, broken: dict[str, pd.DataFrame]) -> None:
     reference.to_csv(base / "ref.csv", index=False)
     for day in range(3):
-        frame = broken.get(f"day={day}", _apps(500, seed=10 + day))
+        frame = broken.get(f"day={day}", applications(500, seed=10 + day))
         (base / "cur" / f"day={day}").mkdir(parents=True)
         frame.to_csv(base / "cur" / f"day={day}" / "part.csv", index=False)
 
 
 def test_lenient_load_keeps_a_missing_column_as_a_finding(tmp_path: Path,
                                                           reference: pd.DataFrame) -> None:
-    _write_days(tmp_path, reference, {f"day={d}": _apps(500, seed=30 + d).drop(
+    _write_days(tmp_path, reference, {f"day={d}": applications(500, seed=30 + d).drop(
         columns=["loan_purpose"]) for d in range(3)})
     prof = _profile(tmp_path)
     with pytest.raises(DataError, match=r"missing column\(s\) \['loan_purpose'\]"):
@@ -179,7 +157,7 @@ def test_lenient_load_keeps_a_missing_column_as_a_finding(tmp_path: Path,
 
 def test_quarantine_moves_only_failing_files_and_reverts(tmp_path: Path,
                                                          reference: pd.DataFrame) -> None:
-    bad = _apps(500, seed=21)
+    bad = applications(500, seed=21)
     bad.loc[:200, "employment_years"] = np.nan
     _write_days(tmp_path, reference, {"day=2": bad})
     prof, state = _profile(tmp_path), tmp_path / "state"

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from playbooks.data.io import DataWindows
-from playbooks.engine.decide import rank
-from playbooks.engine.plugins import default_plugins
 from playbooks.evidence.skew import apply_mapping, assess_skew
 from playbooks.loader import CATALOG_DIR, load_spec
 from playbooks.models import EvidencePackage, HypothesisResult, ModelProfile, Verdict
 from playbooks.remediations.feature_mapping import mapping_from_evidence
-from playbooks.sandbox.simulator import (
-    CATEGORICAL_FEATURES,
-    NUMERIC_FEATURES,
-    PopulationShift,
-    simulate_applications,
-)
+from playbooks.sandbox.simulator import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from playbooks.stats import drift_report
+from tests.unit._support import T0, applications, ranked_hypotheses
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SPEC = load_spec(CATALOG_DIR / "feature-skew.yaml")
 PROFILE = ModelProfile.model_validate({
     "name": "credit", "data": {"timestamp": "ts", "reference": {"path": "r.csv"},
@@ -32,9 +25,7 @@ PROFILE = ModelProfile.model_validate({
 
 
 def _apps(n: int, seed: int, start: datetime = T0, strength: float = 0.0) -> pd.DataFrame:
-    shift = PopulationShift(strength=strength) if strength else None
-    out = simulate_applications(n, start, start + timedelta(days=7), seed=seed, shift=shift,
-                                id_prefix=f"s{seed}")
+    out = applications(n, seed, start=start, strength=strength)
     out["fpv"] = "fp-2"
     return out
 
@@ -54,15 +45,7 @@ def _diagnose(reference: pd.DataFrame,
               current: pd.DataFrame) -> tuple[dict[str, object], list[HypothesisResult]]:
     info = assess_skew(PROFILE, _windows(reference, current))
     ev = EvidencePackage(incident_id="INC-t", collected_at=T0, parts={"feature-skew": info})
-    reg = default_plugins()
-    out = []
-    for h in SPEC.hypotheses:
-        plugin = reg.get("check", h.check)
-        r = plugin.impl(ev, plugin.parse_params(h.params))
-        out.append(HypothesisResult(id=h.id, check=h.check, verdict=r.verdict,
-                                    confidence=r.confidence, summary=r.summary,
-                                    findings=r.findings))
-    return info, rank(out, SPEC)
+    return info, ranked_hypotheses(SPEC, ev)
 
 
 def _max_psi_after(reference: pd.DataFrame, current: pd.DataFrame,
