@@ -191,6 +191,7 @@ from typing import Any
 from pydantic import Field
 
 from playbooks.checks.base import CheckResult
+from playbooks.checks.evidence_gate import reads_part
 from playbooks.engine.plugins import check
 from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
@@ -231,9 +232,9 @@ def _part(evidence: EvidencePackage) -> dict[str, Any] | None:
     return part if part and part.get("available") else None
 
 
-def _unavailable() -> CheckResult:
-    return CheckResult(Verdict.INCONCLUSIVE, 0.0,
-                       f"no '{EVIDENCE}' evidence: add the collector to the spec's evidence")
+# Each check gets the part; without it (the collector did not run) the answer is INCONCLUSIVE.
+_reads_part = reads_part(_part, f"no '{EVIDENCE}' evidence: add the collector to the spec's "
+                         "evidence")
 
 
 def _nulls(part: dict[str, Any], limit: float) -> Finding:
@@ -249,13 +250,11 @@ def _rows(part: dict[str, Any], minimum: int) -> Finding:
 
 
 @check("$name-missing-values", params=MissingValuesParams)
+@_reads_part
 def check_${snake}_missing_values(
-    evidence: EvidencePackage, params: MissingValuesParams
+    part: dict[str, Any], params: MissingValuesParams
 ) -> CheckResult:
     """Feature values are missing beyond the tolerance."""
-    part = _part(evidence)
-    if part is None:
-        return _unavailable()
     f = _nulls(part, params.max_null_share)
     if not f.breached:
         return CheckResult(Verdict.REFUTED, 0.85, f"{f.value:.1%} of feature values missing, "
@@ -266,13 +265,11 @@ def check_${snake}_missing_values(
 
 
 @check("$name-thin-window", params=ThinWindowParams)
+@_reads_part
 def check_${snake}_thin_window(
-    evidence: EvidencePackage, params: ThinWindowParams
+    part: dict[str, Any], params: ThinWindowParams
 ) -> CheckResult:
     """The current window has too few rows to judge."""
-    part = _part(evidence)
-    if part is None:
-        return _unavailable()
     f = _rows(part, params.min_rows)
     if not f.breached:
         return CheckResult(Verdict.REFUTED, 0.8, f"{f.value:.0f} rows in the current window",
@@ -282,13 +279,11 @@ def check_${snake}_thin_window(
 
 
 @check("$name-healthy", params=HealthyParams)
+@_reads_part
 def check_${snake}_healthy(
-    evidence: EvidencePackage, params: HealthyParams
+    part: dict[str, Any], params: HealthyParams
 ) -> CheckResult:
     """Enough rows and no missing values beyond the tolerance: the alert was a false alarm."""
-    part = _part(evidence)
-    if part is None:
-        return _unavailable()
     findings = [_nulls(part, params.max_null_share), _rows(part, params.min_rows)]
     if any(f.breached for f in findings):
         return CheckResult(Verdict.REFUTED, 0.9, "values are missing or the window is thin",
