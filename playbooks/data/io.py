@@ -50,7 +50,8 @@ def _read_one(path: Path, fmt: str) -> pd.DataFrame:
     try:
         if kind == "parquet":
             # Read the file alone: hive directory names (date=...) are not data columns.
-            return pq.read_table(path, partitioning=None).to_pandas()
+            frame: pd.DataFrame = pq.read_table(path, partitioning=None).to_pandas()
+            return frame
         return pd.read_csv(path, encoding="utf-8", low_memory=False)
     except UnicodeDecodeError as exc:
         raise DataError(

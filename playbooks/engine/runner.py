@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from playbooks.config import load_settings
 from playbooks.engine.decide import Decision
 from playbooks.engine.gates import dirty_data_reason, loop_guard_reason, needs_clean_data
 from playbooks.engine.lifecycle import Inputs
@@ -100,7 +101,7 @@ def verify_step(
 def revert_step(undo: Undo, change: dict[str, Any] | None) -> None:
     """Undo a change of a live run and put it on the incident's timeline (a fresh Runtime:
     Prefect may call this from its rollback hook with only plain data at hand)."""
-    rt = Runtime.from_env(str(undo.state_dir), quiet=True)
+    rt = Runtime(load_settings(undo.state_dir).ensure())  # ledger + store: no notifier needed
     revert_change(undo, change, ledger=rt.ledger, store=rt.model_store(undo.profile))
     inc = rt.ledger.get(undo.incident_id)
     rt.record(inc, Event.REVERTED, f"remediation '{undo.remediation_id}' reverted",

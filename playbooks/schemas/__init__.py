@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from playbooks.errors import UnknownNameError
 from playbooks.models.profile import ModelProfile
 from playbooks.models.spec import PlaybookSpec
@@ -13,13 +15,13 @@ from playbooks.models.spec import PlaybookSpec
 __all__ = ["SCHEMA_DIR", "export_schemas", "schema_for"]
 
 SCHEMA_DIR = Path(__file__).parent
-_MODELS = {"spec": PlaybookSpec, "profile": ModelProfile}
+_MODELS: dict[str, type[BaseModel]] = {"spec": PlaybookSpec, "profile": ModelProfile}
 
 
 def schema_for(kind: str) -> dict[str, Any]:
     if kind not in _MODELS:
         raise UnknownNameError(f"unknown schema '{kind}'", hint="use 'spec' or 'profile'")
-    schema = _MODELS[kind].model_json_schema(mode="validation")
+    schema: dict[str, Any] = _MODELS[kind].model_json_schema(mode="validation")
     schema["properties"].pop("base_dir", None)
     return schema
 
