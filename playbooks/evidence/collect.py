@@ -9,13 +9,14 @@ from datetime import datetime
 from importlib import metadata
 from typing import Any
 
-import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from playbooks.data.io import DataWindows
 from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart, NoParams
+from playbooks.evidence.frames import as_timestamp
 from playbooks.models.profile import ModelProfile
+from playbooks.modelstore.base import ModelStore
 from playbooks.stats import DriftThresholds, compute_drift, fit_reference
 from playbooks.stats.jsonable import to_jsonable
 
@@ -70,11 +71,11 @@ def estimate_onset(
             continue  # a partial day (e.g. the log's last hour) says nothing either way
         drifted = bool(compute_drift(ref, data.log.iloc[idx], thresholds).drifted())
         # A clean day resets the onset: drift must persist to the end of the log.
-        onset = (onset or pd.Timestamp(day).to_pydatetime()) if drifted else None
+        onset = (onset or as_timestamp(day).to_pydatetime()) if drifted else None
     return onset
 
 
-def collect_model_version(profile: ModelProfile, store: Any | None) -> dict[str, Any]:
+def collect_model_version(profile: ModelProfile, store: ModelStore | None) -> dict[str, Any]:
     if profile.model is None or store is None:
         return {"available": False, "reason": "the profile names no MLflow model"}
     info = store.get_version(profile.model.registry_name, profile.model.alias)

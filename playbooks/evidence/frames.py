@@ -6,10 +6,10 @@ what came before it, labelled rows, the serving version and its threshold), comp
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,14 +19,17 @@ from sklearn.metrics import roc_auc_score
 from playbooks.data.io import DataWindows, SourceFile
 from playbooks.models.common import Duration, StrictParams
 from playbooks.models.profile import ModelProfile
+from playbooks.modelstore.base import ModelStore, ModelVersionInfo
 
 __all__ = [
     "LogView",
     "RecentParams",
     "SourceFrames",
+    "as_timestamp",
     "ece",
     "frame_source",
     "log_view",
+    "newest_value",
     "ok_rows",
     "previous_version",
     "safe_auc",
@@ -142,18 +145,19 @@ def ece(y: pd.Series | np.ndarray, s: pd.Series | np.ndarray, bins: int = 10) ->
     return total / len(y_arr)
 
 
-def serving_version_info(profile: ModelProfile, store: Any | None) -> Any | None:
+def serving_version_info(profile: ModelProfile,
+                         store: ModelStore | None) -> ModelVersionInfo | None:
     """The registry's version behind the profile's alias, or None without a model/registry."""
     if profile.model is None or store is None:
         return None
     return store.get_version(profile.model.registry_name, profile.model.alias)
 
 
-def version_threshold(profile: ModelProfile, info: Any | None) -> float:
+def version_threshold(profile: ModelProfile, info: ModelVersionInfo | None) -> float:
     """The decision threshold: the serving version's ``threshold`` tag (it travels with the
     version, set by recalibrate-threshold), else the profile's, else 0.5."""
     default = profile.model.threshold if profile.model is not None else 0.5
-    raw = (getattr(info, "tags", None) or {}).get("threshold")
+    raw = info.tags.get("threshold") if info is not None else None
     try:
         return float(raw) if raw is not None else default
     except ValueError:
@@ -174,4 +178,17 @@ def previous_version(log: pd.DataFrame, ts: str, version_col: str,
         others = others[others[ts] < pd.Timestamp(first)]
     if others.empty:
         return None, first
-    return str(others.loc[others[ts].idxmax(), version_col]), first
+    return newest_value(others, ts, version_col), first
+
+
+def newest_value(frame: pd.DataFrame, ts: str, column: str) -> str:
+    """``column`` of the newest row of ``frame`` (the first such row on a tie), as text."""
+    return str(frame[column].iloc[int(frame[ts].argmax())])
+
+
+def as_timestamp(label: Hashable) -> pd.Timestamp:
+    """A group label or index entry of a datetime key as a Timestamp (pandas types them only
+    as Hashable)."""
+    if not isinstance(label, datetime | np.datetime64 | str):
+        raise TypeError(f"expected a datetime label, got {label!r}")
+    return pd.Timestamp(label)

@@ -8,6 +8,7 @@ so a drill on an old sandbox is judged against the end of its own timeline.
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from pydantic import Field
 from playbooks.data.io import DataWindows
 from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
+from playbooks.evidence.frames import as_timestamp
 from playbooks.models.common import Duration, StrictParams
 from playbooks.models.profile import ModelProfile
 
@@ -56,12 +58,16 @@ def reference_now(profile: ModelProfile) -> tuple[datetime, str]:
     return datetime.now(UTC), "wall clock"
 
 
-def _daily(ts: pd.Series) -> pd.Series:
+def _daily(ts: pd.Series[pd.Timestamp]) -> pd.Series[int]:
     """Rows per UTC calendar day from the first to the last day, zeros for empty days."""
     days = ts.dt.floor("D")
     counts = days.value_counts().sort_index()
     full = pd.date_range(counts.index.min(), counts.index.max(), freq="D")
     return counts.reindex(full, fill_value=0)
+
+
+def _iso_day(label: Hashable) -> str:
+    return as_timestamp(label).date().isoformat()
 
 
 def assess_freshness(profile: ModelProfile, data: DataWindows, now: datetime,
@@ -79,8 +85,8 @@ def assess_freshness(profile: ModelProfile, data: DataWindows, now: datetime,
     whole = daily.iloc[1:-1]  # first and last day are partial by construction
     median = float(whole.median()) if len(whole) else float(daily.median())
     window = whole[whole.index >= start]
-    missing = [d.date().isoformat() for d, n in daily[daily.index >= start].items() if n == 0]
-    drops = {d.date().isoformat(): int(n) for d, n in window.items()
+    missing = [_iso_day(d) for d, n in daily[daily.index >= start].items() if n == 0]
+    drops = {_iso_day(d): int(n) for d, n in window.items()
              if 0 < n < p.min_volume_ratio * median}
     ratios = window[window > 0] / median if median else window * 0.0
     hours = slo.total_seconds() / 3600
@@ -88,7 +94,7 @@ def assess_freshness(profile: ModelProfile, data: DataWindows, now: datetime,
         "available": True, "now": now.isoformat(), "newest": newest.isoformat(),
         "staleness_hours": round(staleness, 3), "max_staleness_hours": hours,
         "missing_days": missing, "volume_drops": drops, "median_daily_rows": median,
-        "daily_rows": {d.date().isoformat(): int(n) for d, n in daily.items()},
+        "daily_rows": {_iso_day(d): int(n) for d, n in daily.items()},
         "window_start": start.isoformat(),
         "min_daily_volume_ratio": round(float(ratios.min()), 4) if len(ratios) else 1.0,
     }

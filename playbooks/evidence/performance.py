@@ -18,6 +18,7 @@ from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
 from playbooks.evidence.frames import (
     LogView,
+    as_timestamp,
     log_view,
     previous_version,
     safe_auc,
@@ -72,7 +73,7 @@ def _daily(view: LogView, labelled: pd.DataFrame, target: str, score: str,
     for day, n in logged.items():
         part = days.get_group(day) if day in days.groups else labelled.iloc[0:0]
         st = _stats(part, target, score) if len(part) >= p.min_day_rows else {"rows": len(part)}
-        rows.append({"day": pd.Timestamp(day).isoformat(), "logged": int(n),
+        rows.append({"day": as_timestamp(day).isoformat(), "logged": int(n),
                      "labelled": len(part), "coverage": len(part) / max(int(n), 1), **st})
     return rows
 

@@ -22,6 +22,7 @@ from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
 from playbooks.evidence.frames import (
     log_view,
+    newest_value,
     ok_rows,
     previous_version,
     safe_auc,
@@ -116,7 +117,7 @@ def collect_release_part(ctx: CollectContext, params: ReleaseParams) -> Evidence
             "no release evidence (no model-version column)")
     log, ts = view.log, view.ts
     info = serving_version_info(prof, ctx.model_store)
-    serving = info.version if info else str(log.loc[log[ts].idxmax(), vcol])
+    serving = info.version if info else newest_value(log, ts, vcol)
     previous, first_seen = previous_version(log, ts, vcol, serving)
     versions = version_table(prof, log, ts, view.window_start)
     recent = first_seen is not None and pd.Timestamp(first_seen) >= view.window_start

@@ -20,7 +20,9 @@ from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
 from playbooks.evidence.frames import (
     RecentParams,
+    as_timestamp,
     log_view,
+    newest_value,
     previous_version,
     serving_version_info,
 )
@@ -107,7 +109,7 @@ def collect_serving_part(ctx: CollectContext, params: ServingParams) -> Evidence
     serving_rows = view.window
     if vcol and vcol in log.columns:
         info = serving_version_info(prof, ctx.model_store)
-        serving = info.version if info else str(log.loc[log[ts].idxmax(), vcol])
+        serving = info.version if info else newest_value(log, ts, vcol)
         prev, first = previous_version(log, ts, vcol, serving)
         versions = {str(v): latency_stats(prof, part)
                     for v, part in log.groupby(log[vcol].astype(str))}
@@ -126,7 +128,7 @@ def collect_serving_part(ctx: CollectContext, params: ServingParams) -> Evidence
     recent_hours = _hourly(prof, view.recent(params.recent), ts)
     if len(base_hours) and len(recent_hours):
         metrics["volume_ratio"] = float(recent_hours["volume"].mean() / base_hours["volume"].mean())
-    data["hourly"] = [{"hour": pd.Timestamp(h).isoformat(), **{k: float(v) for k, v in r.items()}}
+    data["hourly"] = [{"hour": as_timestamp(h).isoformat(), **{k: float(v) for k, v in r.items()}}
                       for h, r in _hourly(prof, view.window, ts).iterrows()]
     summary = (f"recent p95 {metrics['latency_p95_ms']:.0f} ms"
                + (f" (SLO {lat_slo:.0f} ms)" if lat_slo else "")

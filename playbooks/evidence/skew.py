@@ -17,10 +17,12 @@ Each test is one vectorized drift computation over all candidate columns at once
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from pydantic import Field
 
 from playbooks.data.io import DataWindows
@@ -28,6 +30,7 @@ from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
 from playbooks.models.common import StrictParams
 from playbooks.models.profile import ModelProfile
+from playbooks.modelstore.base import ModelStore
 from playbooks.stats import (
     DriftThresholds,
     ReferenceProfile,
@@ -66,18 +69,18 @@ class SkewParams(StrictParams):
 def transform(values: pd.Series, name: str, ref: pd.Series) -> pd.Series:
     """``name`` applied to ``values``; (de)standardize uses ``ref``'s mean and std."""
     v = values.astype(float)
+    fns: dict[str, Callable[[], pd.Series | NDArray[np.float64]]] = {
+        "log1p": lambda: np.log1p(v.where(v > -1)),
+        "expm1": lambda: np.expm1(v.where(v < 60)),
+        "sqrt": lambda: np.sqrt(v.where(v >= 0)),
+        "square": lambda: v**2,
+        "x100": lambda: v * 100,
+        "div100": lambda: v / 100,
+        "standardize": lambda: (v - ref.mean()) / (ref.std() or 1.0),
+        "destandardize": lambda: v * (ref.std() or 1.0) + ref.mean(),
+    }
     with np.errstate(all="ignore"):
-        out = {
-            "log1p": lambda: np.log1p(v.where(v > -1)),
-            "expm1": lambda: np.expm1(v.where(v < 60)),
-            "sqrt": lambda: np.sqrt(v.where(v >= 0)),
-            "square": lambda: v**2,
-            "x100": lambda: v * 100,
-            "div100": lambda: v / 100,
-            "standardize": lambda: (v - ref.mean()) / (ref.std() or 1.0),
-            "destandardize": lambda: v * (ref.std() or 1.0) + ref.mean(),
-        }[name]()
-    out = pd.Series(out, index=values.index)
+        out = pd.Series(fns[name](), index=values.index)
     return out.where(out.abs() < 1e15)  # keeps squared deviations inside float32 range
 
 
@@ -166,7 +169,7 @@ def _versions(profile: ModelProfile, data: DataWindows, tags: dict[str, str],
     return out
 
 
-def _rescore(profile: ModelProfile, data: DataWindows, store: Any | None,
+def _rescore(profile: ModelProfile, data: DataWindows, store: ModelStore | None,
              p: SkewParams) -> dict[str, Any]:
     score = profile.prediction.score
     if (not p.rescore_rows or store is None or profile.model is None or not score
@@ -183,7 +186,8 @@ def _rescore(profile: ModelProfile, data: DataWindows, store: Any | None,
 
 
 def assess_skew(profile: ModelProfile, data: DataWindows, *, tags: dict[str, str] | None = None,
-                store: Any | None = None, params: SkewParams | None = None) -> dict[str, Any]:
+                store: ModelStore | None = None,
+                params: SkewParams | None = None) -> dict[str, Any]:
     """Every skew signature of the current window (JSON-able)."""
     p, t = params or SkewParams(), DriftThresholds()
     num = profile.features.numeric

@@ -9,7 +9,6 @@ Shares are of non-missing rows; categories never seen in the reference share one
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,7 +52,7 @@ class CategoricalComparison:
     top_category_shift: list[tuple[str, float, float]]
 
 
-def _label(value: Any) -> str:
+def _label(value: object) -> str:
     if isinstance(value, float | np.floating) and float(value).is_integer():
         return str(int(value))
     return str(value)

@@ -21,6 +21,7 @@ from playbooks.engine.decide import decide, rank
 from playbooks.engine.plugins import default_plugins
 from playbooks.loader import CATALOG_DIR, load_spec
 from playbooks.models import EvidencePackage, HypothesisResult, ModelProfile, Verdict
+from playbooks.models.spec import PlaybookSpec
 from playbooks.stats import drift_report
 from playbooks.stats.jsonable import to_jsonable
 
@@ -51,9 +52,12 @@ def _frame(
     return df
 
 
-def _evidence(cur_kwargs: dict[str, object], seed: int = 1) -> EvidencePackage:
+def _evidence(*, shift: float = 0.0, income_factor: float = 1.0, new_region: bool = False,
+              seed: int = 1) -> EvidencePackage:
     rng = np.random.default_rng(seed)
-    rep = drift_report(_frame(5000, rng), _frame(5000, rng, **cur_kwargs), NUM, CAT)  # type: ignore[arg-type]
+    ref = _frame(5000, rng)
+    cur = _frame(5000, rng, shift=shift, income_factor=income_factor, new_region=new_region)
+    rep = drift_report(ref, cur, NUM, CAT)
     return EvidencePackage(
         incident_id="INC-t",
         collected_at=datetime.now(UTC),
@@ -63,12 +67,11 @@ def _evidence(cur_kwargs: dict[str, object], seed: int = 1) -> EvidencePackage:
 
 def _results(ev: EvidencePackage) -> list[HypothesisResult]:
     out = []
-    for hid, fn, p in (
-        ("upstream-unit-change", check_upstream_unit_change, UnitChangeParams()),
-        ("population-shift", check_population_shift, PopulationShiftParams()),
-        ("no-material-drift", check_no_material_drift, NoMaterialDriftParams()),
+    for hid, r in (
+        ("upstream-unit-change", check_upstream_unit_change(ev, UnitChangeParams())),
+        ("population-shift", check_population_shift(ev, PopulationShiftParams())),
+        ("no-material-drift", check_no_material_drift(ev, NoMaterialDriftParams())),
     ):
-        r = fn(ev, p)  # type: ignore[operator]
         out.append(
             HypothesisResult(
                 id=hid,
@@ -83,7 +86,7 @@ def _results(ev: EvidencePackage) -> list[HypothesisResult]:
 
 
 @pytest.fixture(scope="module")
-def spec():  # type: ignore[no-untyped-def]
+def spec() -> PlaybookSpec:
     return load_spec(CATALOG_DIR / "data-drift.yaml", default_plugins())
 
 
@@ -99,8 +102,8 @@ def profile() -> ModelProfile:
     )
 
 
-def test_population_shift_is_root_cause(spec, profile) -> None:  # type: ignore[no-untyped-def]
-    res = _results(_evidence({"shift": 1.0}))
+def test_population_shift_is_root_cause(spec: PlaybookSpec, profile: ModelProfile) -> None:
+    res = _results(_evidence(shift=1.0))
     by = {r.id: r for r in res}
     assert by["population-shift"].verdict is Verdict.SUPPORTED
     assert by["upstream-unit-change"].verdict is Verdict.REFUTED
@@ -112,8 +115,8 @@ def test_population_shift_is_root_cause(spec, profile) -> None:  # type: ignore[
     assert {"age", "score"} <= drifted
 
 
-def test_unit_change_escalates_to_data_owner(spec, profile) -> None:  # type: ignore[no-untyped-def]
-    res = _results(_evidence({"income_factor": 0.001}))
+def test_unit_change_escalates_to_data_owner(spec: PlaybookSpec, profile: ModelProfile) -> None:
+    res = _results(_evidence(income_factor=0.001))
     by = {r.id: r for r in res}
     unit = by["upstream-unit-change"]
     assert unit.verdict is Verdict.SUPPORTED
@@ -127,7 +130,7 @@ def test_unit_change_escalates_to_data_owner(spec, profile) -> None:  # type: ig
 
 
 def test_reencoded_category_is_an_encoding_change() -> None:
-    ev = _evidence({"new_region": True})
+    ev = _evidence(new_region=True)
     r = check_upstream_unit_change(ev, UnitChangeParams())
     assert r.verdict is Verdict.SUPPORTED
     assert (
@@ -136,8 +139,8 @@ def test_reencoded_category_is_an_encoding_change() -> None:
     )
 
 
-def test_no_drift_is_a_false_alarm(spec, profile) -> None:  # type: ignore[no-untyped-def]
-    res = _results(_evidence({}))
+def test_no_drift_is_a_false_alarm(spec: PlaybookSpec, profile: ModelProfile) -> None:
+    res = _results(_evidence())
     by = {r.id: r for r in res}
     assert by["no-material-drift"].verdict is Verdict.SUPPORTED
     assert by["population-shift"].verdict is Verdict.REFUTED
@@ -147,11 +150,11 @@ def test_no_drift_is_a_false_alarm(spec, profile) -> None:  # type: ignore[no-un
 
 def test_scale_that_is_not_a_unit_factor_is_not_a_unit_change() -> None:
     # Incomes 30% lower with the same shape: a population change, not a unit bug.
-    ev = _evidence({"income_factor": 0.7})
+    ev = _evidence(income_factor=0.7)
     assert check_upstream_unit_change(ev, UnitChangeParams()).verdict is Verdict.REFUTED
 
 
-def test_nothing_supported_escalates(spec, profile) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_supported_escalates(spec: PlaybookSpec, profile: ModelProfile) -> None:
     res = [
         HypothesisResult(
             id=h.id, check=h.check, verdict=Verdict.INCONCLUSIVE, confidence=0.3, summary="?"
