@@ -1,4 +1,6 @@
-"""Vectorized drift statistics (pure numpy/pandas): PSI, KS, normed Wasserstein, JS."""
+"""Pure numpy/pandas statistics: feature drift (PSI, KS, normed Wasserstein, JS; re-exported
+here), data quality (``stats.quality``), unit changes (``stats.units``), and JSON-able copies
+of results (``stats.jsonable``)."""
 
 from __future__ import annotations
 
