@@ -48,7 +48,9 @@ def load_inputs(playbook: str, profile_path: str | Path) -> Inputs:
 
 
 def new_incident_id() -> str:
-    return f"INC-{utcnow():%Y%m%d}-{secrets.token_hex(3)}"
+    """``INC-YYYYMMDD-`` (readable) + 128 random bits: ids never clash in practice, and
+    ``Ledger.open_incident`` retries a clash with a fresh one."""
+    return f"INC-{utcnow():%Y%m%d}-{secrets.token_hex(16)}"
 
 
 def new_incident(spec: PlaybookSpec, profile: ModelProfile, *, trigger: dict[str, Any],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -62,17 +63,22 @@ def _engine(url: str) -> sa.Engine:
             sa.event.listen(engine, "connect", _sqlite_wal)
         return engine
     except (SQLAlchemyError, ImportError, ValueError) as exc:
+        # The URL may not parse, so hide the password by pattern, in the message too.
+        def hide(text: str) -> str:
+            return re.sub(r"(://[^:/@\s]*:)\S*@", r"\1***@", text)
+
         raise ConfigError(
-            f"invalid ledger URL {url!r}: {exc}",
+            f"invalid ledger URL {hide(url)!r}: {hide(str(exc))}",
             hint="use sqlite:///ABS/PATH.db or postgresql://user@host:5432/db",
         ) from None
 
 
 def _sqlite_wal(dbapi_conn: Any, _record: Any) -> None:
-    # WAL: readers don't block the writer and commits cost one fsync less; durability holds.
+    # WAL: readers don't block the writer. synchronous=FULL fsyncs the WAL on every commit,
+    # so an acknowledged alert survives a power loss (NORMAL may lose the last commits).
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA synchronous=FULL")
     cur.close()
 
 
@@ -98,28 +104,44 @@ class Ledger:
         return MonitoringWindows(self.engine)
 
     # -- incidents -------------------------------------------------------------------------
-    def open_incident(self, incident: Incident) -> tuple[Incident, bool]:
+    def open_incident(self, incident: Incident, *, attempts: int = 3) -> tuple[Incident, bool]:
         """Insert ``incident``; if one with the same dedup key is open, return that one.
 
-        Returns (incident, created).
+        Returns (incident, created). A clash that is not an open duplicate (the holder closed
+        between our insert and lookup, or an id already taken) is retried at most
+        ``attempts`` times, with a fresh id when the id is the clash.
         """
-        row = self._row(incident)
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(incidents.insert().values(**row))
-                for ev in incident.timeline or [
-                    TimelineEvent(kind="opened", message="incident opened")
-                ]:
-                    self._event(conn, incident.id, ev)
-            return incident, True
-        except IntegrityError:
-            existing = self.find_open(incident.dedup_key)
-            if existing is None:  # closed between our insert and lookup: try once more
-                return self.open_incident(incident)
-            self.add_event(
-                existing.id, "repeat", "same trigger while open", {"trigger": incident.trigger}
-            )
-            return existing, False
+        for _ in range(attempts):
+            row = self._row(incident)
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(incidents.insert().values(**row))
+                    for ev in incident.timeline or [
+                        TimelineEvent(kind="opened", message="incident opened")
+                    ]:
+                        self._event(conn, incident.id, ev)
+                return incident, True
+            except IntegrityError:
+                existing = self.find_open(incident.dedup_key)
+                if existing is not None:
+                    self.add_event(existing.id, "repeat", "same trigger while open",
+                                   {"trigger": incident.trigger})
+                    return existing, False
+                if self._exists(incident.id):
+                    from playbooks.engine.lifecycle import new_incident_id  # lifecycle imports us
+
+                    incident = incident.model_copy(update={"id": new_incident_id()})
+        raise LedgerError(
+            f"could not open an incident for {incident.dedup_key!r} after {attempts} attempts "
+            "(its id or key kept clashing)",
+            hint="retry; if it persists, check the ledger's mlpb_incidents table",
+        )
+
+    def _exists(self, incident_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(incidents.c.id).where(incidents.c.id == incident_id)
+            ).first() is not None
 
     def claim(self, incident_id: str, *, message: str = "run started") -> Incident | None:
         """Move an incident from ``open`` (queued by the receiver) to ``investigating`` for
