@@ -7,11 +7,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from playbooks.ledger.drills import DrillResult
 from playbooks.loader import load_spec, resolve_spec_path
 from playbooks.models.incident import utcnow
+
+if TYPE_CHECKING:  # the sandbox (MLflow, sklearn) is not needed to score a drill
+    from playbooks.sandbox.faults import FaultParams
 
 __all__ = ["Expectation", "expectation_for", "score_drill"]
 
@@ -26,7 +29,7 @@ class Expectation:
     remediates: bool  # the spec prescribes a change (which must verify)
 
 
-def expectation_for(fault_kind: str, params_cls: Any) -> Expectation:
+def expectation_for(fault_kind: str, params_cls: type[FaultParams]) -> Expectation:
     """What the owning playbook's spec says should happen for this fault."""
     spec = load_spec(resolve_spec_path(params_cls.playbook))
     hyp = spec.hypothesis(params_cls.root_cause)

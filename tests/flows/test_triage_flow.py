@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from flows.engine import run_playbook
 from playbooks.config import load_settings
 from playbooks.ledger import Ledger
-from playbooks.sandbox import CovariateDrift, NoFault, bootstrap_sandbox, inject_fault
+from playbooks.sandbox import (
+    CovariateDrift,
+    FaultParams,
+    NoFault,
+    bootstrap_sandbox,
+    inject_fault,
+)
 
 pytestmark = pytest.mark.flows
 
 
-def _run(home: Path, fault: object) -> dict:  # type: ignore[type-arg]
+def _run(home: Path, fault: FaultParams) -> dict[str, Any]:
     sb = bootstrap_sandbox(home / "sb", seed=3, rows_per_day=400, history_days=21)
-    inject_fault(sb, fault, days=7, seed=5)  # type: ignore[arg-type]
+    inject_fault(sb, fault, days=7, seed=5)
     return run_playbook(playbook="triage", profile=str(sb.profile_path), home=str(home),
                         quiet=True, trigger={"source": "alert", "summary": "model looks wrong"})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from playbooks.drills import expectation_for, score_drill
 from playbooks.sandbox import FAULTS
@@ -11,7 +12,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _incident(playbook: str, rc: str | None, status: str, *, applied: bool = False,
-              verified: bool = False, iid: str = "INC-1") -> dict:  # type: ignore[type-arg]
+              verified: bool = False, iid: str = "INC-1") -> dict[str, Any]:
     return {
         "id": iid, "playbook": playbook, "status": status,
         "root_cause": {"hypothesis_id": rc} if rc else None,

@@ -43,8 +43,8 @@ def _psi(ref: pd.Series, cur: pd.Series, bins: int = 10) -> float:
         q = np.histogram(cur, edges)[0] / len(cur)
     else:
         levels = sorted(set(ref) | set(cur))
-        p = ref.value_counts(normalize=True).reindex(levels, fill_value=0).to_numpy()
-        q = cur.value_counts(normalize=True).reindex(levels, fill_value=0).to_numpy()
+        p = np.asarray(ref.value_counts(normalize=True).reindex(levels, fill_value=0), float)
+        q = np.asarray(cur.value_counts(normalize=True).reindex(levels, fill_value=0), float)
     p, q = p + 1e-4, q + 1e-4
     return float(np.sum((q - p) * np.log(q / p)))
 
