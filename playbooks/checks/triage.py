@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from playbooks.checks.base import CheckResult
 from playbooks.engine.plugins import check, default_plugins
-from playbooks.loader import catalog_ids, load_spec, resolve_spec_path
+from playbooks.loader import catalog_ids, load_spec, read_yaml, resolve_spec_path
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
 from playbooks.models.spec import HypothesisSpec, Outcome, PlaybookSpec
@@ -60,8 +60,15 @@ def _spec(playbook: str) -> PlaybookSpec:
 def candidate_playbooks() -> list[str]:
     """Every catalog playbook triage can hand over to: all but those that route by
     signatures themselves (triage)."""
-    return [p for p in catalog_ids()
-            if not any(h.check == SIGNATURE_CHECK for h in _spec(p).hypotheses)]
+    return [p for p in catalog_ids() if not _routes(p)]
+
+
+@cache
+def _routes(playbook: str) -> bool:
+    # From the file, not the loaded spec: a loader that builds triage's hypotheses with
+    # signature_hypotheses() must not have to load triage to do so.
+    hypotheses = read_yaml(resolve_spec_path(playbook)).get("hypotheses") or []
+    return any(isinstance(h, dict) and h.get("check") == SIGNATURE_CHECK for h in hypotheses)
 
 
 def signature_hypotheses(weights: Mapping[str, float],
