@@ -46,7 +46,7 @@ def new_playbook(name: str, root: Path | None = None) -> list[Path]:
     err.print(
         f"next: edit the checks and the collector into your failure class; "
         f"`python -m pytest {plan.test_path}`; `mlpb run {name} --profile PROFILE --dry-run`. "
-        "For triage to hand incidents over to it, add a `playbook-signature` hypothesis for "
-        "it to playbooks/catalog/triage.yaml, like the others there.",
+        "Triage tests it as a candidate already; to rank it among the others, give it a "
+        "weight under `signatures:` in playbooks/catalog/triage.yaml.",
         highlight=False, soft_wrap=True)
     return written

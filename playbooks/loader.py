@@ -59,7 +59,7 @@ def _validate(path: Path, data: dict[str, Any], model: type[M]) -> M:
 def load_spec(path: Path, registry: PluginTable | None = None) -> PlaybookSpec:
     """Load a PlaybookSpec and check every check/remediation name and params."""
     registry = registry or default_plugins()
-    raw = read_yaml(path)
+    raw = _with_signatures(path, read_yaml(path))
     spec = _validate(path, raw, PlaybookSpec)
     # Name fields as the file spells them: a plain acceptance list is the pre-check.
     pre = "acceptance" if isinstance(raw.get("acceptance"), list) else "acceptance.pre_check"
@@ -107,6 +107,22 @@ def load_spec(path: Path, registry: PluginTable | None = None) -> PlaybookSpec:
     if problems:
         raise SpecError(str(path), problems)
     return spec
+
+
+def _with_signatures(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
+    """Triage specs (``signatures:``) get one handover hypothesis per candidate playbook of
+    the catalog, generated here so the catalog is the only list of playbooks."""
+    weights = raw.get("signatures")
+    if not isinstance(weights, dict):
+        return raw
+    from playbooks.checks.triage import candidate_playbooks, signature_hypotheses
+
+    stray = sorted(set(weights) - set(candidate_playbooks()))
+    if stray:
+        raise SpecError(str(path), [("signatures", f"not candidate catalog playbooks: {stray} "
+                                     f"(candidates: {', '.join(candidate_playbooks())})")])
+    generated = [h.model_dump(mode="json") for h in signature_hypotheses(weights)]
+    return {**raw, "hypotheses": [*generated, *(raw.get("hypotheses") or [])]}
 
 
 def load_profile(path: Path) -> ModelProfile:

@@ -67,8 +67,10 @@ def candidate_playbooks() -> list[str]:
 def _routes(playbook: str) -> bool:
     # From the file, not the loaded spec: a loader that builds triage's hypotheses with
     # signature_hypotheses() must not have to load triage to do so.
-    hypotheses = read_yaml(resolve_spec_path(playbook)).get("hypotheses") or []
-    return any(isinstance(h, dict) and h.get("check") == SIGNATURE_CHECK for h in hypotheses)
+    data = read_yaml(resolve_spec_path(playbook))
+    hypotheses = data.get("hypotheses") or []
+    return "signatures" in data or any(
+        isinstance(h, dict) and h.get("check") == SIGNATURE_CHECK for h in hypotheses)
 
 
 def signature_hypotheses(weights: Mapping[str, float],

@@ -206,6 +206,11 @@ class PlaybookSpec(StrictModel):
     severity: list[SeverityRule] = Field(
         default_factory=list, description="First matching rule wins; SEV4 when none matches."
     )
+    signatures: dict[str, float] | None = Field(
+        None, description="Triage only: one 'this is a <playbook> problem' hypothesis per "
+        "other catalog playbook is generated at load, ranked by these weights (playbook id -> "
+        "confidence that it owns the incident; unlisted playbooks get 0.7). A new catalog "
+        "playbook is a candidate without an edit here.")
     hypotheses: list[HypothesisSpec] = Field(min_length=3, description="Competing hypotheses.")
     remediations: list[RemediationSpec] = Field(default_factory=list, description="The menu.")
     acceptance: Acceptance = Field(

@@ -4,6 +4,10 @@ and the false-alarm / unexplained checks look at all of them by default."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
 
 from playbooks.checks.triage import (
     SIGNATURE_CHECK,
@@ -15,6 +19,7 @@ from playbooks.checks.triage import (
     check_unexplained_symptoms,
     signature_hypotheses,
 )
+from playbooks.errors import SpecError
 from playbooks.loader import CATALOG_DIR, catalog_ids, load_spec
 from playbooks.models import EvidencePackage, Verdict
 
@@ -33,14 +38,28 @@ def test_every_other_catalog_playbook_is_a_candidate() -> None:
 
 def test_triage_spec_tests_one_signature_per_candidate_in_weight_order() -> None:
     spec = load_spec(CATALOG_DIR / "triage.yaml")
+    assert spec.signatures is not None
     listed = [h for h in spec.hypotheses if h.check == SIGNATURE_CHECK]
-    weights = {h.params["playbook"]: h.params["weight"] for h in listed}
-    expected = signature_hypotheses(weights)
+    expected = signature_hypotheses(spec.signatures)
     assert [(h.id, h.params, h.on_supported) for h in listed] == [
         (h.id, h.params, h.on_supported) for h in expected]
+    assert [h.id for h in listed] == [h.id for h in spec.hypotheses[: len(listed)]]
+    assert {h.id for h in listed} == set(candidate_playbooks())  # generated from the catalog
     # upstream, more specific causes first (skew before quality before drift)
     order = [h.id for h in expected]
     assert order.index("feature-skew") < order.index("data-quality") < order.index("data-drift")
+
+
+def test_a_signature_weight_for_a_playbook_not_in_the_catalog_is_an_error(
+        tmp_path: Path) -> None:
+    raw = yaml.safe_load((CATALOG_DIR / "triage.yaml").read_text(encoding="utf-8"))
+    raw["signatures"]["no-such-playbook"] = 0.5
+    path = tmp_path / "triage-typo.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert info.value.problems[0][0] == "signatures"
+    assert "no-such-playbook" in info.value.problems[0][1]
 
 
 def test_a_new_playbook_gets_a_signature_hypothesis_after_the_weighted_ones() -> None:
