@@ -37,6 +37,7 @@ def record_evidence(rt: Runtime, inc: Incident, pkg: EvidencePackage) -> Inciden
 def collect_evidence(rt: Runtime, inputs: Inputs,
                      inc: Incident) -> tuple[EvidencePackage, Incident]:
     """Submit every collector the spec names, wait for all, assemble and record the package."""
+    diagnosis.use_serving_reference(rt, inputs)
     ctx = diagnosis.collect_context(rt, inputs, inc)
     futures = {name: run_collector.submit(ctx, inputs, name) for name in inputs.spec.evidence}
     pkg = diagnosis.assemble_package(inc, {name: f.result() for name, f in futures.items()})

@@ -9,6 +9,7 @@ from typing import Any
 
 from playbooks.engine.decide import Decision, assess_severity, decide, rank
 from playbooks.engine.lifecycle import Inputs
+from playbooks.engine.reference import serving_reference
 from playbooks.engine.runtime import Runtime
 from playbooks.engine.transitions import Event
 from playbooks.evidence import collect_environment
@@ -19,7 +20,13 @@ from playbooks.models.spec import HypothesisSpec
 from playbooks.notify import Notification
 
 __all__ = ["assemble_package", "collect_context", "evidence_path", "load_evidence",
-           "record_diagnosis", "record_evidence", "test_hypothesis"]
+           "record_diagnosis", "record_evidence", "test_hypothesis", "use_serving_reference"]
+
+
+def use_serving_reference(rt: Runtime, inputs: Inputs) -> None:
+    """Judge drift against what the serving version learned from (engine/reference.py)."""
+    inputs.data = serving_reference(inputs.profile, inputs.data,
+                                    rt.model_store(inputs.profile))
 
 
 def collect_context(rt: Runtime, inputs: Inputs, inc: Incident) -> CollectContext:

@@ -13,11 +13,11 @@ from typing import Literal
 
 import pandas as pd
 
-from playbooks.data.io import DataWindows
 from playbooks.engine.controller import Due, next_due
 from playbooks.engine.diagnosis import load_evidence
 from playbooks.engine.lifecycle import Inputs, close, load_inputs
 from playbooks.engine.live_metrics import measure_live
+from playbooks.engine.reference import serving_reference
 from playbooks.engine.revert import Undo, revert_change
 from playbooks.engine.runtime import Runtime
 from playbooks.engine.transitions import Event
@@ -85,19 +85,6 @@ def _frames(inputs: Inputs, m: Monitoring, start: datetime, end: datetime
     return pick(data.log), labelled
 
 
-def _reference(data: DataWindows, m: Monitoring, ts: str | None) -> pd.DataFrame:
-    """The data the serving version learned from: a retrain's training span, else the
-    profile's reference (the reference follows the champion)."""
-    w = m.change.get("windows")
-    if isinstance(w, dict) and ts and "train_start" in w and "holdout_start" in w:
-        t = data.log[ts]
-        span = data.log[(t >= pd.Timestamp(w["train_start"]))
-                        & (t < pd.Timestamp(w["holdout_start"]))]
-        if len(span):
-            return span
-    return data.reference
-
-
 def _measure(rt: Runtime, inputs: Inputs, inc: Incident, due: Due) -> WindowResult:
     m = inc.monitoring
     assert m is not None and due.index is not None and due.start and due.end
@@ -113,8 +100,8 @@ def _measure(rt: Runtime, inputs: Inputs, inc: Incident, due: Due) -> WindowResu
     prof = inputs.profile
     assert store is not None and prof.model is not None  # a change was applied with one
     serving = store.load_model(prof.model.registry_name, m.version or prof.model.alias)
-    metrics = measure_live(prof, window, labelled, serving=serving,
-                           reference=_reference(inputs.data, m, prof.data.timestamp),
+    reference = serving_reference(prof, inputs.data, store).reference  # follows the champion
+    metrics = measure_live(prof, window, labelled, serving=serving, reference=reference,
                            thresholds=inputs.spec.drift)
     ver = evaluate_criteria(criteria, metrics)
     labelled_rows = int(metrics.get("labelled_rows", 0))

@@ -3,6 +3,7 @@ imports mlflow only when first used, so importing this package stays fast)."""
 
 from playbooks.modelstore.base import (
     INCIDENT_TAG,
+    REFERENCE_TAG,
     AliasChange,
     AliasConflict,
     ModelNotFound,
@@ -15,6 +16,7 @@ from playbooks.modelstore.mlflow_store import MlflowModelStore
 
 __all__ = [
     "INCIDENT_TAG",
+    "REFERENCE_TAG",
     "AliasChange",
     "AliasConflict",
     "MlflowModelStore",

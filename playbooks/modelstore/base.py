@@ -16,6 +16,7 @@ from playbooks.errors import MlpbError
 
 __all__ = [
     "INCIDENT_TAG",
+    "REFERENCE_TAG",
     "AliasChange",
     "AliasConflict",
     "ModelNotFound",
@@ -26,6 +27,9 @@ __all__ = [
 ]
 
 INCIDENT_TAG = "mlpb.incident_id"
+# The data a version learned from, "<start ISO>/<end ISO>" (end exclusive): drift evidence
+# compares against it while that version serves (playbooks/engine/reference.py).
+REFERENCE_TAG = "mlpb.reference_window"
 
 
 class ModelStoreError(MlpbError):
