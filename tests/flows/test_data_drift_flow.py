@@ -44,25 +44,56 @@ def _run(sb: Any, home: Path, **kw: Any) -> dict[str, Any]:
                         home=str(home), quiet=True, **kw)
 
 
-def test_population_shift_is_retrained_promoted_and_verified(home: Path) -> None:
+def test_population_shift_is_retrained_promoted_and_watched_live(home: Path) -> None:
     sb = _sandbox(home, CovariateDrift(strength=1.0))
     assert _champion(sb) == "1"
     res = _run(sb, home)
-    assert res["status"] == "resolved", res
+    # Passing the pre-check is not closure: the incident waits for live windows.
+    assert res["status"] == "monitoring", res
     assert res["root_cause"]["hypothesis_id"] == "population-shift"
     (rem,) = res["remediations"]
     assert rem["applied"] and not rem["reverted"] and rem["change"]["previous_version"] == "1"
     assert _champion(sb) == rem["change"]["new_version"] == "2"
     assert res["verification"]["passed"] and len(res["verification"]["criteria"]) == 4
-    assert Path(res["postmortem_path"]).read_text().count("population-shift") >= 1
-    assert res["mttd_seconds"] is not None and res["mttr_seconds"] is not None
-    tags = MlflowModelStore(sb.tracking_uri).get_version(sb.model_name, "2").tags
+    mon = res["monitoring"]
+    assert mon["version"] == "2" and mon["count"] == 3 and mon["windows"] == []
+    assert {c["metric"] for c in mon["criteria"]} == {"max_psi", "estimated_roc_auc", "roc_auc"}
+    assert res["resolved_at"] is None and res["mttr_seconds"] is None
+    assert res["postmortem_path"] is None  # written when the controller closes it
+    store = MlflowModelStore(sb.tracking_uri)
+    tags = store.get_version(sb.model_name, "2").tags
     assert tags.get("mlpb.incident_id") == res["id"]
+    start, _, end = tags["mlpb.reference_window"].partition("/")
+    assert start == rem["change"]["windows"]["train_start"] and end
     led = Ledger(load_settings(home).ledger_url)
     (entry,) = led.journal(incident_id=res["id"])
     assert entry.phase == "kept" and entry.closed
     kinds = [e.kind for e in led.get(res["id"]).timeline]
-    assert kinds[0] == "opened" and kinds[-1] == "closed" and "evidence" in kinds
+    assert kinds[0] == "opened" and kinds[-1] == "monitoring" and "evidence" in kinds
+    assert "closed" not in kinds
+
+
+def _without_monitoring(tmp_path: Path, **escalation: Any) -> Path:
+    spec = yaml.safe_load((CATALOG_DIR / "data-drift.yaml").read_text())
+    spec["acceptance"].pop("monitoring")
+    spec["escalation"].update(escalation)
+    path = tmp_path / "drift-no-monitoring.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_a_second_alert_after_a_verified_retrain_is_a_false_alarm(home: Path,
+                                                                   tmp_path: Path) -> None:
+    sb = _sandbox(home, CovariateDrift(strength=1.0))
+    spec = _without_monitoring(tmp_path)  # closes on the pre-check, so it can be re-run now
+    first = _run(sb, home, playbook=str(spec))
+    assert first["status"] == "resolved" and _champion(sb) == "2"
+    # The reference follows the champion: v2 is judged against what it was trained on.
+    second = _run(sb, home, playbook=str(spec))
+    assert second["status"] == "false_alarm", second
+    assert second["root_cause"]["hypothesis_id"] == "no-material-drift"
+    assert second["remediations"] == [] and _champion(sb) == "2"
+    assert len(MlflowModelStore(sb.tracking_uri).list_versions(sb.model_name)) == 2
 
 
 def test_unit_change_is_escalated_not_retrained(home: Path) -> None:
@@ -101,7 +132,7 @@ def test_dry_run_changes_nothing(home: Path) -> None:
 def test_failed_verification_reverts_alias_and_escalates(home: Path, tmp_path: Path) -> None:
     sb = _sandbox(home, CovariateDrift(strength=1.0))
     spec = yaml.safe_load((CATALOG_DIR / "data-drift.yaml").read_text())
-    spec["acceptance"][0]["value"] = 0.999  # an AUC no model reaches here
+    spec["acceptance"]["pre_check"][0]["value"] = 0.999  # an AUC no model reaches here
     strict = tmp_path / "strict-drift.yaml"
     strict.write_text(yaml.safe_dump(spec))
     res = _run(sb, home, playbook=str(strict))
@@ -120,19 +151,19 @@ def test_failed_verification_reverts_alias_and_escalates(home: Path, tmp_path: P
 
 def test_loop_guard_escalates_instead_of_retraining_again(home: Path, tmp_path: Path) -> None:
     sb = _sandbox(home, CovariateDrift(strength=1.0))
-    spec = yaml.safe_load((CATALOG_DIR / "data-drift.yaml").read_text())
-    spec["escalation"]["max_remediations"] = 1
-    guarded = tmp_path / "guarded-drift.yaml"
-    guarded.write_text(yaml.safe_dump(spec))
+    guarded = _without_monitoring(tmp_path, max_remediations=1)
     first = _run(sb, home, playbook=str(guarded))
     assert first["status"] == "resolved" and _champion(sb) == "2"
-    # The profile's reference is still the old population, so the alert fires again.
+    # Without its training-window tag v2 is judged against the old reference again, so the
+    # alert fires again: the loop guard, not the reference, must stop a second retrain.
+    store = MlflowModelStore(sb.tracking_uri)
+    store.tag_version(sb.model_name, "2", "mlpb.reference_window", "")
     second = _run(sb, home, playbook=str(guarded))
     assert second["status"] == "escalated"
     assert second["root_cause"]["hypothesis_id"] == "population-shift"
     assert all(not r["applied"] and "loop guard" in r["error"] for r in second["remediations"])
     assert _champion(sb) == "2"
-    assert len(MlflowModelStore(sb.tracking_uri).list_versions(sb.model_name)) == 2
+    assert len(store.list_versions(sb.model_name)) == 2
 
 
 def test_no_retraining_on_data_that_failed_quality_checks(home: Path) -> None:
