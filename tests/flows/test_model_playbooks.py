@@ -37,7 +37,9 @@ class Case:
 
 
 CASES = [
-    Case("concept-drift", 7, "performance-decay", "concept-drift", "resolved", "retrain", "2"),
+    # A retrain passes its pre-check, then waits for live windows (tests/flows and the drills
+    # follow it to the end by advancing the sandbox).
+    Case("concept-drift", 7, "performance-decay", "concept-drift", "monitoring", "retrain", "2"),
     Case("prevalence-shift", 7, "threshold-miscalibration", "prevalence-shift", "resolved",
          "recalibrate-threshold", "1"),
     Case("bad-release", 3, "bad-release", "regression-after-release", "resolved",
