@@ -34,6 +34,7 @@ def render_postmortem(inc: Incident, spec: PlaybookSpec, evidence: EvidencePacka
         _hypotheses(inc, spec),
         _remediation(inc, spec),
         _verification(inc, spec),
+        _monitoring(inc),
         _times(inc),
         ["## Action items", "", *(f"- [ ] {a}" for a in _action_items(inc, spec))],
     )
@@ -220,12 +221,34 @@ def _verification(inc: Incident, spec: PlaybookSpec) -> list[str]:
     return [*out, ""]
 
 
+def _monitoring(inc: Incident) -> list[str]:
+    """The live windows after the change: the part of verification that closes incidents."""
+    m = inc.monitoring
+    if m is None:
+        return []
+    out = ["## Live monitoring", "",
+           f"'{m.remediation_id}' (v{m.version or '—'}) watched from "
+           f"{m.started_at:%Y-%m-%d %H:%M} in windows of {_dur(m.window.total_seconds())}: "
+           f"{m.tally('pass')}/{m.count} passed, {m.tally('fail')} failed "
+           f"(limit {m.failure_limit}), {m.tally('inconclusive')} inconclusive "
+           f"(limit {m.inconclusive_limit}).", ""]
+    if not m.windows:
+        return [*out, "No window was measured.", ""]
+    out += ["| window | span (UTC) | rows | verdict | metrics | reason |",
+            "|---|---|---|---|---|---|"]
+    for w in m.windows:
+        shown = ", ".join(f"{c.metric} {_fmt(c.observed)}" for c in w.criteria)
+        out.append(f"| {w.index + 1} | {w.start:%m-%d %H:%M} → {w.end:%m-%d %H:%M} | {w.rows} | "
+                   f"{w.verdict} | {_cell(shown)} | {_cell(w.reason)} |")
+    return [*out, ""]
+
+
 def _times(inc: Incident) -> list[str]:
     return [
         "## Time to detect / resolve",
         "",
         f"- MTTD (onset → detection): {_dur(inc.mttd_seconds)}",
-        f"- MTTR (detection → resolution): {_dur(inc.mttr_seconds)}",
+        f"- MTTR (detection → verified close): {_dur(inc.mttr_seconds)}",
         "",
     ]
 

@@ -82,6 +82,9 @@ def test_four_controllers_measure_each_window_once(sandbox, ledger_url: str,  # 
         "pass", "pass", "pass"]
     assert after.monitoring.windows[0].rows >= 50
     assert after.postmortem_path and Path(after.postmortem_path).exists()
+    text = Path(after.postmortem_path).read_text(encoding="utf-8")
+    assert "## Live monitoring" in text and "3/3 passed" in text
+    assert after.mttr_seconds is not None and after.resolved_at is not None
 
 
 def test_a_failing_window_reverts_the_change_and_escalates(sandbox, tmp_path: Path,  # type: ignore[no-untyped-def]
