@@ -7,7 +7,10 @@ Deployments: ``run-playbook/<playbook-id>`` for each catalog playbook (the engin
 ``playbook`` preset; the UI renders the typed parameters as a form: profile path, dry_run,
 drill, trigger, dedup_key) — the receiver starts these — and ``game-day/weekly`` on the cron
 schedule ``MLPB_GAMEDAY_CRON`` (default Mondays 10:00 UTC; "" serves it unscheduled).
-``deployments/prefect.yaml`` describes the same deployments for a work pool; it is generated
+``advance-incidents/controller`` runs the incident controller every
+``MLPB_CONTROLLER_INTERVAL`` seconds (default 300): it measures due monitoring windows and
+resolves, reverts or escalates what waits. ``deployments/prefect.yaml`` describes the same
+deployments for a work pool; it is generated
 from the catalog so the two cannot drift apart (a unit test checks it is current).
 """
 
@@ -18,10 +21,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_GAMEDAY_CRON", "PREFECT_YAML", "build_deployments", "main",
-           "render_prefect_yaml"]
+__all__ = ["DEFAULT_CONTROLLER_INTERVAL", "DEFAULT_GAMEDAY_CRON", "PREFECT_YAML",
+           "build_deployments", "controller_interval", "main", "render_prefect_yaml"]
 
 DEFAULT_GAMEDAY_CRON = "0 10 * * 1"
+DEFAULT_CONTROLLER_INTERVAL = 300  # seconds between incident-controller passes
 PREFECT_YAML = Path(__file__).with_name("prefect.yaml")
 
 
@@ -30,7 +34,20 @@ def _description(pid: str) -> str:
             "`prefect deployment run`.")
 
 
+def controller_interval() -> int:
+    raw = os.environ.get("MLPB_CONTROLLER_INTERVAL", str(DEFAULT_CONTROLLER_INTERVAL))
+    try:
+        seconds = int(raw)
+    except ValueError:
+        raise SystemExit(f"MLPB_CONTROLLER_INTERVAL={raw!r} is not a number of seconds "
+                         f"(default {DEFAULT_CONTROLLER_INTERVAL})") from None
+    if seconds < 10:
+        raise SystemExit(f"MLPB_CONTROLLER_INTERVAL={seconds}: use at least 10 seconds")
+    return seconds
+
+
 def build_deployments() -> list[Any]:
+    from flows.controller import advance_incidents
     from flows.engine import run_playbook
     from flows.game_day import game_day
     from playbooks.loader import catalog_ids
@@ -42,6 +59,10 @@ def build_deployments() -> list[Any]:
     deployments.append(game_day.to_deployment(
         name="weekly", cron=cron or None, tags=["mlpb", "drill"],
         description="Game-day drill: inject a sandbox fault, alert, run, score."))
+    deployments.append(advance_incidents.to_deployment(
+        name="controller", interval=controller_interval(), tags=["mlpb", "controller"],
+        description="Incident controller: measure due monitoring windows; resolve, revert or "
+        "escalate what waits; flush the notification outbox."))
     return deployments
 
 
@@ -84,6 +105,15 @@ deployments:
     schedules:
       - cron: "{DEFAULT_GAMEDAY_CRON}"   # MLPB_GAMEDAY_CRON in deployments/serve.py
         timezone: UTC
+    work_pool: *pool
+""")
+    items.append(f"""\
+  - name: controller
+    entrypoint: flows/controller.py:advance_incidents
+    description: "Incident controller: measure due monitoring windows, act on what waits."
+    tags: [mlpb, controller]
+    schedules:
+      - interval: {DEFAULT_CONTROLLER_INTERVAL}   # MLPB_CONTROLLER_INTERVAL in deployments/serve.py
     work_pool: *pool
 """)
     return head + "\n".join(items)
