@@ -105,6 +105,16 @@ def incident_summary(data: dict[str, Any]) -> Table:
                 f"  {c['id']}",
                 f"{c['metric']} = {obs} ({c['op']} {c['target']}) {'✓' if c['passed'] else '✗'}",
             )
+    m = data.get("monitoring")
+    if m:
+        passed = sum(w["verdict"] == "pass" for w in m["windows"])
+        t.add_row("live monitoring", f"v{m.get('version') or '—'}: {passed}/{m['count']} windows "
+                  f"passed since {str(m['started_at'])[:16]}")
+        for w in m["windows"]:
+            t.add_row(f"  window {w['index'] + 1}",
+                      f"{w['verdict']} — {w['rows']} rows; {w['reason']}")
+        if data["status"] == "monitoring":
+            t.add_row("  next", "`mlpb tick` measures each window once it is due")
     if data.get("escalated_to"):
         t.add_row("escalated to", data["escalated_to"])
     mttd, mttr = _span(data.get("mttd_seconds")), _span(data.get("mttr_seconds"))
@@ -118,4 +128,6 @@ def _span(seconds: float | None) -> str:
         return "n/a"
     if seconds < 120:
         return f"{seconds:.0f} s"
-    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h" if seconds < 172_800 else f"{seconds / 86400:.1f} d"
