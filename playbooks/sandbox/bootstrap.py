@@ -8,9 +8,13 @@ Layout under ``<state_dir>/sandbox/credit-risk/``::
     reference/reference.parquet           the champion's training window
     inference/date=YYYY-MM-DD/part-0.parquet
     labels/date=YYYY-MM-DD/part-0.parquet partitioned by label arrival (label_ts)
+    pending/labels.parquet                outcomes not known yet (label_ts after "now")
     faults.jsonl                          one line per injected fault (see faults/)
 
 The champion lives in the local MLflow store of the state dir (``MlflowModelStore.local``).
+The engine's clock (``<state_dir>/clock``, playbooks.clock) is set to the sandbox's "now", so
+in a state dir with a sandbox the engine runs on the sandbox's time; ``advance_sandbox``
+moves both together.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from playbooks.clock import CLOCK_FILE, set_clock
 from playbooks.errors import MlpbError
 from playbooks.modelstore import MlflowModelStore, ModelNotFound
 from playbooks.sandbox import model as credit_model
@@ -54,6 +59,7 @@ __all__ = [
     "score_traffic",
     "sub_seed",
     "train_scorecard",
+    "write_text_atomic",
 ]
 
 MODEL_NAME: Final = "credit-risk"
@@ -96,6 +102,12 @@ class Sandbox:
     def faults_path(self) -> Path:
         return self.root / "faults.jsonl"
 
+    @property
+    def pending_labels_path(self) -> Path:
+        """Labels of logged requests that arrive after ``now`` (kept out of the profile's
+        ``labels/`` glob until they are due)."""
+        return self.root / "pending" / "labels.parquet"
+
     def settings(self) -> dict[str, Any]:
         """The marker's content: seed, rows_per_day, history_days, reference_rows, now, ..."""
         return dict(json.loads(self.marker_path.read_text(encoding="utf-8")))
@@ -124,7 +136,8 @@ def bootstrap_sandbox(
     Idempotent: a complete sandbox built with the same settings is returned as is (faults
     injected into it stay). Other settings are an error unless ``force``, which deletes the
     sandbox and the ``credit-risk`` registered model and rebuilds both. ``now`` (default: the
-    current hour, UTC) is where the inference log ends; it is recorded so re-runs agree.
+    current hour, UTC) is where the inference log ends; it is recorded so re-runs agree, and
+    the engine clock of ``state_dir`` is set to it (``playbooks.clock.set_clock``).
     """
     if rows_per_day < 1 or history_days < 2 or reference_rows < 100:
         raise SandboxError(
@@ -143,6 +156,8 @@ def bootstrap_sandbox(
     store = MlflowModelStore.local(Path(state_dir))
     if not force and (existing := _reusable(root, wanted, now, store)) is not None:
         say(f"reusing the sandbox at {root}")
+        if not (Path(state_dir) / CLOCK_FILE).exists():
+            set_clock(Path(state_dir), existing.now)  # a sandbox built before the clock
         return existing
     if root.exists():
         say(f"removing the old sandbox at {root}")
@@ -194,6 +209,8 @@ def bootstrap_sandbox(
     scored = score_traffic(traffic, champion, version.version, seed=sub_seed(seed, 4))
     write_partitions(box.inference_dir, scored, TIMESTAMP)
     write_partitions(box.labels_dir, labels_for(traffic, anchor), "label_ts")
+    later = labels_for(traffic, None)
+    write_parquet(later.loc[later["label_ts"] > pd.Timestamp(anchor)], box.pending_labels_path)
 
     say("writing the model profile")
     box.profile_path.write_text(profile_yaml(store.tracking_uri), encoding="utf-8")
@@ -207,8 +224,9 @@ def bootstrap_sandbox(
         "holdout_metrics": metrics,
         "created_at": datetime.now(UTC).isoformat(),
     }
-    _write_text_atomic(box.marker_path, json.dumps(marker, indent=2) + "\n")
-    say(f"sandbox ready at {root}")
+    write_text_atomic(box.marker_path, json.dumps(marker, indent=2) + "\n")
+    set_clock(Path(state_dir), anchor)
+    say(f"sandbox ready at {root}; engine clock set to {anchor:%Y-%m-%d %H:%M} UTC")
     return box
 
 
@@ -218,7 +236,8 @@ def load_sandbox(state_dir: Path) -> Sandbox:
     marker = root / _MARKER
     if not marker.is_file():
         raise SandboxError(
-            f"no sandbox under {root}", hint="bootstrap it first (bootstrap_sandbox / mlpb demo)"
+            f"no sandbox under {root}",
+            hint="bootstrap it first: `mlpb sandbox init` (or bootstrap_sandbox)",
         )
     settings = json.loads(marker.read_text(encoding="utf-8"))
     return _layout(root, settings["tracking_uri"], datetime.fromisoformat(settings["now"]))
@@ -257,8 +276,9 @@ def score_traffic(
     return out.reset_index(drop=True)
 
 
-def labels_for(traffic: pd.DataFrame, now: datetime) -> pd.DataFrame:
-    """Labels of ``traffic`` that have arrived by ``now`` (each lands LABEL_DELAY after ts)."""
+def labels_for(traffic: pd.DataFrame, now: datetime | None) -> pd.DataFrame:
+    """Labels of ``traffic`` that have arrived by ``now`` (each lands LABEL_DELAY after ts);
+    all of them, due or not, for ``now=None``."""
     labels = pd.DataFrame(
         {
             ID: traffic[ID].to_numpy(),
@@ -266,6 +286,8 @@ def labels_for(traffic: pd.DataFrame, now: datetime) -> pd.DataFrame:
             "label_ts": traffic[TIMESTAMP] + LABEL_DELAY,
         }
     )
+    if now is None:
+        return labels
     return labels.loc[labels["label_ts"] <= pd.Timestamp(now)].reset_index(drop=True)
 
 
@@ -411,7 +433,7 @@ def _utc_hour(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)

@@ -165,13 +165,15 @@ def inject_fault(
     before = logged.loc[~in_window]
     window = logged.loc[in_window, [ID, TIMESTAMP, *FEATURES]].reset_index(drop=True)
     rows = len(window) or int(settings["rows_per_day"]) * days
-    ctx = FaultContext(sandbox=sandbox, kind=kind, start=onset, end=end, rows=rows, seed=seed)
+    store = sandbox.model_store()
+    serving = store.get_version(sandbox.model_name, CHAMPION_ALIAS).version
+    ctx = FaultContext(sandbox=sandbox, kind=kind, start=onset, end=end, rows=rows, seed=seed,
+                       serving_version=serving)
 
     faulty: pd.DataFrame = faults.get(kind).impl(params, window, ctx)
     check_output(faulty, ctx)
 
-    store = sandbox.model_store()
-    champion = store.get_version(sandbox.model_name, CHAMPION_ALIAS)
+    champion = store.get_version(sandbox.model_name, CHAMPION_ALIAS)  # a release promotes one
     model = store.load_model(sandbox.model_name, champion.version)
     scored = score_traffic(faulty, model, champion.version, seed=sub_seed(seed, 99))
     scored = params.after_scoring(decide_with_version_threshold(scored, champion.tags), ctx)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -34,28 +34,38 @@ from playbooks.sandbox.simulator import (
     FEATURES,
     ID,
     NUMERIC_FEATURES,
+    TARGET,
     TIMESTAMP,
     PopulationShift,
     simulate_applications,
 )
 
 __all__ = [
+    "LIVE_OUTCOMES",
     "CategoricalFeature",
     "FaultContext",
     "FaultParams",
     "Feature",
     "InjectedFault",
     "Injector",
+    "LiveOutcome",
     "NumericFeature",
     "check_output",
     "decide_with_version_threshold",
     "fresh_applicants",
+    "pending_labels",
     "picked",
     "reference",
     "replace_partitions",
     "rewrite_inference",
     "rewrite_labels",
+    "write_pending_labels",
 ]
+
+# How live monitoring of a fix ends: verified (count windows passed -> resolved) or reverted
+# (a window failed -> the change is undone and the incident escalated).
+LiveOutcome = Literal["verified", "reverted"]
+LIVE_OUTCOMES: tuple[LiveOutcome, ...] = ("verified", "reverted")
 
 
 class FaultParams(BaseModel):
@@ -63,9 +73,14 @@ class FaultParams(BaseModel):
     under (``@fault(name, params=...)``); the params hold only what can vary.
 
     The class keywords say what a drill expects: ``playbook`` (owns the failure),
-    ``root_cause`` (the hypothesis id that must come out top-1) and ``alert_names_playbook``
-    (the alert such a fault raises names that playbook; else it enters through triage), e.g.
+    ``root_cause`` (the hypothesis id that must come out top-1), ``alert_names_playbook``
+    (the alert such a fault raises names that playbook; else it enters through triage) and
+    ``live_outcome`` (how live monitoring of the fix must end: ``"reverted"`` for a fault whose
+    first fix passes the pre-check but fails live; None: as the owning spec prescribes), e.g.
     ``class NullSpike(FaultParams, playbook="data-quality", root_cause="null-spike")``.
+    Two more say how the fault behaves when the sandbox advances (``advance_sandbox``):
+    ``persists`` (it goes on in new traffic: a population shift does, a one-off bad batch
+    does not) and ``heals`` (injecting it ends every fault injected before it).
     A family base sets what its faults share.
     """
 
@@ -74,6 +89,9 @@ class FaultParams(BaseModel):
     playbook: ClassVar[str]
     root_cause: ClassVar[str]
     alert_names_playbook: ClassVar[bool] = True
+    live_outcome: ClassVar[LiveOutcome | None] = None
+    persists: ClassVar[bool] = False
+    heals: ClassVar[bool] = False
 
     def __init_subclass__(
         cls,
@@ -81,6 +99,9 @@ class FaultParams(BaseModel):
         playbook: str | None = None,
         root_cause: str | None = None,
         alert_names_playbook: bool | None = None,
+        live_outcome: LiveOutcome | None = None,
+        persists: bool | None = None,
+        heals: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init_subclass__(**kwargs)
@@ -90,6 +111,18 @@ class FaultParams(BaseModel):
             cls.root_cause = root_cause
         if alert_names_playbook is not None:
             cls.alert_names_playbook = alert_names_playbook
+        if live_outcome is not None:
+            cls.live_outcome = live_outcome
+        if persists is not None:
+            cls.persists = persists
+        if heals is not None:
+            cls.heals = heals
+
+    def continued(self, days: float) -> FaultParams:
+        """The fault ``days`` after its injection ended, for a fault that ``persists`` (the
+        span being simulated ends ``days`` after it). Default: unchanged; a fault that keeps
+        worsening returns itself grown."""
+        return self
 
     # Hooks of the injection, for what the rewritten rows cannot express; no-ops by default.
     def after_scoring(self, scored: pd.DataFrame, ctx: FaultContext) -> pd.DataFrame:
@@ -102,14 +135,18 @@ class FaultParams(BaseModel):
 
 @dataclass(frozen=True)
 class FaultContext:
-    """What an injector may use besides the window itself."""
+    """What an injector may use besides the window itself. The injector runs once when the
+    fault is injected and, for a fault that ``persists``, again on every span of traffic
+    ``advance_sandbox`` simulates afterwards (then ``ongoing`` is the injection's record)."""
 
     sandbox: Sandbox
     kind: str  # the fault's registered name (also salts its random choices)
-    start: datetime  # onset of the fault
-    end: datetime  # the sandbox's "now"
+    start: datetime  # onset of the fault (of the simulated span, when ongoing)
+    end: datetime  # the sandbox's "now" (the end of the simulated span, when ongoing)
     rows: int  # how many requests the window should hold
     seed: int
+    serving_version: str | None = None  # the champion that serves this traffic
+    ongoing: InjectedFault | None = None  # set while a persisting fault goes on
 
 
 # fn(params, window, ctx) -> the rows that replace the window (see the package docstring)
@@ -142,6 +179,16 @@ class InjectedFault:
             "seed": self.seed,
             "injected_at": self.injected_at.isoformat(),
         }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> InjectedFault:
+        """A ``faults.jsonl`` line read back."""
+        return cls(kind=str(raw["kind"]), params=dict(raw["params"]),
+                   onset=datetime.fromisoformat(raw["onset"]),
+                   end=datetime.fromisoformat(raw["end"]), rows=int(raw["rows"]),
+                   labels_rewritten=bool(raw["labels_rewritten"]),
+                   model_version=str(raw["model_version"]), seed=int(raw["seed"]),
+                   injected_at=datetime.fromisoformat(raw["injected_at"]))
 
 
 # -- params field types ----------------------------------------------------------------------
@@ -236,7 +283,8 @@ def decide_with_version_threshold(scored: pd.DataFrame, tags: Mapping[str, str])
 
 
 def rewrite_labels(sandbox: Sandbox, traffic: pd.DataFrame, onset: datetime) -> None:
-    """Labels of requests from onset on arrive from onset + delay on; only those are replaced."""
+    """Labels of requests from onset on arrive from onset + delay on; only those are replaced
+    (the ones not due yet become the sandbox's pending labels)."""
     cutoff = pd.Timestamp(onset + LABEL_DELAY)
     affected = [d for d in partition_days(sandbox.labels_dir) if d >= cutoff.date()]
     old = read_partitions(sandbox.labels_dir, affected)
@@ -245,6 +293,28 @@ def rewrite_labels(sandbox: Sandbox, traffic: pd.DataFrame, onset: datetime) -> 
     replace_partitions(
         sandbox.labels_dir, affected, pd.concat([keep, new], ignore_index=True), "label_ts"
     )
+    pending = pending_labels(sandbox)
+    write_pending_labels(sandbox, pd.concat(
+        [pending.loc[pending["label_ts"] < cutoff], labels_for(traffic, None)],
+        ignore_index=True))
+
+
+def pending_labels(sandbox: Sandbox) -> pd.DataFrame:
+    """Labels of logged requests that have not arrived by the sandbox's now (they arrive as
+    ``advance_sandbox`` moves it past their ``label_ts``); empty for a sandbox built before
+    they were kept."""
+    path = sandbox.pending_labels_path
+    if not path.is_file():
+        return pd.DataFrame({ID: pd.Series(dtype=str), TARGET: pd.Series(dtype="int64"),
+                             "label_ts": pd.Series(dtype="datetime64[us, UTC]")})
+    return pd.read_parquet(path)
+
+
+def write_pending_labels(sandbox: Sandbox, labels: pd.DataFrame,
+                         now: datetime | None = None) -> None:
+    """Keep the labels not due by ``now`` (default: the sandbox's now)."""
+    due_later = labels.loc[labels["label_ts"] > pd.Timestamp(now or sandbox.now)]
+    write_parquet(due_later.sort_values("label_ts", kind="stable"), sandbox.pending_labels_path)
 
 
 def replace_partitions(

@@ -72,12 +72,14 @@ class SkewFault(FaultParams, playbook="feature-skew", alert_names_playbook=False
 # -- data-drift ------------------------------------------------------------------------------
 
 
-class NoFault(DriftFault, root_cause="no-material-drift"):
-    """Healthy traffic: replaces the window with a fresh normal population (a drill control)."""
+class NoFault(DriftFault, root_cause="no-material-drift", heals=True):
+    """Healthy traffic: replaces the window with a fresh normal population (a drill control).
+    Injected after other faults it heals the sandbox: new traffic is healthy again."""
 
 
-class CovariateDrift(DriftFault, root_cause="population-shift"):
-    """The applicant population shifts (younger, more indebted renters, new region mix)."""
+class CovariateDrift(DriftFault, root_cause="population-shift", persists=True):
+    """The applicant population shifts (younger, more indebted renters, new region mix).
+    It persists: new traffic comes from the shifted population too."""
 
     strength: float = Field(
         default=1.0, gt=0.0, le=3.0, description="1.0 = clearly material drift."
@@ -87,11 +89,11 @@ class CovariateDrift(DriftFault, root_cause="population-shift"):
     )
 
 
-class UnitChange(DriftFault, root_cause="upstream-unit-change"):
+class UnitChange(DriftFault, root_cause="upstream-unit-change", persists=True):
     """Upstream changes a column's unit (income sent in thousands); nothing else changes.
 
     The rescaled column is logged as float, so an integer feature changes type too - as it
-    would when an upstream system changes its unit.
+    would when an upstream system changes its unit. It persists until upstream fixes it.
     """
 
     feature: NumericFeature = Field(

@@ -54,11 +54,11 @@ _FALLBACK_CATEGORICAL = ["employment_type"]
 
 
 class ConceptDrift(FaultParams, playbook="performance-decay", root_cause="concept-drift",
-                   alert_names_playbook=False):
+                   alert_names_playbook=False, persists=True):
     """What predicts default changes (a new product, a bureau re-scoring): debt load,
     loan-to-income and job type now drive it and the bureau score no longer does. The
     applicants and their features stay exactly as they were; only their outcomes (labels)
-    change."""
+    change. The new concept persists in new traffic."""
 
     strength: float = Field(1.0, gt=0, le=1, description="Share of applicants on the new concept.")
     regions: list[str] | None = Field(
@@ -66,10 +66,10 @@ class ConceptDrift(FaultParams, playbook="performance-decay", root_cause="concep
 
 
 class PrevalenceShift(FaultParams, playbook="threshold-miscalibration",
-                      root_cause="prevalence-shift", alert_names_playbook=False):
+                      root_cause="prevalence-shift", alert_names_playbook=False, persists=True):
     """A downturn: many more applicants default. Who defaults still looks the same
     (P(features | default) is unchanged), so ranking holds but the fixed threshold now
-    declines far more applicants than the business targets."""
+    declines far more applicants than the business targets. The downturn persists."""
 
     prevalence: float = Field(0.5, gt=0.02, lt=0.9, description="Default rate in the window.")
 
