@@ -259,8 +259,8 @@ def receiver(
     routes: Annotated[
         Path | None,
         typer.Option(
-            help="Routing rules YAML (default $MLPB_RECEIVER_ROUTES or <state dir>/routes.yaml; "
-            "example: deployments/routes.example.yaml)."
+            help="Routing rules YAML (default $MLPB_RECEIVER_ROUTES or <state dir>/routes.yaml, "
+            "else the built-in routing; example: deployments/routes.example.yaml)."
         ),
     ] = None,
     prefect_api_url: Annotated[
@@ -281,21 +281,27 @@ def receiver(
 ) -> None:
     """Receive Alertmanager / Grafana / JSON alerts and start playbook runs.
 
-    Needs MLPB_RECEIVER_TOKEN (bearer) or MLPB_RECEIVER_HMAC_SECRET. The deployments it starts
-    are served by `python -m deployments.serve`; `make serve` runs the whole stack."""
-    from deployments.receiver import ReceiverConfig, create_app
+    Needs MLPB_RECEIVER_TOKEN (bearer) or MLPB_RECEIVER_HMAC_SECRET. Without --routes (and no
+    <state dir>/routes.yaml) it uses the built-in routing: the alert's playbook label (else
+    triage) on $MLPB_HOME/profiles/<model>.yaml or the sandbox's profile. The deployments it
+    starts are served by `python -m deployments.serve`; `make serve` runs the whole stack."""
+    from rich.markup import escape
+
+    from deployments.receiver import ReceiverConfig, create_app, hide_password, uvicorn_config
 
     config = ReceiverConfig.from_env(home=home, routes=routes, prefect_api_url=prefect_api_url)
     config.dispatch = dispatch
     import uvicorn
 
+    prefect = hide_password(config.prefect_api_url or "") if dispatch else "(dispatch off)"
     err.print(
-        f"[dim]receiver on http://{host}:{port} · ledger {config.ledger_url} · "
-        f"Prefect {config.prefect_api_url if dispatch else '(dispatch off)'}[/]",
+        f"[dim]receiver on http://{host}:{port} · ledger {escape(config.safe_ledger_url)} · "
+        f"Prefect {escape(prefect)}[/]",
         highlight=False,
         soft_wrap=True,
     )
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning")
+    err.print(f"[dim]routing: {escape(config.routing)}[/]", highlight=False, soft_wrap=True)
+    uvicorn.Server(uvicorn_config(create_app(config), host=host, port=port)).run()
 
 
 @profile_app.command("init")

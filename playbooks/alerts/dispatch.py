@@ -3,7 +3,10 @@
 One background thread per receiver drains the queue, so capacity checks never race inside a
 process. A run is launched with the incident id as idempotency key: if the launcher's answer
 is lost and we launch again, the orchestrator returns the same run. While the orchestrator is
-unreachable, dispatches stay queued and are retried with exponential backoff.
+unreachable, dispatches stay queued and are retried with exponential backoff. Every
+``reconcile_every`` seconds the loop also checks runs that ended without closing their
+incident, sweeps orphans (an incident the receiver opened with no dispatch row: re-queued, or
+escalated when its profile is unknown) and forgets expired request signatures.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
+from playbooks.alerts.intake import deployment_name, run_parameters
 from playbooks.engine.transitions import Event, record_event
 from playbooks.ledger.alerts import AlertStore, Dispatch
 from playbooks.models.incident import utcnow
@@ -60,8 +64,10 @@ class Backoff:
 class DispatchLoop:
     def __init__(self, store: AlertStore, launcher: Launcher, *, max_per_model: int = 2,
                  backoff: Backoff | None = None, poll: float = 2.0,
-                 reconcile_every: float = 15.0) -> None:
+                 reconcile_every: float = 15.0,
+                 orphan_after: timedelta = timedelta(seconds=60)) -> None:
         self.store, self.launcher, self.max_per_model = store, launcher, max_per_model
+        self.orphan_after = orphan_after
         self.backoff = backoff or Backoff()
         self.poll, self.reconcile_every = poll, reconcile_every
         self.last_error: str | None = None
@@ -91,6 +97,8 @@ class DispatchLoop:
                 if self.reconcile_every and now - last_reconcile > self.reconcile_every:
                     last_reconcile = now
                     self.reconcile()
+                    self.sweep_orphans()
+                    self.store.prune_signatures(utcnow())
             except Exception as exc:  # the ledger may be down: keep looping, say why
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("dispatch loop: %s", self.last_error)
@@ -162,6 +170,29 @@ class DispatchLoop:
                          escalated_to=inc.owner)
         else:
             self.store.ledger.add_event(incident_id, "error", why)
+
+    def sweep_orphans(self) -> int:
+        """Incidents the receiver opened whose dispatch never committed (a crash between the
+        two commits of an older receiver; the current one writes both in one transaction):
+        re-queue each with the profile recorded on it, or escalate it when there is none.
+        Only incidents older than ``orphan_after``. Returns how many were handled."""
+        handled = 0
+        for inc in self.store.orphans(before=utcnow() - self.orphan_after):
+            if inc.profile_path:
+                if self.store.enqueue(inc.id, inc.model, deployment_name(inc.playbook),
+                                      run_parameters(inc, inc.profile_path)):
+                    self.store.ledger.add_event(
+                        inc.id, "requeued", "no run was queued for this incident (its "
+                        "receiver stopped between commits); queued now")
+                    handled += 1
+            else:
+                self._escalate(inc.id, "no run was queued for this incident and its profile "
+                                       "is unknown: pick the playbook and profile by hand")
+                handled += 1
+        if handled:
+            log.warning("dispatch loop: %d orphan incident(s) re-queued or escalated", handled)
+            self.wake()
+        return handled
 
     def reconcile(self) -> None:
         """Escalate incidents whose run ended badly without closing them (e.g. crashed)."""

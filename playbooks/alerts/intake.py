@@ -1,28 +1,47 @@
 """From parsed alerts to incidents and queued runs (no HTTP, no Prefect here).
 
-Per alert: route → dedup key → if an incident with that key is open, append the alert to its
-timeline; else open one (``Ledger.open_incident`` is idempotent per open key, so concurrent
-duplicates agree on one incident) and queue its run. ``resolved`` alerts are only recorded.
-The alert row is written last, before the caller answers 2xx: if anything fails first, the
-sender gets no 2xx and retries, and the retry meets the same open incident.
+Per request, in one ledger transaction (``AlertStore.transaction``): every alert is routed
+and keyed (``playbooks.alerts.dedup``); if the key's incident is open the alert joins it (a
+member, and its timeline: ``alert_added``, ``repeat``, ``alert_resolved``); else a new
+incident opens — ``open`` with its run queued, or, when nothing can route the alert (no route,
+no profile, unknown playbook), ``needs_triage`` and a notification. ``resolved`` alerts never
+start anything. Each alert is written under a savepoint: one that the ledger refuses (bad data
+the parser let through) is reported as not recorded while the others commit, exactly once.
+The caller answers 2xx only after the commit; a ledger outage raises and nothing is kept.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from playbooks.alerts.dedup import alert_dedup_key
-from playbooks.alerts.model import AlertStatus, ParsedAlert
-from playbooks.alerts.routing import RouteDecision, RoutingError, RoutingRules
-from playbooks.errors import MlpbError
-from playbooks.ledger.alerts import AlertStore, new_alert_id
-from playbooks.models.incident import Incident, TimelineEvent
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 
-__all__ = ["AlertIntake", "IntakeResult", "deployment_name"]
+from playbooks.alerts.auth import SignedRequest
+from playbooks.alerts.dedup import incident_key, member_key, unrouted_key
+from playbooks.alerts.limits import MAX_PROBLEMS, printable
+from playbooks.alerts.model import AlertStatus, ParsedAlert, capped_problems
+from playbooks.alerts.routing import RouteDecision, RoutingError, RoutingRules
+from playbooks.engine.transitions import Event, apply_event
+from playbooks.errors import MlpbError
+from playbooks.ledger.alerts import AlertStore, IntakeTx, new_alert_id
+from playbooks.ledger.store import LedgerError
+from playbooks.models.incident import Incident, IncidentStatus, TimelineEvent, utcnow
+from playbooks.notify import ConsoleNotifier, Notification, Notifier
+
+__all__ = ["AlertIntake", "IntakeResult", "NotRecorded", "Outcome", "RejectionSampler",
+           "Replayed", "deployment_name", "excerpt", "run_parameters"]
+
+log = logging.getLogger("mlpb.intake")
+EXCERPT = 8 * 1024  # how much of a rejected body a sampled rejection row keeps
+_GROUP_LISTED = 50  # member alerts listed on a new incident's trigger
 
 
 def deployment_name(playbook: str) -> str:
@@ -30,26 +49,131 @@ def deployment_name(playbook: str) -> str:
     return f"run-playbook/{playbook}"
 
 
+def run_parameters(inc: Incident, profile: str | Path) -> dict[str, Any]:
+    """The parameters the incident's run gets from its deployment."""
+    return {"playbook": inc.playbook, "profile": str(profile), "dry_run": inc.dry_run,
+            "drill": inc.drill, "trigger": inc.trigger, "dedup_key": inc.dedup_key}
+
+
+class Replayed(Exception):
+    """A signed request whose signature the ledger has already accepted."""
+
+
 @dataclass(frozen=True)
 class IntakeResult:
     alert_id: str
     status: str
-    dispatch_state: str  # queued | repeat | resolved | error
+    dispatch_state: str  # queued | dispatched | repeat | grouped | resolved | triage
     incident_id: str | None = None
     dedup_key: str | None = None
     error: str | None = None
+    index: int | None = None  # the alert's position in its notification
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
+@dataclass(frozen=True)
+class NotRecorded:
+    """An alert the ledger refused; the rest of its request was recorded."""
+
+    index: int
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"index": self.index, "error": self.error}
+
+
+@dataclass
+class Outcome:
+    results: list[IntakeResult]
+    not_recorded: list[NotRecorded] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    """What one alert will do, decided before the transaction (routing, files read)."""
+
+    alert: ParsedAlert
+    index: int
+    alert_id: str
+    key: str
+    trigger: dict[str, Any]
+    decision: RouteDecision | None = None
+    spec: Any = None
+    profile: Any = None
+    unrouted: str | None = None  # why nothing can run it
+    notes: list[str] = field(default_factory=list)
+
+
+def _is_poison(exc: BaseException) -> bool:
+    """The ledger refused this alert's data (retrying cannot help), as opposed to the ledger
+    being unreachable (the request fails as a whole and the sender retries)."""
+    if isinstance(exc, DataError | IntegrityError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return False
+    return isinstance(exc, StatementError | ValueError | TypeError | UnicodeError)
+
+
+class RejectionSampler:
+    """Rejections are counted by the caller's metrics; only a sample reaches the ledger: the
+    first per (source, status) and then at most one every ``every`` seconds, carrying how
+    many were not written since. 500 bad requests are a handful of rows, not 500."""
+
+    def __init__(self, store: AlertStore, every: float = 60.0) -> None:
+        self.store, self.every = store, every
+        self._last: dict[tuple[str, int], float] = {}
+        self._skipped: dict[tuple[str, int], int] = {}
+        self._lock = threading.Lock()
+
+    def reject(self, source: str, http_status: int, reason: str,
+               payload: dict[str, Any] | None = None) -> str | None:
+        """The sampled row's alert id, or None when this one was only counted."""
+        key, now = (source, http_status), time.monotonic()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.every:
+                self._skipped[key] = self._skipped.get(key, 0) + 1
+                return None
+            self._last[key] = now
+            skipped = self._skipped.pop(key, 0)
+        alert_id = new_alert_id()
+        try:
+            self.store.record(alert_id=alert_id, source=source, status="rejected",
+                              dispatch_state="none", http_status=http_status,
+                              error=printable(reason[:1000]),
+                              payload={**(payload or {}), "not_sampled_before": skipped}
+                              if payload or skipped else None)
+        except (SQLAlchemyError, LedgerError) as exc:  # the answer stays the 4xx it is
+            log.warning("could not sample a rejection: %s", exc)
+            return None
+        return alert_id
+
+
+def excerpt(body: bytes, problems: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """What a sampled rejection keeps of its body: size, the first 8 KiB, 20 problems."""
+    out: dict[str, Any] = {"size": len(body),
+                           "body": printable(body[:EXCERPT].decode("utf-8", errors="replace"))}
+    if problems is not None:
+        out["problems"] = capped_problems(problems)
+        if len(problems) > MAX_PROBLEMS:
+            out["more_problems"] = len(problems) - MAX_PROBLEMS
+    return out
+
+
 class AlertIntake:
     def __init__(self, store: AlertStore, rules: RoutingRules, *, home: Path,
-                 on_queued: Callable[[], None] | None = None) -> None:
+                 on_queued: Callable[[], None] | None = None,
+                 notifier: Notifier | None = None, sample_every: float = 60.0) -> None:
         self.store, self.rules, self.home = store, rules, home
         self.on_queued = on_queued or (lambda: None)
+        self.notifier = notifier or ConsoleNotifier()
+        self.sampler = RejectionSampler(store, sample_every)
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
         self._lock = threading.Lock()
+        self._signed = 0
 
     @property
     def ledger(self) -> Any:
@@ -57,9 +181,68 @@ class AlertIntake:
 
     def accept(self, alerts: list[ParsedAlert], *, http_status: int = 202,
                running_as: str | None = None) -> list[IntakeResult]:
-        """Record and route ``alerts``. ``running_as``: the caller runs new incidents itself
-        (a drill's in-process run) instead of queueing them for the dispatch loop."""
-        return [self._one(a, http_status, running_as) for a in alerts]
+        """Record and route ``alerts``, notify at once. ``running_as``: the caller runs new
+        incidents itself (a drill's in-process run) instead of queueing them."""
+        outcome = self.process(alerts, http_status=http_status, running_as=running_as)
+        self.send(outcome.notifications)
+        if outcome.not_recorded:
+            raise MlpbError("the ledger refused alert(s): " + "; ".join(
+                f"#{n.index}: {n.error}" for n in outcome.not_recorded))
+        return outcome.results
+
+    def process(self, alerts: list[ParsedAlert], indexes: list[int] | None = None, *,
+                signed: SignedRequest | None = None, http_status: int = 202,
+                running_as: str | None = None) -> Outcome:
+        """Everything one request writes, in one transaction; notifications are returned
+        for the caller to send after it answers. Replayed when ``signed`` was seen."""
+        plans = [self._plan(a, i) for a, i in zip(alerts, indexes or range(len(alerts)),
+                                                  strict=True)]
+        self._list_groups(plans)
+        # A fixed write order (by key) keeps two requests from locking rows crosswise.
+        order = sorted(range(len(plans)), key=lambda j: (plans[j].key, j))
+        done: dict[int, IntakeResult] = {}
+        outcome = Outcome([])
+        repeated: set[str] = set()
+        queued = False
+        with self.store.transaction() as tx:
+            if signed is not None:
+                if not tx.claim_signature(signed.signature,
+                                          datetime.fromtimestamp(signed.expires_at, UTC)):
+                    raise Replayed("this signed request was already accepted")
+                self._signed += 1
+                if self._signed % 256 == 1:
+                    tx.prune_signatures(utcnow())
+            for j in order:
+                try:
+                    with tx.savepoint():
+                        result, note, q = self._write(tx, plans[j], http_status, running_as,
+                                                      repeated)
+                except Exception as exc:
+                    if not _is_poison(exc):
+                        raise
+                    log.warning("alert %s not recorded: %s", plans[j].index, exc)
+                    outcome.not_recorded.append(NotRecorded(
+                        plans[j].index, f"the ledger refused it: {type(exc).__name__}"))
+                    continue
+                done[j] = result
+                queued |= q
+                if note is not None:
+                    outcome.notifications.append(note)
+        outcome.results = [done[j] for j in sorted(done)]
+        outcome.not_recorded.sort(key=lambda n: n.index)
+        if queued:
+            self.on_queued()
+        return outcome
+
+    def send(self, notes: list[Notification]) -> None:
+        for note in notes:
+            try:
+                self.notifier.send(note)
+            except Exception as exc:  # recorded on the incident; the alert is already kept
+                log.warning("notification for %s failed: %s", note.incident.id, exc)
+                with contextlib.suppress(SQLAlchemyError, LedgerError):
+                    self.ledger.add_event(note.incident.id, "notify_failed",
+                                          f"{type(exc).__name__}: {exc}")
 
     def run_parameters(self, incident_id: str) -> dict[str, Any]:
         """The parameters the deployment gets for this incident's run."""
@@ -68,92 +251,175 @@ class AlertIntake:
             raise KeyError(f"incident {incident_id} has no dispatch")
         return dict(d.parameters)
 
-    def reject(self, source: str, http_status: int, reason: str, payload: Any = None) -> str:
-        alert_id = new_alert_id()
-        self.store.record(alert_id=alert_id, source=source, status="rejected",
-                          dispatch_state="none", http_status=http_status, error=reason,
-                          payload=payload)
-        return alert_id
+    def reject(self, source: str, http_status: int, reason: str,
+               payload: dict[str, Any] | None = None) -> str | None:
+        return self.sampler.reject(source, http_status, reason, payload)
 
-    # -- one alert -------------------------------------------------------------------------
-    def _one(self, alert: ParsedAlert, http_status: int, running_as: str | None) -> IntakeResult:
-        from playbooks.loader import catalog_ids
+    # -- before the transaction ------------------------------------------------------------
+    def _plan(self, alert: ParsedAlert, index: int) -> _Plan:
+        from playbooks.loader import catalog_ids, load_profile, load_spec, resolve_spec_path
 
         alert_id = new_alert_id()
-        row: dict[str, Any] = {"alert_id": alert_id, "source": alert.source,
-                               "status": alert.status.value, "http_status": http_status,
-                               "model": alert.model, "payload": alert.raw}
+        trigger: dict[str, Any] = {
+            "source": alert.source, "alert_id": alert_id, "labels": alert.labels,
+            "annotations": alert.annotations, "fingerprint": alert.fingerprint,
+            "starts_at": alert.starts_at, "group_key": alert.group_key}
         try:
             decision = self.rules.route(alert, catalog=set(catalog_ids()), home=self.home)
         except RoutingError as exc:
-            return self._record(row, "error", error=str(exc))
-        key = alert_dedup_key(alert, decision.playbook)
-        row.update(dedup_key=key, playbook=decision.playbook, route=decision.route,
-                   error="; ".join(decision.notes) or None)
-        trigger = {"source": alert.source, "alert_id": alert_id, "route": decision.route,
-                   "labels": alert.labels, "annotations": alert.annotations,
-                   "fingerprint": alert.fingerprint, "starts_at": alert.starts_at}
-        existing = self.ledger.find_open(key)
-        if alert.status is AlertStatus.RESOLVED:
-            event = TimelineEvent(kind="alert_resolved", data={"trigger": trigger},
-                                  message=f"{alert.source} reports the alert resolved")
-            return self._record(row, "resolved", incident_id=existing and existing.id,
-                                event=event if existing else None)
-        if existing is not None:
-            row["model"] = existing.model  # the profile's name, whatever the labels say
-            result = self._record(row, "repeat", incident_id=existing.id, event=TimelineEvent(
-                kind="repeat", message="same alert while open", data={"trigger": trigger}))
-            # Re-queue an incident whose first request died between opening and queueing it.
-            if self.store.dispatch(existing.id) is None and self.store.enqueue(
-                    existing.id, existing.model, deployment_name(existing.playbook),
-                    self._parameters(decision, existing, trigger)):
-                self.on_queued()
-            return result
+            return _Plan(alert, index, alert_id, unrouted_key(alert), trigger,
+                         unrouted=str(exc))
+        trigger["route"] = decision.route
+        plan = _Plan(alert, index, alert_id, incident_key(alert, decision.playbook), trigger,
+                     decision, notes=list(decision.notes))
         try:
-            inc, created = self.ledger.open_incident(self._incident(decision, alert, trigger, key))
-        except MlpbError as exc:  # unknown playbook, bad profile: the alert says why
-            return self._record(row, "error", error=exc.message + (
-                f" (hint: {exc.hint})" if exc.hint else ""))
-        row["model"] = inc.model
-        if not created:  # a concurrent duplicate opened it; open_incident logged the repeat
-            return self._record(row, "repeat", incident_id=inc.id)
-        queue = (deployment_name(inc.playbook), self._parameters(decision, inc, trigger))
-        if running_as:  # the caller runs it now (drills): recorded as dispatched, never queued
-            self.store.enqueue(inc.id, inc.model, *queue, running_as=running_as)
-            return self._record(row, "dispatched", incident_id=inc.id)
-        result = self._record(row, "queued", incident_id=inc.id, queue=queue)
-        self.on_queued()
-        return result
-
-    def _record(self, row: dict[str, Any], state: str, *, incident_id: str | None = None,
-                error: str | None = None, event: TimelineEvent | None = None,
-                queue: tuple[str, dict[str, Any]] | None = None) -> IntakeResult:
-        if error:
-            row["error"] = f"{row['error']}; {error}" if row.get("error") else error
-        self.store.record(**row, dispatch_state=state, incident_id=incident_id, event=event,
-                          queue=queue)
-        return IntakeResult(row["alert_id"], row["status"], state, incident_id,
-                            row.get("dedup_key"), row.get("error"))
-
-    def _incident(self, decision: RouteDecision, alert: ParsedAlert, trigger: dict[str, Any],
-                  key: str) -> Incident:
-        """The same Incident the flow would open (same dedup key), so the flow adopts it."""
-        from playbooks.engine.lifecycle import new_incident
-        from playbooks.loader import load_profile, load_spec, resolve_spec_path
-
-        spec = self._cached("spec", resolve_spec_path(decision.playbook), load_spec)
-        profile = self._cached("profile", decision.profile, load_profile)
-        inc = new_incident(spec, profile, trigger=trigger, dry_run=decision.dry_run,
-                           drill=alert.drill, dedup_key=key, queued=True)
-        inc.timeline[-1].message = f"{spec.title}: {alert.source} alert received; run queued"
-        return inc
+            plan.spec = self._cached("spec", resolve_spec_path(decision.playbook), load_spec)
+            plan.profile = self._cached("profile", decision.profile, load_profile)
+        except MlpbError as exc:  # unknown playbook, missing or invalid profile
+            plan.key, plan.unrouted = unrouted_key(alert), exc.message + (
+                f" (hint: {exc.hint})" if exc.hint else "")
+        return plan
 
     @staticmethod
-    def _parameters(decision: RouteDecision, inc: Incident,
-                    trigger: dict[str, Any]) -> dict[str, Any]:
-        return {"playbook": inc.playbook, "profile": str(decision.profile),
-                "dry_run": inc.dry_run, "drill": inc.drill, "trigger": trigger,
-                "dedup_key": inc.dedup_key}
+    def _list_groups(plans: list[_Plan]) -> None:
+        """A new incident's trigger lists the alerts of its group in this notification."""
+        by_key: dict[str, list[dict[str, Any]]] = {}
+        for p in plans:
+            by_key.setdefault(p.key, []).append(
+                {"fingerprint": p.alert.fingerprint, "status": p.alert.status.value,
+                 "labels": p.alert.labels})
+        for p in plans:
+            group = by_key[p.key]
+            if p.alert.group_key and len(group) > 1:
+                p.trigger["alerts"] = group[:_GROUP_LISTED]
+
+    # -- inside the transaction ------------------------------------------------------------
+    def _write(self, tx: IntakeTx, plan: _Plan, http_status: int, running_as: str | None,
+               repeated: set[str]) -> tuple[IntakeResult, Notification | None, bool]:
+        alert = plan.alert
+        row: dict[str, Any] = {
+            "id": plan.alert_id, "source": alert.source, "status": alert.status.value,
+            "http_status": http_status, "model": alert.model, "payload": alert.raw,
+            "dedup_key": plan.key, "playbook": plan.decision and plan.decision.playbook,
+            "route": plan.decision and plan.decision.route,
+            "error": "; ".join([*plan.notes, *([plan.unrouted] if plan.unrouted else [])])
+            or None}
+        existing = tx.find_open(plan.key)
+        if existing is None and alert.status is AlertStatus.RESOLVED:
+            return self._row(tx, plan, row, "resolved"), None, False
+        note: Notification | None = None
+        queued = False
+        if existing is None:
+            inc = self._new_incident(plan)
+            inc, created = self._insert(tx, inc, plan.key)
+            if created:
+                tx.touch_member(inc.id, member_key(alert), fingerprint=alert.fingerprint,
+                                labels=alert.labels, status=alert.status.value,
+                                alert_id=plan.alert_id)
+                row.update(model=inc.model, incident_id=inc.id)
+                if plan.unrouted:
+                    return self._row(tx, plan, row, "triage"), self._triage_note(inc, plan), False
+                queue = (inc.id, inc.model, deployment_name(inc.playbook),
+                         run_parameters(inc, plan.decision.profile if plan.decision else ""))
+                if running_as:  # the caller runs it now (drills): dispatched, never queued
+                    tx.enqueue(*queue, running_as=running_as)
+                    return self._row(tx, plan, row, "dispatched"), None, False
+                tx.enqueue(*queue)
+                return self._row(tx, plan, row, "queued"), None, True
+            existing = inc  # a concurrent request opened it first
+        row.update(model=existing.model, incident_id=existing.id)
+        new = tx.touch_member(existing.id, member_key(alert), fingerprint=alert.fingerprint,
+                              labels=alert.labels, status=alert.status.value,
+                              alert_id=plan.alert_id)
+        data = {"trigger": plan.trigger}
+        name = alert.labels.get("alertname", "alert")
+        if alert.status is AlertStatus.RESOLVED:
+            state = "resolved"
+            tx.event(existing.id, TimelineEvent(
+                kind="alert_resolved", data=data,
+                message=f"{alert.source} reports {name} ({member_key(alert)}) resolved"))
+        elif new:
+            state = "grouped"
+            tx.event(existing.id, TimelineEvent(
+                kind="alert_added", data=data,
+                message=f"{name} ({member_key(alert)}) joined the alert group"))
+        else:
+            state = "repeat"
+            if existing.id not in repeated:  # one entry per request, however many alerts
+                repeated.add(existing.id)
+                tx.event(existing.id, TimelineEvent(kind="repeat", data=data,
+                                                    message="same alert while open"))
+        if (existing.status is IncidentStatus.OPEN and plan.decision is not None
+                and not tx.has_dispatch(existing.id)):
+            # Its first request died between commits (an older receiver): queue it now.
+            queued = tx.enqueue(existing.id, existing.model, deployment_name(existing.playbook),
+                                run_parameters(existing, existing.profile_path
+                                               or plan.decision.profile))
+        return self._row(tx, plan, row, state), note, queued
+
+    @staticmethod
+    def _insert(tx: IntakeTx, inc: Incident, key: str) -> tuple[Incident, bool]:
+        """Insert ``inc``, or return the open incident that holds ``key``; an id clash is
+        retried with a fresh id, at most three times."""
+        from playbooks.engine.lifecycle import new_incident_id
+
+        for _ in range(3):
+            if tx.insert_incident(inc):
+                return inc, True
+            other = tx.find_open(key)
+            if other is not None:
+                return other, False
+            inc = inc.model_copy(update={"id": new_incident_id()})
+        raise LedgerError(f"could not open an incident for {key!r}: its id kept clashing")
+
+    @staticmethod
+    def _row(tx: IntakeTx, plan: _Plan, row: dict[str, Any], state: str) -> IntakeResult:
+        tx.record_alert(**row, dispatch_state=state)
+        return IntakeResult(plan.alert_id, row["status"], state, row.get("incident_id"),
+                            plan.key, row.get("error"), plan.index)
+
+    def _new_incident(self, plan: _Plan) -> Incident:
+        """A routed alert's incident is the one the flow would open (same dedup key, so the
+        flow adopts it); an unroutable one's waits in needs_triage."""
+        from playbooks.engine.lifecycle import new_incident, new_incident_id
+        from playbooks.loader import load_spec, resolve_spec_path
+
+        alert = plan.alert
+        if not plan.unrouted:
+            assert plan.decision is not None
+            inc = new_incident(plan.spec, plan.profile, trigger=plan.trigger,
+                               dry_run=plan.decision.dry_run, drill=alert.drill,
+                               dedup_key=plan.key, queued=True)
+            inc.timeline[-1].message = (f"{plan.spec.title}: {alert.source} alert received; "
+                                        "run queued")
+            return inc.model_copy(update={"profile_path": str(plan.decision.profile)})
+        playbook = plan.decision.playbook if plan.decision else "triage"
+        try:
+            spec = self._cached("spec", resolve_spec_path(playbook), load_spec)
+        except MlpbError:
+            playbook = "triage"
+            spec = self._cached("spec", resolve_spec_path(playbook), load_spec)
+        now = utcnow()
+        inc = Incident(
+            id=new_incident_id(), playbook=playbook, playbook_version=spec.version,
+            playbook_hash=spec.hash, model=(alert.model or "unknown")[:256], drill=alert.drill,
+            trigger=plan.trigger, dedup_key=plan.key, detected_at=now, updated_at=now,
+            timeline=[TimelineEvent(at=now, kind="opened", data={"trigger": plan.trigger},
+                                    message=f"{alert.source} alert received; it cannot be "
+                                            "routed to a playbook run")])
+        return apply_event(inc, Event.UNROUTED, f"needs triage: {plan.unrouted}",
+                           data={"reason": plan.unrouted}, at=now)
+
+    @staticmethod
+    def _triage_note(inc: Incident, plan: _Plan) -> Notification:
+        labels = plan.alert.labels
+        return Notification(
+            "opened", inc, f"needs triage: an alert for '{inc.model}' could not be routed",
+            [f"why: {plan.unrouted}",
+             f"alert: {labels.get('alertname', '?')} from {plan.alert.source}",
+             "nothing runs until someone picks the playbook: `mlpb run <playbook> --profile "
+             "<file>` (or fix the routing / add the profile)"],
+            data={"reason": plan.unrouted})
 
     def _cached(self, kind: str, path: Path, load: Callable[[Path], Any]) -> Any:
         """Specs and profiles parsed once per file version (a storm re-reads nothing)."""
@@ -163,7 +429,8 @@ class AlertIntake:
             mtime = path.stat().st_mtime
         except OSError:
             raise SpecError(str(path), [("", "file not found")],
-                            hint="check the route's profile path") from None
+                            hint="add the model's profile there, or route the alert to an "
+                                 "existing one") from None
         with self._lock:
             hit = self._cache.get((kind, str(path)))
         if hit and hit[0] == mtime:

@@ -5,7 +5,10 @@ names the file and the field path. Routes are tried in order; matchers are ancho
 and full-match regex, as in Alertmanager); the first route whose matchers all hold wins, else
 ``default``. An alert's ``playbook`` label overrides the route's playbook when that playbook
 is in the catalog. ``profile`` may use ``{model}`` (the alert's model label) and ``{home}``
-(the state dir); relative paths are relative to the rules file.
+(the state dir); relative paths are relative to the rules file; a list of them means the first
+file that exists. ``RoutingRules.builtin()`` is what ``mlpb receiver`` uses without a rules
+file: the alert's ``playbook`` label (else triage) on ``{home}/profiles/{model}.yaml``, else the
+sandbox's profile of that model.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from playbooks.alerts.model import ParsedAlert
 from playbooks.errors import SpecError, validation_problems
 
-__all__ = ["Route", "RouteDecision", "RoutingError", "RoutingRules", "load_routing_rules"]
+__all__ = ["BUILTIN_PROFILES", "Route", "RouteDecision", "RoutingError", "RoutingRules",
+           "load_routing_rules"]
 
 _KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 _SAFE_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _PLACEHOLDERS = re.compile(r"\{([^{}]*)\}")
+BUILTIN_PROFILES = ("{home}/profiles/{model}.yaml", "{home}/sandbox/{model}/profile.yaml")
 
 
 class RoutingError(Exception):
@@ -39,7 +44,9 @@ class Route(BaseModel):
     match_re: dict[str, str] = Field(default_factory=dict,
                                      description="label: regex, anchored at both ends")
     playbook: str = Field(description="Catalog playbook id, kebab-case (checked per alert).")
-    profile: str = Field(min_length=1, description="Model profile YAML; may use {model}, {home}.")
+    profile: str | list[str] = Field(
+        min_length=1, description="Model profile YAML; may use {model}, {home}. A list: the "
+                                  "first file that exists.")
     dry_run: bool = Field(False, description="Diagnose and recommend only.")
 
     @field_validator("playbook")
@@ -61,10 +68,13 @@ class Route(BaseModel):
 
     @field_validator("profile")
     @classmethod
-    def _placeholders(cls, v: str) -> str:
-        bad = [p for p in _PLACEHOLDERS.findall(v) if p not in ("model", "home")]
-        if bad:
-            raise ValueError(f"unknown placeholder(s) {bad}; use {{model}} or {{home}}")
+    def _placeholders(cls, v: str | list[str]) -> str | list[str]:
+        for text in [v] if isinstance(v, str) else v:
+            if not text:
+                raise ValueError("an empty profile path")
+            bad = [p for p in _PLACEHOLDERS.findall(text) if p not in ("model", "home")]
+            if bad:
+                raise ValueError(f"unknown placeholder(s) {bad}; use {{model}} or {{home}}")
         return v
 
     def matches(self, labels: dict[str, str]) -> bool:
@@ -80,6 +90,13 @@ class RoutingRules(BaseModel):
     max_concurrent_runs_per_model: int = Field(
         2, ge=1, le=100, description="Storm control: further alerts queue on their incident.")
     base_dir: Path = Field(Path("."), exclude=True, description="Set by the loader.")
+
+    @classmethod
+    def builtin(cls) -> RoutingRules:
+        """No rules file: every alert goes to its ``playbook`` label's playbook (else triage)
+        on the profile named by its ``model`` label (see ``BUILTIN_PROFILES``)."""
+        return cls(default=Route(name="built-in", playbook="triage",
+                                 profile=list(BUILTIN_PROFILES)))
 
     def route(self, alert: ParsedAlert, *, catalog: set[str], home: Path) -> RouteDecision:
         chosen = next((r for r in self.routes if r.matches(alert.labels)), self.default)
@@ -102,14 +119,21 @@ class RoutingRules(BaseModel):
                              dry_run=chosen.dry_run, notes=notes)
 
     def _profile(self, route: Route, alert: ParsedAlert, home: Path) -> Path:
-        text = route.profile
+        """The route's profile path for this alert; of a list, the first that exists (else
+        the first: loading it then says which file is missing)."""
+        paths = [self._path(route, text, alert, home)
+                 for text in ([route.profile] if isinstance(route.profile, str)
+                              else route.profile)]
+        return next((p for p in paths if p.exists()), paths[0])
+
+    def _path(self, route: Route, text: str, alert: ParsedAlert, home: Path) -> Path:
         if "{model}" in text:
             model = alert.model
             if not model:
                 raise RoutingError(f"route '{route.name}' needs a 'model' label for its profile "
-                                   f"{route.profile!r}; add one to the alert rule")
+                                   f"{text!r}; add one to the alert rule")
             if not _SAFE_MODEL.match(model) or ".." in model:
-                raise RoutingError(f"model label {model!r} is not a safe file name")
+                raise RoutingError(f"model label {model[:140]!r} is not a safe file name")
             text = text.replace("{model}", model)
         text = text.replace("{home}", str(home))
         path = Path(text).expanduser()

@@ -1,25 +1,35 @@
-"""Alerts as received and the dispatch queue that turns new incidents into flow runs.
+"""Alerts as received, the members of each incident's alert group, the signatures seen
+recently, and the dispatch queue that turns new incidents into flow runs.
 
-Both tables sit on the ledger's shared ``metadata`` (so ``Ledger`` creates them) and beside the
+The tables sit on the ledger's shared ``metadata`` (so ``Ledger`` creates them) and beside the
 incidents they refer to. A dispatch row exists once per incident (primary key): that, plus the
 Prefect idempotency key (the incident id), is why an incident never starts two runs.
+
+``AlertStore.transaction`` is the receiver's one transaction per request (``IntakeTx``): on
+SQLite it takes the write lock first (``BEGIN IMMEDIATE``), so the look-up of an open incident
+and the insert that may follow are never interleaved with another writer; on PostgreSQL the
+inserts are ``ON CONFLICT DO NOTHING`` and a lost race reads the winner's row.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from playbooks.ledger.schema import TS, incident_ref, incidents, metadata, timeline
 from playbooks.ledger.store import Ledger
-from playbooks.models.incident import TimelineEvent, utcnow
+from playbooks.models.incident import Incident, TimelineEvent, utcnow
 
-__all__ = ["AlertRow", "AlertStore", "Dispatch", "alerts", "dispatches", "new_alert_id"]
+__all__ = ["AlertRow", "AlertStore", "Dispatch", "IntakeTx", "Member", "alerts", "dispatches",
+           "members", "new_alert_id", "signatures"]
 
 R = TypeVar("R")
 
@@ -59,6 +69,30 @@ dispatches = sa.Table(
 )
 
 
+members = sa.Table(
+    "mlpb_incident_alerts",
+    metadata,
+    incident_ref(primary_key=True),
+    # the alert's identity in its group: the sender's fingerprint, else a hash of its labels
+    sa.Column("member", sa.String(64), primary_key=True),
+    sa.Column("fingerprint", sa.String(256), nullable=True),
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # firing | resolved (the latest)
+    sa.Column("first_alert_id", sa.String(40), nullable=False),
+    sa.Column("last_alert_id", sa.String(40), nullable=False),
+    sa.Column("first_seen", TS, nullable=False),
+    sa.Column("last_seen", TS, nullable=False),
+    sa.Column("times", sa.Integer, nullable=False),
+)
+
+signatures = sa.Table(  # signed requests already accepted, until their timestamp window ends
+    "mlpb_request_signatures",
+    metadata,
+    sa.Column("signature", sa.String(64), primary_key=True),
+    sa.Column("expires_at", TS, nullable=False, index=True),
+)
+
+
 def new_alert_id() -> str:
     return f"ALR-{uuid.uuid4().hex[:16]}"
 
@@ -95,8 +129,101 @@ class Dispatch:
     updated_at: datetime
 
 
+@dataclass(frozen=True)
+class Member:
+    incident_id: str
+    member: str
+    fingerprint: str | None
+    labels: dict[str, str]
+    status: str
+    first_alert_id: str
+    last_alert_id: str
+    first_seen: datetime
+    last_seen: datetime
+    times: int
+
+
+def _dialect_insert(conn: sa.Connection, table: sa.Table) -> Any:
+    """``INSERT`` of the connection's dialect, so ``.on_conflict_do_nothing()`` is there."""
+    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    return dialect.insert(table)
+
+
+class IntakeTx:
+    """The writes of one receiver request, all in one transaction (see the module doc)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def _inserted(self, stmt: Any, key: sa.Column[Any]) -> bool:
+        """Run an INSERT as ``ON CONFLICT DO NOTHING``; True when it inserted the row.
+        (RETURNING tells, rowcount does not: psycopg reports -1 for it. SQLite >= 3.35.)"""
+        return self.conn.execute(stmt.on_conflict_do_nothing().returning(key)).first() is not None
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Undo only what the block wrote when it raises (one poison alert of a group)."""
+        with self.conn.begin_nested():
+            yield
+
+    def claim_signature(self, signature: str, expires_at: datetime) -> bool:
+        """Remember an accepted signature; False when it was seen before (a replay)."""
+        return self._inserted(_dialect_insert(self.conn, signatures).values(
+            signature=signature, expires_at=expires_at), signatures.c.signature)
+
+    def prune_signatures(self, now: datetime) -> None:
+        self.conn.execute(signatures.delete().where(signatures.c.expires_at < now))
+
+    def find_open(self, dedup_key: str) -> Incident | None:
+        r = self.conn.execute(sa.select(incidents.c.payload)
+                              .where(incidents.c.open_dedup_key == dedup_key)).first()
+        return Incident.model_validate(r[0]) if r else None
+
+    def insert_incident(self, inc: Incident) -> bool:
+        """Insert ``inc`` and its timeline; False (nothing written) when its dedup key is
+        already open or its id taken."""
+        if not self._inserted(_dialect_insert(self.conn, incidents).values(**Ledger._row(inc)),
+                              incidents.c.id):
+            return False
+        for ev in inc.timeline:
+            self.event(inc.id, ev)
+        return True
+
+    def event(self, incident_id: str, ev: TimelineEvent) -> None:
+        Ledger._event(self.conn, incident_id, ev)
+
+    def record_alert(self, **row: Any) -> None:
+        self.conn.execute(alerts.insert().values(received_at=utcnow(), **row))
+
+    def has_dispatch(self, incident_id: str) -> bool:
+        q = sa.select(dispatches.c.incident_id).where(dispatches.c.incident_id == incident_id)
+        return self.conn.execute(q).first() is not None
+
+    def enqueue(self, incident_id: str, model: str, deployment: str, parameters: dict[str, Any],
+                running_as: str | None = None) -> bool:
+        row = AlertStore._dispatch_row(incident_id, model, deployment, parameters, running_as)
+        return self._inserted(_dialect_insert(self.conn, dispatches).values(**row),
+                              dispatches.c.incident_id)
+
+    def touch_member(self, incident_id: str, member: str, *, fingerprint: str | None,
+                     labels: dict[str, str], status: str, alert_id: str) -> bool:
+        """Record the alert as a member of the incident's group; True when it is new."""
+        now = utcnow()
+        if self._inserted(_dialect_insert(self.conn, members).values(
+                incident_id=incident_id, member=member, fingerprint=fingerprint, labels=labels,
+                status=status, first_alert_id=alert_id, last_alert_id=alert_id, first_seen=now,
+                last_seen=now, times=1), members.c.member):
+            return True
+        self.conn.execute(members.update().where(members.c.incident_id == incident_id,
+                                                 members.c.member == member)
+                          .values(status=status, last_alert_id=alert_id, last_seen=now,
+                                  times=members.c.times + 1))
+        return False
+
+
 class AlertStore:
-    """Alert and dispatch rows; one short transaction per method, like ``Ledger``."""
+    """Alert and dispatch rows; one short transaction per method, like ``Ledger``, and the
+    receiver's request transaction (``transaction``)."""
 
     def __init__(self, ledger: Ledger | str) -> None:
         self.ledger = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
@@ -111,6 +238,51 @@ class AlertStore:
         with self.engine.connect() as conn:
             mode = conn.exec_driver_sql("PRAGMA journal_mode=WAL").scalar()
         return str(mode).lower() == "wal"
+
+    @contextmanager
+    def transaction(self) -> Iterator[IntakeTx]:
+        """One transaction for everything a request writes; rolled back when it raises."""
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                # Take the write lock now: a deferred transaction that reads first and then
+                # writes gets SQLITE_BUSY at once (no busy wait) when another writer was first.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield IntakeTx(conn)
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+
+    def ping(self) -> None:
+        """Raises when the ledger database cannot be reached."""
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def members(self, incident_id: str) -> list[Member]:
+        """The alerts of the incident's group, first seen first."""
+        q = (sa.select(members).where(members.c.incident_id == incident_id)
+             .order_by(members.c.first_seen, members.c.member))
+        return self._fetch(Member, q)
+
+    def orphans(self, before: datetime, limit: int = 100) -> list[Incident]:
+        """Incidents the receiver opened for a run (status ``open``, a receiver dedup key)
+        that have no dispatch row: a crash between two commits of an older receiver, or a
+        row removed by hand. Only those detected before ``before``."""
+        q = (sa.select(incidents.c.payload).select_from(incidents.outerjoin(
+                dispatches, dispatches.c.incident_id == incidents.c.id))
+             .where(incidents.c.status == "open", dispatches.c.incident_id.is_(None),
+                    incidents.c.detected_at < before,
+                    sa.or_(incidents.c.dedup_key.startswith("alert:"),
+                           incidents.c.dedup_key.startswith("group:")))
+             .order_by(incidents.c.detected_at).limit(limit))
+        with self.engine.connect() as conn:
+            return [Incident.model_validate(r[0]) for r in conn.execute(q)]
+
+    def prune_signatures(self, now: datetime) -> int:
+        with self.engine.begin() as conn:
+            return int(conn.execute(signatures.delete()
+                                    .where(signatures.c.expires_at < now)).rowcount or 0)
 
     # -- alerts ----------------------------------------------------------------------------
     def record(self, *, alert_id: str | None = None, source: str, status: str,

@@ -17,7 +17,8 @@ from typing import Any
 import uvicorn
 
 from bench.harness import free_port, running_server
-from playbooks.alerts import Credentials, RoutingRules, load_routing_rules
+from deployments.receiver import uvicorn_config
+from playbooks.alerts import Credentials, RoutingRules, load_routing_rules, sign
 
 TOKEN = "test-token-0123456789"
 SECRET = "test-hmac-secret"
@@ -60,8 +61,9 @@ def credentials() -> Credentials:
 
 def am_payload(status: str = "firing", *, fingerprint: str = "1a30ba71cca2921f",
                model: str = "credit-risk", alertname: str = "FeatureDrift",
-               **labels: str) -> dict[str, Any]:
-    """An Alertmanager v4 webhook body (the documented shape plus an unknown field)."""
+               group: str = '{}:{alertname="FeatureDrift"}', **labels: str) -> dict[str, Any]:
+    """An Alertmanager v4 webhook body (the documented shape plus an unknown field) for one
+    alert of the aggregation group ``group``."""
     alert = {"status": status, "labels": {"alertname": alertname, "model": model, **labels},
              "annotations": {"summary": f"PSI above 0.2 on {model}"},
              "startsAt": "2026-03-15T10:00:00.123456789Z", "endsAt": "0001-01-01T00:00:00Z",
@@ -69,7 +71,7 @@ def am_payload(status: str = "firing", *, fingerprint: str = "1a30ba71cca2921f",
     return {"receiver": "mlpb", "status": status, "alerts": [alert],
             "groupLabels": {"alertname": alertname}, "commonLabels": alert["labels"],
             "commonAnnotations": alert["annotations"], "externalURL": "http://am:9093",
-            "version": "4", "groupKey": '{}:{alertname="FeatureDrift"}', "truncatedAlerts": 0,
+            "version": "4", "groupKey": group, "truncatedAlerts": 0,
             "someFutureField": {"ignored": True}}
 
 
@@ -77,15 +79,24 @@ def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKEN}"}
 
 
+def signed(payload: dict[str, Any] | bytes, *, at: float | None = None,
+           secret: str = SECRET) -> tuple[bytes, dict[str, str]]:
+    """The body and the X-MLPB-Timestamp / X-MLPB-Signature headers for it."""
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    ts = str(int(time.time() if at is None else at))
+    return data, {"X-MLPB-Timestamp": ts, "X-MLPB-Signature": sign(secret, data, ts),
+                  "Content-Type": "application/json"}
+
+
 class ReceiverServer:
-    """uvicorn serving ``app`` on a free loopback port, in a thread (lifespan included)."""
+    """The receiver app served on a free loopback port, in a thread (lifespan included), with
+    the uvicorn settings ``mlpb receiver`` uses (read timeouts, concurrency cap)."""
 
     def __init__(self, app: Any) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on",
-                                                    backlog=4096))
+        self.server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=self.port,
+                                                    lifespan="on", backlog=4096))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> ReceiverServer:

@@ -16,8 +16,9 @@ import pytest
 from deployments.dispatcher import PrefectLauncher
 from deployments.receiver import ReceiverConfig, create_app
 from playbooks.alerts import Backoff
+from playbooks.engine.transitions import Event, record_event
 from playbooks.ledger import AlertStore, DrillStore, Ledger
-from playbooks.models.incident import IncidentStatus
+from playbooks.models.incident import IncidentStatus, utcnow
 from tests.integration._receiver_support import (
     ReceiverServer,
     TcpForwarder,
@@ -116,8 +117,10 @@ def test_storm_control_queues_runs_beyond_the_model_limit(tmp_path: Path,
     app = _app(tmp_path, f"sqlite:///{tmp_path / 'l.db'}", prefect_api)
     store: AlertStore = app.state.store
     with ReceiverServer(app) as srv, httpx.Client(base_url=srv.url) as client:
-        ids = [client.post("/alerts/alertmanager", json=am_payload(fingerprint=f"fp{i}"),
-                           headers=auth()).json()["alerts"][0]["incident_id"] for i in range(3)]
+        ids = [client.post("/alerts/alertmanager", headers=auth(), json=am_payload(
+                   fingerprint=f"fp{i}", group=f'{{}}:{{fp="{i}"}}'),  # three groups
+               ).json()["alerts"][0]["incident_id"] for i in range(3)]
+        assert len(set(ids)) == 3
         _wait(lambda: len(store.dispatches(state="dispatched")) == 2)
         time.sleep(0.5)
         (queued,) = store.dispatches(state="queued")
@@ -125,9 +128,7 @@ def test_storm_control_queues_runs_beyond_the_model_limit(tmp_path: Path,
         assert "queued" in [e.kind for e in store.ledger.get(ids[2]).timeline]
         assert len(_runs(prefect_api, set(ids))) == 2
         # one run's incident closes: the queued one gets its turn
-        first = store.ledger.get(ids[0])
-        first.status = IncidentStatus.RESOLVED
-        store.ledger.save(first)
+        record_event(store.ledger, store.ledger.get(ids[0]), Event.ESCALATED, "done by hand")
         _wait(lambda: store.dispatch(ids[2]).state == "dispatched")  # type: ignore[union-attr]
     assert len(_runs(prefect_api, set(ids))) == 3
 
@@ -148,7 +149,8 @@ def test_prefect_down_keeps_the_alert_and_dispatches_it_once_when_back(
         _wait(lambda: store.dispatch(inc_id).attempts >= 3)  # type: ignore[union-attr]
         d = store.dispatch(inc_id)
         assert d is not None and d.state == "queued" and "unreachable" in (d.note or "")
-        assert client.get("/healthz").json()["dispatch"]["last_error"]
+        assert client.get("/healthz", headers=auth()).json()["dispatch"]["last_error"]
+        assert client.get("/healthz").json() == {"status": "ok", "ledger": "reachable"}
         assert "dispatch_retry" in [e.kind for e in store.ledger.get(inc_id).timeline]
         outage.on()
         try:
@@ -185,6 +187,39 @@ def test_a_run_that_ends_without_closing_its_incident_escalates_it(
         again = client.post("/alerts/alertmanager", json=am_payload(fingerprint="cancel1"),
                             headers=auth()).json()["alerts"][0]
         assert again["dispatch_state"] == "queued" and again["incident_id"] != first
+
+
+def test_orphan_incidents_are_requeued_or_escalated_by_the_dispatch_loop(
+        tmp_path: Path, prefect_api: str) -> None:
+    """An incident committed without its dispatch row (an older receiver killed between two
+    commits) is found by the loop's sweep: re-queued and started when its profile is known,
+    escalated when it is not. Nothing waits for a sender's retry."""
+    from datetime import timedelta
+
+    from playbooks.engine.lifecycle import new_incident
+    from playbooks.loader import load_profile, load_spec, resolve_spec_path
+
+    app = _app(tmp_path, f"sqlite:///{tmp_path / 'l.db'}", prefect_api, reconcile_every=0.3)
+    store: AlertStore = app.state.store
+    profile_path = tmp_path / "profiles" / "credit-risk.yaml"
+    spec, profile = load_spec(resolve_spec_path("data-drift")), load_profile(profile_path)
+    old = utcnow() - timedelta(minutes=5)
+    orphans = []
+    for key, path in (("group:data-drift:credit-risk:orphan1", str(profile_path)),
+                      ("alert:data-drift:credit-risk:orphan2", None)):
+        inc = new_incident(spec, profile, trigger={"source": "alertmanager"}, dry_run=False,
+                           drill=False, dedup_key=key, queued=True, now=old)
+        orphans.append(store.ledger.open_incident(
+            inc.model_copy(update={"profile_path": path}))[0].id)
+    requeued, lost = orphans
+    with ReceiverServer(app):
+        _wait(lambda: (d := store.dispatch(requeued)) is not None and d.state == "dispatched")
+        _wait(lambda: store.ledger.get(lost).status is IncidentStatus.ESCALATED)
+    (run,) = _runs(prefect_api, {requeued})
+    assert run.parameters["profile"] == str(profile_path)
+    assert "requeued" in [e.kind for e in store.ledger.get(requeued).timeline]
+    assert any("profile is unknown" in e.message for e in store.ledger.get(lost).timeline)
+    assert store.dispatch(lost) is None
 
 
 def test_game_day_drill_goes_through_the_alert_path_and_is_scored(
