@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeVar
 import typer
 
 from cli.output import err, incident_summary, incidents_table, out, print_json
+from cli.sandbox import sandbox_app
 from playbooks.config import load_settings
 from playbooks.errors import MlpbError
 
@@ -33,6 +34,7 @@ notify_app = typer.Typer(no_args_is_help=True, help="Slack: outbox backlog, remi
 app.add_typer(notify_app, name="notify")
 playbook_app = typer.Typer(no_args_is_help=True, help="Writing playbooks.")
 app.add_typer(playbook_app, name="playbook")
+app.add_typer(sandbox_app, name="sandbox")
 
 F = TypeVar("F", bound=Callable[..., Any])
 _state = {"debug": False}
