@@ -125,9 +125,11 @@ class ReceiverConfig:
                               hint="pass --routes FILE; start from deployments/routes.example.yaml")
         else:
             rules = RoutingRules.builtin()
-            routing = ("built-in routing (no --routes, no " f"{path}): the alert's playbook "
-                       "label (else triage) on " + " or ".join(BUILTIN_PROFILES)
-                       + "; an alert without a profile waits in needs_triage")
+            profiles = " or ".join(p.replace("{home}", str(settings.home))
+                                   for p in BUILTIN_PROFILES)
+            routing = (f"built-in routing (no --routes, no {path}): the alert's playbook label "
+                       f"(else triage) on {profiles}; an alert without a profile waits in "
+                       "needs_triage")
         from tasks.prefect_context import prefect_runtime  # Slack when configured, else console
 
         return cls(ledger_url=settings.ledger_url, home=settings.home, rules=rules,
