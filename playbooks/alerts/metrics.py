@@ -59,6 +59,11 @@ class ReceiverMetrics:
         with self._lock:
             return sum(v for k, v in self._counters.get(name, {}).items() if want <= set(k))
 
+    def series(self, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+        """Every series of counter ``name``: sorted label pairs → value."""
+        with self._lock:
+            return dict(self._counters.get(name, {}))
+
     def observe(self, seconds: float, **labels: str) -> None:
         key = tuple(sorted(labels.items()))
         with self._lock:
