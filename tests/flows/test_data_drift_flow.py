@@ -176,3 +176,55 @@ def test_no_retraining_on_data_that_failed_quality_checks(home: Path) -> None:
     assert not rem["applied"] and "failed" in rem["error"] and "quality check" in rem["error"]
     assert _champion(sb) == "1"
     assert len(MlflowModelStore(sb.tracking_uri).list_versions(sb.model_name)) == 1
+
+
+def _follow(home: Path, incident_id: str, *, max_days: int = 8) -> Any:
+    """Advance the sandbox a day at a time with a controller pass after each, until the
+    incident leaves monitoring (no sleeping: the sandbox moves the engine clock)."""
+    from playbooks.engine.monitor import advance_all
+    from playbooks.engine.runtime import Runtime
+    from playbooks.sandbox import advance_sandbox
+
+    led = Ledger(load_settings(home).ledger_url)
+    for _ in range(max_days):
+        advance_sandbox(home, 1)
+        advance_all(Runtime.from_env(str(home), quiet=True))
+        inc = led.get(incident_id)
+        if inc.status.value != "monitoring":
+            return inc
+    return led.get(incident_id)
+
+
+def test_retrain_resolves_only_after_three_passing_live_windows(home: Path) -> None:
+    sb = bootstrap_sandbox(home, seed=3, **SMALL)  # sandbox clock = the engine's clock
+    inject_fault(sb, CovariateDrift(strength=1.0), days=7, seed=5)
+    res = _run(sb, home)
+    assert res["status"] == "monitoring"
+    inc = _follow(home, res["id"])
+    assert inc.status.value == "resolved", [w.reason for w in inc.monitoring.windows]
+    windows = inc.monitoring.windows
+    assert [w.verdict for w in windows] == ["pass", "pass", "pass"]
+    assert all(w.rows >= 200 and "roc_auc" in w.metrics for w in windows)  # labels arrived
+    assert windows[0].start == inc.monitoring.started_at
+    assert _champion(sb) == "2"
+    # MTTR runs to the verified close, in sandbox time: days, not the seconds of a script.
+    assert inc.mttr_seconds is not None and inc.mttr_seconds >= 3 * 86400
+    assert inc.resolved_at >= windows[-1].end
+    text = Path(inc.postmortem_path).read_text(encoding="utf-8")
+    assert "## Live monitoring" in text and "3/3 passed" in text
+
+
+def test_a_population_that_keeps_moving_is_reverted_and_escalated_live(home: Path) -> None:
+    sb = bootstrap_sandbox(home, seed=3, **SMALL)
+    inject_fault(sb, make_fault("shift-keeps-moving"), days=7, seed=5)
+    res = _run(sb, home)
+    assert res["status"] == "monitoring"  # the holdout said yes
+    assert _champion(sb) == "2"
+    inc = _follow(home, res["id"])
+    assert inc.status.value == "escalated", [w.reason for w in inc.monitoring.windows]
+    assert inc.monitoring.windows[-1].verdict == "fail"
+    assert _champion(sb) == "1"  # the live failure moved the alias back
+    kinds = [e.kind for e in inc.timeline]
+    assert kinds.index("window") < kinds.index("reverted") < kinds.index("escalated")
+    (entry,) = Ledger(load_settings(home).ledger_url).journal(incident_id=res["id"])
+    assert entry.phase == "reverted" and entry.closed
