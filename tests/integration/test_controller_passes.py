@@ -112,3 +112,37 @@ def test_a_failing_window_reverts_the_change_and_escalates(sandbox, tmp_path: Pa
     assert kinds.index("window") < kinds.index("reverted") < kinds.index("escalated")
     assert "watch" not in {a for v in store.list_versions(name) for a in v.aliases}
     assert rt.ledger.journal(incident_id=inc.id)[0].phase == "reverted"
+
+
+def test_recovery_waits_for_a_live_holders_lease(sandbox, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change in progress under another worker's lease is never taken for a dead run;
+    once that lease has expired (the worker died), recovery reverts it."""
+    from playbooks.engine.lifecycle import recover_unfinished
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("MLPB_HOME", str(home))
+    rt = Runtime.from_env(str(home), quiet=True)
+    prof = load_profile(sandbox.profile_path)
+    store = MlflowModelStore(sandbox.tracking_uri)
+    inc = Incident(id="INC-lease", playbook="bad-release", playbook_version="1.0.0",
+                   playbook_hash="h", model=prof.name, dedup_key="lease",
+                   status=IncidentStatus.REMEDIATING, profile_path=str(sandbox.profile_path))
+    rt.ledger.open_incident(inc)
+    seq = rt.ledger.journal_intent(inc.id, prof.name, "rollback", "rollback-model", {})
+    change = store.set_alias(sandbox.model_name, "held", "1", incident_id=inc.id)
+    rt.ledger.journal_update(seq, "applied", {"alias_change": change.to_dict(),
+                                              "target_version": "1", "previous_version": None})
+    worker = "other-host:4242:abcd"
+    assert rt.ledger.leases.try_acquire(prof.name, worker, "rollback for INC-lease")
+
+    assert recover_unfinished(rt, prof) == []  # its holder is alive: hands off
+    assert len(rt.ledger.journal(unfinished=True)) == 1
+    assert "held" in {a for v in store.list_versions(sandbox.model_name) for a in v.aliases}
+
+    # The worker dies: it stops renewing and its lease runs out.
+    assert rt.ledger.leases.renew(prof.name, worker, ttl=timedelta(seconds=-1))
+    assert recover_unfinished(rt, prof) == ["INC-lease"]
+    assert "held" not in {a for v in store.list_versions(sandbox.model_name) for a in v.aliases}
+    assert rt.ledger.journal(unfinished=True) == []
+    assert rt.ledger.get(inc.id).status is IncidentStatus.ESCALATED
