@@ -97,26 +97,29 @@ deployments:
     parameters: {{playbook: {pid}}}
     work_pool: *pool
 """ for pid in catalog_ids()]
-    items.append(f"""\
-  - name: weekly
-    entrypoint: flows/game_day.py:game_day
-    description: "Game-day drill: inject a sandbox fault, alert, run, score."
-    tags: [mlpb, drill]
-    schedules:
-      - cron: "{DEFAULT_GAMEDAY_CRON}"   # MLPB_GAMEDAY_CRON in deployments/serve.py
-        timezone: UTC
-    work_pool: *pool
-""")
-    items.append(f"""\
-  - name: controller
-    entrypoint: flows/controller.py:advance_incidents
-    description: "Incident controller: measure due monitoring windows, act on what waits."
-    tags: [mlpb, controller]
-    schedules:
-      - interval: {DEFAULT_CONTROLLER_INTERVAL}   # MLPB_CONTROLLER_INTERVAL in deployments/serve.py
-    work_pool: *pool
-""")
+    items.append(_scheduled(
+        "weekly", "flows/game_day.py:game_day",
+        "Game-day drill: inject a sandbox fault, alert, run, score.", "drill",
+        f'cron: "{DEFAULT_GAMEDAY_CRON}"   # MLPB_GAMEDAY_CRON in deployments/serve.py\n'
+        "        timezone: UTC"))
+    items.append(_scheduled(
+        "controller", "flows/controller.py:advance_incidents",
+        "Incident controller: measure due monitoring windows, act on what waits.", "controller",
+        f"interval: {DEFAULT_CONTROLLER_INTERVAL}   # MLPB_CONTROLLER_INTERVAL in "
+        "deployments/serve.py"))
     return head + "\n".join(items)
+
+
+def _scheduled(name: str, entrypoint: str, description: str, tag: str, schedule: str) -> str:
+    return f"""\
+  - name: {name}
+    entrypoint: {entrypoint}
+    description: "{description}"
+    tags: [mlpb, {tag}]
+    schedules:
+      - {schedule}
+    work_pool: *pool
+"""
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -143,16 +143,9 @@ def apply_event(
     return inc.model_copy(update=fields)
 
 
-def record_event(
-    ledger: Ledger,
-    inc: Incident,
-    event: Event,
-    message: str,
-    *,
-    data: Mapping[str, Any] | None = None,
-    at: datetime | None = None,
-    **updates: Any,
-) -> Incident:
-    """``apply_event``, then persist the incident with its new timeline entry atomically."""
-    new = apply_event(inc, event, message, data=data, at=at, **updates)
+def record_event(ledger: Ledger, inc: Incident, event: Event, message: str,
+                 **options: Any) -> Incident:
+    """``apply_event`` (same keywords: data, at, updates), then persist the incident with its
+    new timeline entry atomically."""
+    new = apply_event(inc, event, message, **options)
     return ledger.save(new, event=new.timeline[-1])
