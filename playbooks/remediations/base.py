@@ -47,6 +47,12 @@ class Remediation(Protocol[P_contra]):
     """plan() previews, apply() changes and returns a JSON-able Change holding the prior
     state, revert(change) restores it. apply() must be safe to revert at any point.
 
+    The plan is journalled before apply() acts, so it must name everything undoing needs
+    (the prior alias target, the prior tag values, each file's source and destination):
+    when apply() dies half-way there is no Change, and recover(plan) works from the plan
+    alone. Each step boundary of apply() calls ``playbooks.crashpoints.crash_point`` so the
+    crash-matrix tests can kill it there.
+
     Implementations subclass ``Remediation[TheirParams]`` so their methods are checked
     against the params model declared once, in the ``@remediation`` decorator."""
 
@@ -56,6 +62,16 @@ class Remediation(Protocol[P_contra]):
               plan: dict[str, Any]) -> dict[str, Any]: ...
 
     def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None: ...
+
+    def recover(self, ctx: RevertContext, plan: dict[str, Any]) -> str:
+        """Undo whatever part of ``plan`` a run that died inside apply() got done.
+
+        There is no Change: look at the world (the alias, the tags, the files, the marks),
+        undo exactly what carries this incident's mark or the plan's new values, and leave
+        anything someone else changed since. Idempotent. Returns a one-line account of what
+        was found and done, for the incident's timeline. Raises only when the world cannot
+        be inspected (the registry is down...), so recovery is retried later."""
+        raise NotImplementedError(f"{type(self).__name__} has no recover()")
 
     def verify(self, ctx: RemediationContext, params: P_contra,
                change: dict[str, Any]) -> dict[str, float]:

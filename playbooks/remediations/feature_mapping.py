@@ -5,7 +5,8 @@ the contract explicit and auditable where serving reads its model: tags on the v
 the alias, ``mlpb.feature_mapping`` (JSON: ``columns`` {model feature: logged column},
 ``transforms`` {feature: transform that restores it}) and ``mlpb.required_feature_version``.
 Verify re-applies the mapping to the current window and measures drift against the reference.
-Revert restores the tags' previous values (or clears them).
+Revert restores the tags' previous values (or clears them); recovery after a run died inside
+apply restores those that carry the plan's new values.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Any
 
 from pydantic import Field
 
+from playbooks.crashpoints import crash_point
 from playbooks.engine.plugins import remediation
 from playbooks.evidence.skew import INVERSE, VERSION_TAG, apply_mapping
 from playbooks.models.common import StrictParams
+from playbooks.modelstore import ModelStore
 from playbooks.remediations.base import (
     NotApplicable,
     Remediation,
@@ -86,8 +89,10 @@ class RestoreFeatureMapping(Remediation[RestoreMappingParams]):
     def apply(self, ctx: RemediationContext, params: RestoreMappingParams,
               plan: dict[str, Any]) -> dict[str, Any]:
         store, _, _ = require_model(ctx, "tag with the mapping")
-        for key, value in plan["tags"].items():
+        for i, (key, value) in enumerate(plan["tags"].items()):
+            crash_point(f"restore-feature-mapping:before-tag-{i}")
             store.tag_version(plan["model"], plan["version"], key, value)
+        crash_point("restore-feature-mapping:after-tags")
         return {k: plan[k] for k in ("model", "version", "mapping", "tags", "previous")}
 
     def verify(self, ctx: RemediationContext, params: RestoreMappingParams,
@@ -104,11 +109,34 @@ class RestoreFeatureMapping(Remediation[RestoreMappingParams]):
 
     def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
         store, _, _ = require_model(ctx, "tag with the mapping")
-        delete = getattr(store, "delete_version_tag", None)
         for key, old in change["previous"].items():
-            if old is not None:
-                store.tag_version(change["model"], change["version"], key, old)
-            elif callable(delete):
-                delete(change["model"], change["version"], key)
-            else:  # the registry cannot delete tags: an empty value means "not set"
-                store.tag_version(change["model"], change["version"], key, "")
+            _restore(store, change["model"], change["version"], key, old)
+
+    def recover(self, ctx: RevertContext, plan: dict[str, Any]) -> str:
+        """Restore each tag that carries the plan's new value; leave the others."""
+        store, _, _ = require_model(ctx, "tag with the mapping")
+        name, version = plan["model"], plan["version"]
+        tags = store.get_version(name, version).tags
+        restored, unset, foreign = [], [], []
+        for key, new in plan["tags"].items():
+            old, now = plan["previous"].get(key), tags.get(key)
+            if now == new and now != old:
+                _restore(store, name, version, key, old)
+                restored.append(key)
+            elif now == old or (old is None and now == ""):
+                unset.append(key)
+            else:
+                foreign.append(f"{key}={now!r}")
+        parts = [f"restored {', '.join(restored)}" if restored else "",
+                 f"{', '.join(unset)} as before" if unset else "",
+                 f"left {', '.join(foreign)} (changed by someone else since)" if foreign else ""]
+        return f"{name} v{version} mapping tags: " + "; ".join(p for p in parts if p)
+
+
+def _restore(store: ModelStore, name: str, version: str, key: str, old: str | None) -> None:
+    if old is not None:
+        store.tag_version(name, version, key, old)
+    elif callable(delete := getattr(store, "delete_version_tag", None)):
+        delete(name, version, key)
+    else:  # the registry cannot delete tags: an empty value means "not set"
+        store.tag_version(name, version, key, "")

@@ -19,11 +19,13 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from playbooks.crashpoints import crash_point
 from playbooks.engine.plugins import remediation
 from playbooks.errors import MlpbError
 from playbooks.evidence.frames import ok_rows, version_threshold
 from playbooks.models.common import Duration, StrictParams
 from playbooks.models.profile import ServiceLevels
+from playbooks.modelstore import ModelStore
 from playbooks.remediations.base import (
     NotApplicable,
     Remediation,
@@ -174,7 +176,9 @@ class RecalibrateThreshold(Remediation[RecalibrateParams]):
     def apply(self, ctx: RemediationContext, params: RecalibrateParams,
               plan: dict[str, Any]) -> dict[str, Any]:
         store, name, _ = require_model(ctx, "recalibrate")
+        crash_point("recalibrate-threshold:before-tag")
         store.tag_version(name, plan["version"], plan["tag"], str(plan["new_threshold"]))
+        crash_point("recalibrate-threshold:after-tag")
         return {"model": name, "version": plan["version"], "tag": plan["tag"],
                 "previous": plan["previous_tag"], "new": str(plan["new_threshold"]),
                 "previous_threshold": plan["current_threshold"], "windows": plan["windows"],
@@ -212,10 +216,33 @@ class RecalibrateThreshold(Remediation[RecalibrateParams]):
                 f"tag {change['tag']} of {name} v{change['version']} is now {now!r}, not "
                 f"{change['new']!r} as set by incident {change.get('incident_id')}",
                 hint="someone changed it since; check with the model owners before reverting")
-        if change["previous"] is not None:
-            store.tag_version(name, change["version"], change["tag"], change["previous"])
-        elif callable(delete := getattr(store, "delete_version_tag", None)):
-            delete(name, change["version"], change["tag"])
-        else:  # registry cannot delete tags: write the value consumers fell back to before
-            store.tag_version(name, change["version"], change["tag"],
-                                 str(change["previous_threshold"]))
+        _restore_tag(store, name, change["version"], change["tag"], change["previous"],
+                     change["previous_threshold"])
+
+    def recover(self, ctx: RevertContext, plan: dict[str, Any]) -> str:
+        """Restore the prior tag value if the tag carries the plan's new threshold."""
+        store, name, _ = require_model(ctx, "recalibrate")
+        version, tag, prior = plan["version"], plan["tag"], plan["previous_tag"]
+        new = str(plan["new_threshold"])
+        now = store.get_version(name, version).tags.get(tag)
+        where = f"tag {tag} of {name} v{version}"
+        if now == prior:
+            return f"{where} is {prior!r}, as before: nothing to undo"
+        if prior is None and now == str(plan["current_threshold"]) and now != new:
+            return f"{where} is {now!r}, the value it fell back to: already restored"
+        if now != new:
+            return (f"{where} is {now!r}, neither the prior {prior!r} nor this incident's "
+                    f"{new!r}: left as is (someone changed it since)")
+        _restore_tag(store, name, version, tag, prior, plan["current_threshold"])
+        return f"{where} had been set to {new!r}: restored to {prior!r}"
+
+
+def _restore_tag(store: ModelStore, name: str, version: str, tag: str, previous: str | None,
+                 fallback: float) -> None:
+    """Write the tag's prior value back, or remove it when it had none."""
+    if previous is not None:
+        store.tag_version(name, version, tag, previous)
+    elif callable(delete := getattr(store, "delete_version_tag", None)):
+        delete(name, version, tag)
+    else:  # registry cannot delete tags: write the value consumers fell back to before
+        store.tag_version(name, version, tag, str(fallback))

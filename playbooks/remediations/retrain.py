@@ -2,7 +2,9 @@
 
 The most recent ``holdout`` of labelled data is kept out of training: verification measures
 the acceptance criteria there (fresh data neither model was trained on). Revert moves the
-alias back to the version it pointed at before.
+alias back to the version it pointed at before. The new version is registered already tagged
+with the incident (``mlpb.incident_id``), so a run that died after promoting it is recovered
+from the plan alone: the alias goes back if it points at a version this incident registered.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Any
 import pandas as pd
 from pydantic import Field
 
+from playbooks.crashpoints import crash_point
 from playbooks.engine.plugins import remediation
 from playbooks.models.common import Duration, StrictParams
-from playbooks.modelstore import AliasChange
+from playbooks.modelstore import INCIDENT_TAG, REFERENCE_TAG, AliasChange
 from playbooks.remediations.base import (
     NotApplicable,
     Remediation,
@@ -23,10 +26,12 @@ from playbooks.remediations.base import (
     RevertContext,
     load_entrypoint,
 )
-from playbooks.remediations.swap import require_model
+from playbooks.remediations.swap import recover_alias, require_model
 from playbooks.remediations.windows import HOLDOUT_METRICS, labelled_spans, require_rows
 
-__all__ = ["Retrain", "RetrainParams", "retrain_windows"]
+__all__ = ["REMEDIATION_TAG", "Retrain", "RetrainParams", "retrain_windows"]
+
+REMEDIATION_TAG = "mlpb.remediation"  # on versions a remediation registered: which one
 
 
 class RetrainParams(StrictParams):
@@ -61,6 +66,11 @@ def retrain_windows(ctx: RemediationContext, p: RetrainParams) -> dict[str, Any]
         train_start = pd.Timestamp(onset)
     return {"train_start": train_start.isoformat(), "holdout_start": holdout_start.isoformat(),
             "end": end.isoformat()}
+
+
+def _training_span(w: dict[str, Any]) -> str:
+    """What the new version learned from: drift is judged against it while it serves."""
+    return f"{w['train_start']}/{w['holdout_start']}"
 
 
 def _train_holdout(ctx: RemediationContext,
@@ -99,15 +109,20 @@ class Retrain(Remediation[RetrainParams]):
         assert prof.model is not None and prof.training is not None and prof.target is not None
         train, _ = _train_holdout(ctx, plan["windows"])
         fit = load_entrypoint(prof.training.entrypoint)
+        crash_point("retrain:before-train")
         model = fit(train, numeric=prof.features.numeric, categorical=prof.features.categorical,
                     target=prof.target, seed=params.seed)
+        crash_point("retrain:before-register")
         version = store.register_model(
             name, model, experiment=f"mlpb-{prof.name}",
             params={"train_rows": len(train), **plan["windows"], "seed": params.seed},
-            metrics={}, tags={"mlpb.incident_id": ctx.incident_id, "mlpb.remediation": "retrain",
-                              "threshold": str(prof.model.threshold)},
+            metrics={}, tags={INCIDENT_TAG: ctx.incident_id, REMEDIATION_TAG: "retrain",
+                              "threshold": str(prof.model.threshold),
+                              REFERENCE_TAG: _training_span(plan["windows"])},
             description=f"retrained by ML Playbooks incident {ctx.incident_id}")
+        crash_point("retrain:after-register")
         change = store.set_alias(name, alias, version.version, incident_id=ctx.incident_id)
+        crash_point("retrain:after-set-alias")
         return {"alias_change": change.to_dict(), "new_version": version.version,
                 "previous_version": change.previous_version, "windows": plan["windows"]}
 
@@ -128,3 +143,16 @@ class Retrain(Remediation[RetrainParams]):
     def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
         store, _, _ = require_model(ctx, "retrain")
         store.revert_alias(AliasChange.from_dict(change["alias_change"]))
+
+    def recover(self, ctx: RevertContext, plan: dict[str, Any]) -> str:
+        """Alias back to the plan's current version if it points at a version this incident
+        registered; a version registered but never promoted is reported and left (unserved)."""
+        store, name, _ = require_model(ctx, "retrain")
+        mine = {v.version for v in store.list_versions(name)
+                if v.tags.get(INCIDENT_TAG) == ctx.incident_id
+                and v.tags.get(REMEDIATION_TAG) == "retrain"}
+        account = recover_alias(ctx, str(plan["current_version"]), lambda v: v in mine)
+        if not mine:
+            return f"no version registered by this incident; {account}"
+        listed = ", ".join(f"v{v}" for v in sorted(mine, key=int))
+        return f"{listed} registered by this incident (left in the registry); {account}"

@@ -1,5 +1,6 @@
 """What rollback-model and switch-to-fallback share: both point the serving alias at a version
-that already exists, undo through the :class:`AliasChange`, and verify the same way.
+that already exists, undo through the :class:`AliasChange` (or, when the run died before one
+was journalled, :func:`recover_swap` from the plan), and verify the same way.
 
 Verification compares the restored version with the one it replaced:
 
@@ -16,16 +17,19 @@ Verification compares the restored version with the one it replaced:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from playbooks.crashpoints import crash_point
 from playbooks.evidence.frames import log_view, ok_rows, version_threshold
 from playbooks.evidence.outputs import decision_rate, score_profile
 from playbooks.models.common import Duration, StrictParams
-from playbooks.modelstore import AliasChange, ModelStore
+from playbooks.modelstore import AliasChange, ModelNotFound, ModelStore
 from playbooks.remediations.base import (
     NotApplicable,
     Remediation,
@@ -35,7 +39,7 @@ from playbooks.remediations.base import (
 from playbooks.remediations.windows import HOLDOUT_METRICS
 
 __all__ = ["SWAP_METRICS", "AliasSwap", "SwapParams", "apply_swap", "holdout_rows", "inference_ms",
-           "require_model", "revert_swap", "verify_swap"]
+           "recover_alias", "recover_swap", "require_model", "revert_swap", "verify_swap"]
 
 SWAP_METRICS = {
     **HOLDOUT_METRICS,
@@ -73,7 +77,9 @@ def require_model(ctx: RemediationContext | RevertContext,
 
 def apply_swap(ctx: RemediationContext, plan: dict[str, Any]) -> dict[str, Any]:
     store, name, alias = require_model(ctx)
+    crash_point("alias-swap:before-set-alias")
     change = store.set_alias(name, alias, plan["target_version"], incident_id=ctx.incident_id)
+    crash_point("alias-swap:after-set-alias")
     return {"alias_change": change.to_dict(), "new_version": change.new_version,
             "previous_version": change.previous_version, "reason": plan.get("reason", "")}
 
@@ -81,6 +87,31 @@ def apply_swap(ctx: RemediationContext, plan: dict[str, Any]) -> dict[str, Any]:
 def revert_swap(ctx: RevertContext, change: dict[str, Any]) -> None:
     store, _, _ = require_model(ctx)
     store.revert_alias(AliasChange.from_dict(change["alias_change"]))
+
+
+def recover_alias(ctx: RevertContext, prior: str, mine: Callable[[str], bool]) -> str:
+    """Point the serving alias back at ``prior`` when it now points at a version this
+    incident's apply moved it to (``mine``); leave it when it still points at ``prior`` or
+    someone else moved it since. Returns the account."""
+    store, name, alias = require_model(ctx, "recover")
+    try:
+        now = store.get_version(name, alias).version
+    except ModelNotFound:
+        return f"'{alias}' of {name} points nowhere (removed since): left as is"
+    if now == prior:
+        return f"'{alias}' of {name} is on v{prior}, as before: nothing to undo"
+    if not mine(now):
+        return (f"'{alias}' of {name} is on v{now}, which this incident did not set: "
+                "left as is (someone moved it since)")
+    store.revert_alias(AliasChange(name=name, alias=alias, previous_version=prior,
+                                   new_version=now, incident_id=ctx.incident_id,
+                                   changed_at=datetime.now(UTC)))
+    return f"'{alias}' of {name} had moved to v{now}: moved back to v{prior}"
+
+
+def recover_swap(ctx: RevertContext, plan: dict[str, Any]) -> str:
+    target = str(plan["target_version"])
+    return recover_alias(ctx, str(plan["current_version"]), lambda v: v == target)
 
 
 def holdout_rows(ctx: RemediationContext, p: SwapParams, replaced: str | None) -> pd.DataFrame:
@@ -194,3 +225,7 @@ class AliasSwap(Remediation[SP]):
 
     def revert(self, ctx: RevertContext, change: dict[str, Any]) -> None:
         revert_swap(ctx, change)
+
+    def recover(self, ctx: RevertContext, plan: dict[str, Any]) -> str:
+        """Alias back to the plan's current version if it now points at the plan's target."""
+        return recover_swap(ctx, plan)

@@ -159,3 +159,33 @@ def test_recalibration_revert_removes_a_tag_that_was_not_there(tmp_path: Path) -
     assert "threshold" in reg.get_version(sb.model_name, "1").tags
     recal.revert(ctx, change)
     assert "threshold" not in reg.get_version(sb.model_name, "1").tags
+
+
+def test_recovery_from_the_plan_leaves_what_someone_else_changed_since(tmp_path: Path) -> None:
+    """recover(plan) after a dead apply undoes only what carries this incident's values."""
+    sb = _sandbox(tmp_path, "bad-release", 3)
+    ctx, reg = _ctx(sb), MlflowModelStore(sb.tracking_uri)
+    rollback, params = _remediation("rollback-model")
+    plan = rollback.plan(ctx, params)  # v2 -> v1
+    assert rollback.recover(ctx, plan).endswith("is on v2, as before: nothing to undo")
+    rollback.apply(ctx, params, plan)  # ... and then it died
+    assert rollback.recover(ctx, plan).endswith("had moved to v1: moved back to v2")
+    assert _alias(sb) == "2"
+    rollback.apply(ctx, params, plan)
+    reg.set_alias(sb.model_name, "champion", "2")  # someone else promoted v2 again ...
+    reg.tag_version(sb.model_name, "2", "mlpb.incident_id", "INC-someone")
+    assert "is on v2, as before" in rollback.recover(ctx, plan)
+    reg.set_alias(sb.model_name, "champion", "1", incident_id="INC-someone")
+    retrain = _remediation("retrain")[0]  # ... or a retrain of ours finds a version not its
+    assert "is on v1, which this incident did not set: left as is" in retrain.recover(
+        ctx, {"current_version": "2"})
+    assert _alias(sb) == "1"
+
+    recal, rparams = _remediation("recalibrate-threshold")
+    sb2 = _sandbox(tmp_path / "recal", "prevalence-shift", 7)
+    ctx2, reg2 = _ctx(sb2), MlflowModelStore(sb2.tracking_uri)
+    rplan = recal.plan(ctx2, rparams)
+    recal.apply(ctx2, rparams, rplan)
+    reg2.tag_version(sb2.model_name, "1", "threshold", "0.77")  # someone moved it since
+    assert recal.recover(ctx2, rplan).endswith("left as is (someone changed it since)")
+    assert reg2.get_version(sb2.model_name, "1").tags["threshold"] == "0.77"
