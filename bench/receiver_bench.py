@@ -53,7 +53,9 @@ def _payload(fp: str, model: str = "m0") -> dict[str, Any]:
     alert = {"status": "firing", "labels": {"alertname": "FeatureDrift", "model": model},
              "annotations": {"summary": "PSI > 0.2"}, "startsAt": "2026-01-01T00:00:00Z",
              "fingerprint": fp}
-    return {"version": "4", "groupKey": "{}:{}", "status": "firing", "receiver": "bench",
+    # One Alertmanager group per alert: alerts of one group share an incident (see dedup.py).
+    return {"version": "4", "groupKey": f'{{}}:{{fp="{fp}"}}', "status": "firing",
+            "receiver": "bench",
             "alerts": [alert], "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
             "externalURL": "", "truncatedAlerts": 0}
 

@@ -199,6 +199,7 @@ def create_app(config: ReceiverConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(intake.warm)
         if loop:
             loop.start()
         try:

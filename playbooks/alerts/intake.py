@@ -255,6 +255,20 @@ class AlertIntake:
                payload: dict[str, Any] | None = None) -> str | None:
         return self.sampler.reject(source, http_status, reason, payload)
 
+    def warm(self) -> None:
+        """Import the spec machinery and parse the routes' playbooks now: the first alert
+        must not wait seconds for imports (a sender's webhook timeout is short)."""
+        import playbooks.engine.lifecycle  # noqa: F401  (the data layer new incidents use)
+        from playbooks.loader import catalog_ids, load_spec, resolve_spec_path
+
+        routes = [*self.rules.routes, *([self.rules.default] if self.rules.default else [])]
+        ids = set(catalog_ids())
+        for playbook in sorted({r.playbook for r in routes if r.playbook in ids} | {"triage"}):
+            try:
+                self._cached("spec", resolve_spec_path(playbook), load_spec)
+            except MlpbError as exc:  # reported per alert later, as needs_triage
+                log.warning("playbook %s does not load: %s", playbook, exc.message)
+
     # -- before the transaction ------------------------------------------------------------
     def _plan(self, alert: ParsedAlert, index: int) -> _Plan:
         from playbooks.loader import catalog_ids, load_profile, load_spec, resolve_spec_path

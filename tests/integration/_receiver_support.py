@@ -101,7 +101,7 @@ class ReceiverServer:
 
     def __enter__(self) -> ReceiverServer:
         self.thread.start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # start-up imports the playbook machinery (warm)
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("receiver did not start")
