@@ -1,5 +1,6 @@
 """A game-day drill: inject a known fault into a fresh sandbox, trigger the playbook the way
-its alert would (the owning playbook, or triage for vague alerts), score the response."""
+its alert would (the owning playbook, or triage for vague alerts), play live monitoring out
+on the sandbox's clock, score the response."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from prefect import flow
 
 from flows.engine import run_playbook
 from playbooks.drills import expectation_for
+from playbooks.drills.live import sandbox_time
 from playbooks.sandbox import FAULTS
-from tasks.drills import prepare_drill_sandbox, record_drill
+from tasks.drills import follow_drill_monitoring, prepare_drill_sandbox, record_drill
 from tasks.prefect_context import prefect_runtime
 
 __all__ = ["run_drill"]
@@ -25,8 +27,10 @@ def run_drill(fault: str, seed: int = 1, home: str | None = None, rows_per_day: 
     exp = expectation_for(fault, FAULTS.get(fault).params)
     root = rt.settings.home / "drills" / f"{fault}-seed{seed}"
     sandbox, injected = prepare_drill_sandbox(root, fault, seed, rows_per_day, history_days)
-    result = run_playbook(
-        playbook=exp.entry_playbook, profile=str(sandbox.profile_path), home=str(rt.settings.home),
-        trigger={"source": "drill", "fault": fault, "seed": seed}, drill=True, quiet=quiet,
-        dedup_key=f"drill:{fault}:{seed}:{secrets.token_hex(3)}")
+    with sandbox_time(sandbox):  # the engine runs on the drill's simulated time
+        result = run_playbook(
+            playbook=exp.entry_playbook, profile=str(sandbox.profile_path),
+            home=str(rt.settings.home), trigger={"source": "drill", "fault": fault, "seed": seed},
+            drill=True, quiet=quiet, dedup_key=f"drill:{fault}:{seed}:{secrets.token_hex(3)}")
+    follow_drill_monitoring(rt, sandbox, result)
     return record_drill(rt, exp, result, seed, injected)

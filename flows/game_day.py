@@ -1,6 +1,8 @@
 """Game-day drill on a schedule: inject a known fault into a fresh sandbox, raise the alert it
 would raise, run the playbook exactly as an alert would (the receiver's intake opens the
-incident; the engine flow adopts it), and score the response (DESIGN.md §3).
+incident; the engine flow adopts it), play live monitoring out on the sandbox's simulated
+clock (only the drill's incidents: production's wait on production's clock), and score the
+response (DESIGN.md §3).
 
 Served on a cron schedule by deployments/serve.py (``MLPB_GAMEDAY_CRON``, default weekly).
 ``flows/drill.py`` runs a drill without the alert path; both score with ``playbooks.drills``.
@@ -19,11 +21,12 @@ from flows.engine import run_playbook
 from playbooks.alerts.drill import drill_alert, drill_rules, pick_fault
 from playbooks.alerts.intake import AlertIntake
 from playbooks.drills import expectation_for
+from playbooks.drills.live import sandbox_time
 from playbooks.engine.runtime import Runtime
 from playbooks.ledger import AlertStore
 from playbooks.sandbox import FAULTS
 from tasks.common import TASK_DEFAULTS
-from tasks.drills import prepare_drill_sandbox, record_drill
+from tasks.drills import follow_drill_monitoring, prepare_drill_sandbox, record_drill
 from tasks.prefect_context import prefect_runtime
 
 __all__ = ["game_day"]
@@ -55,7 +58,9 @@ def game_day(fault: str = "random", seed: int | None = None, rows_per_day: int =
     drill_id = f"DRILL-{secrets.token_hex(4)}"
     sandbox, injected = prepare_drill_sandbox(rt.settings.home / "gameday", kind, seed,
                                               rows_per_day, history_days)
-    params = raise_alert(rt, sandbox.profile_path, sandbox.model_name, exp.entry_playbook,
-                         kind, drill_id, str(flow_run.get_id() or drill_id))
-    result = run_playbook(**params, home=str(rt.settings.home), quiet=True)
+    with sandbox_time(sandbox):  # the drill's simulated time, never the home's clock file
+        params = raise_alert(rt, sandbox.profile_path, sandbox.model_name, exp.entry_playbook,
+                             kind, drill_id, str(flow_run.get_id() or drill_id))
+        result = run_playbook(**params, home=str(rt.settings.home), quiet=True)
+    follow_drill_monitoring(rt, sandbox, result)
     return record_drill(rt, exp, result, seed, injected)

@@ -1,4 +1,5 @@
-"""Drill tasks: build a fresh sandbox, inject the fault, score and record the result."""
+"""Drill tasks: build a fresh sandbox, inject the fault, play monitoring out, score and record
+the result."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from typing import Any
 from prefect import task
 
 from playbooks.drills import Expectation, score_drill
+from playbooks.drills.live import follow_monitoring
 from playbooks.engine.runtime import Runtime
 from playbooks.ledger import DrillStore
 from playbooks.sandbox import InjectedFault, Sandbox, bootstrap_sandbox, inject_fault, make_fault
 from tasks.common import TASK_DEFAULTS
 
-__all__ = ["prepare_drill_sandbox", "record_drill"]
+__all__ = ["follow_drill_monitoring", "prepare_drill_sandbox", "record_drill"]
 
 
 @task(name="prepare-drill-sandbox", **TASK_DEFAULTS)
@@ -27,11 +29,22 @@ def prepare_drill_sandbox(root: Path, fault: str, seed: int, rows_per_day: int,
     return sandbox, inject_fault(sandbox, make_fault(fault), seed=seed + 4)
 
 
+@task(name="follow-drill-monitoring", **TASK_DEFAULTS)
+def follow_drill_monitoring(rt: Runtime, sandbox: Sandbox, result: dict[str, Any]) -> int:
+    """Advance the drill's sandbox day by day, with a controller pass for the drill's
+    incidents each day, until they leave monitoring; returns the simulated days."""
+    ids = [result["id"], *result.get("child_ids", [])]
+    return len(follow_monitoring(str(rt.settings.home), sandbox.state_dir, ids))
+
+
 @task(name="record-drill", **TASK_DEFAULTS)
 def record_drill(rt: Runtime, exp: Expectation, result: dict[str, Any], seed: int,
                  injected: InjectedFault) -> dict[str, Any]:
-    children = [rt.ledger.get(cid).to_contract() for cid in result.get("child_ids", [])]
-    scored = score_drill(exp, result, seed=seed, injected_at=injected.injected_at,
-                         children=children)
+    """Score the incidents as the ledger has them now (monitoring may have moved them on).
+    Times are the engine's, i.e. the sandbox's: detection counts from the moment the fault
+    was in place and the drill's alert fired."""
+    entry = rt.ledger.get(result["id"]).to_contract()
+    children = [rt.ledger.get(cid).to_contract() for cid in entry.get("child_ids", [])]
+    scored = score_drill(exp, entry, seed=seed, injected_at=injected.end, children=children)
     DrillStore(rt.ledger).record(scored)
     return asdict(scored)
