@@ -175,15 +175,15 @@ def recover_unfinished(rt: Runtime, profile: ModelProfile, *, force: bool = Fals
     recovered = []
     for entry in entries:
         undo = Undo(entry.incident_id, entry.remediation_id, entry.action, entry.seq, profile,
-                    rt.settings.home)
-        revert_change(undo, entry.change, ledger=rt.ledger, store=store)
+                    rt.settings.home, plan=entry.plan)
+        account = revert_change(undo, entry.change, ledger=rt.ledger, store=store)
         inc = rt.ledger.get(entry.incident_id)
-        why = (f"run died during '{entry.remediation_id}' ({entry.phase}); "
-               "change reverted and incident escalated")
+        why = (f"run died during '{entry.remediation_id}' ({entry.phase}); recovery: "
+               f"{account}; incident escalated")
         if inc.status in TERMINAL:
             rt.ledger.add_event(inc.id, "recovered", why)
         else:
-            rt.record(inc, Event.RECOVERED, why,
-                         data={"to": profile.owners.oncall}, escalated_to=profile.owners.oncall)
+            rt.record(inc, Event.RECOVERED, why, data={"to": profile.owners.oncall},
+                      escalated_to=profile.owners.oncall)
         recovered.append(inc.id)
     return recovered
