@@ -129,10 +129,11 @@ def _act(rt: Runtime, inputs: Inputs, inc: Incident, due: Due) -> Incident:
     elif due.kind == "revert":
         undo = Undo(inc.id, m.remediation_id, m.action, m.journal_seq, inputs.profile,
                     rt.settings.home)
-        revert_change(undo, m.change, ledger=rt.ledger, store=rt.model_store(inputs.profile))
+        account = revert_change(undo, m.change, ledger=rt.ledger,
+                                store=rt.model_store(inputs.profile))
         last = m.windows[-1] if m.windows else None
         inc = rt.record(inc, Event.REVERTED, f"'{m.remediation_id}' reverted: {due.reason}",
-                        data={"change": m.change})
+                        data={"change": m.change, "account": account})
         inc = rt.record(inc, Event.ESCALATED,
                         f"live monitoring failed ({last.reason if last else due.reason}); "
                         "change reverted", data={"to": owner}, escalated_to=owner)
