@@ -163,20 +163,27 @@ class _Measure:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start, status = time.perf_counter(), [0]
+        start, status, counted = time.perf_counter(), [0], [False]
+        endpoint = _ENDPOINTS.get(scope.get("path", ""), "other")
+
+        def count() -> None:  # before the last byte leaves: whoever reads the answer sees it
+            if not counted[0]:
+                counted[0] = True
+                self.metrics.inc(_REQUESTS, "Answers by endpoint and HTTP status code.",
+                                 endpoint=endpoint, code=str(status[0] or 500))
+                self.metrics.observe(time.perf_counter() - start, endpoint=endpoint)
 
         async def send_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                count()
             await send(message)
 
         try:
             await self.app(scope, receive, send_status)
         finally:
-            endpoint = _ENDPOINTS.get(scope.get("path", ""), "other")
-            self.metrics.inc(_REQUESTS, "Answers by endpoint and HTTP status code.",
-                             endpoint=endpoint, code=str(status[0] or 500))
-            self.metrics.observe(time.perf_counter() - start, endpoint=endpoint)
+            count()
 
 
 def create_app(config: ReceiverConfig) -> FastAPI:
@@ -228,14 +235,13 @@ def create_app(config: ReceiverConfig) -> FastAPI:
 
     async def reject(source: str, code: int, reason: str, *, body: bytes | None = None,
                      problems: list[tuple[str, str]] | None = None,
-                     answer: dict[str, Any] | None = None,
-                     headers: dict[str, str] | None = None) -> JSONResponse:
+                     answer: dict[str, Any] | None = None) -> JSONResponse:
         sample = None if body is None else excerpt(body, problems)
         alert_id = await run_in_threadpool(intake.reject, source, code, reason, sample)
         out = {"error": reason, **(answer or {})}
         if alert_id:
             out["sampled_as"] = alert_id
-        return JSONResponse(out, status_code=code, headers=headers)
+        return JSONResponse(out, status_code=code)
 
     async def authenticate(source: str, request: Request) -> tuple[bool, JSONResponse | None]:
         """(bearer ok, refusal): refused before the body is read whenever that is possible."""
@@ -260,7 +266,7 @@ def create_app(config: ReceiverConfig) -> FastAPI:
         if length.isdigit() and int(length) > config.max_body:
             return await reject(source, 413, f"body of {int(length)} bytes exceeds the "
                                 f"{config.max_body}-byte limit; lower max_alerts on the sender",
-                                answer={"size": int(length)}, headers={"Connection": "close"})
+                                answer={"size": int(length)})
         bearer_ok, refusal = await authenticate(source, request)
         if refusal is not None:
             return refusal
@@ -268,8 +274,7 @@ def create_app(config: ReceiverConfig) -> FastAPI:
             body = await _read_limited(request, config.max_body)
         except _TooLarge:
             return await reject(source, 413, f"body exceeds the {config.max_body}-byte limit; "
-                                             "lower max_alerts on the sender",
-                                headers={"Connection": "close"})
+                                             "lower max_alerts on the sender")
         except ClientDisconnect:  # cut off by the body timeout, or gone: nobody to answer
             count(source, "client_gone")
             return Response(status_code=499)

@@ -29,6 +29,7 @@ from playbooks.alerts.dedup import incident_key, member_key, unrouted_key
 from playbooks.alerts.limits import MAX_PROBLEMS, printable
 from playbooks.alerts.model import AlertStatus, ParsedAlert, capped_problems
 from playbooks.alerts.routing import RouteDecision, RoutingError, RoutingRules
+from playbooks.clock import clock_for
 from playbooks.engine.transitions import Event, apply_event
 from playbooks.errors import MlpbError
 from playbooks.ledger.alerts import AlertStore, IntakeTx, new_alert_id
@@ -204,6 +205,7 @@ class AlertIntake:
         outcome = Outcome([])
         repeated: set[str] = set()
         queued = False
+        now = clock_for(self.home).now()  # the engine's clock: a sandbox's, in drills
         with self.store.transaction() as tx:
             if signed is not None:
                 if not tx.claim_signature(signed.signature,
@@ -216,7 +218,7 @@ class AlertIntake:
                 try:
                     with tx.savepoint():
                         result, note, q = self._write(tx, plans[j], http_status, running_as,
-                                                      repeated)
+                                                      repeated, now)
                 except Exception as exc:
                     if not _is_poison(exc):
                         raise
@@ -309,7 +311,8 @@ class AlertIntake:
 
     # -- inside the transaction ------------------------------------------------------------
     def _write(self, tx: IntakeTx, plan: _Plan, http_status: int, running_as: str | None,
-               repeated: set[str]) -> tuple[IntakeResult, Notification | None, bool]:
+               repeated: set[str], now: datetime) -> tuple[IntakeResult, Notification | None,
+                                                           bool]:
         alert = plan.alert
         row: dict[str, Any] = {
             "id": plan.alert_id, "source": alert.source, "status": alert.status.value,
@@ -324,7 +327,7 @@ class AlertIntake:
         note: Notification | None = None
         queued = False
         if existing is None:
-            inc = self._new_incident(plan)
+            inc = self._new_incident(plan, now)
             inc, created = self._insert(tx, inc, plan.key)
             if created:
                 tx.touch_member(inc.id, member_key(alert), fingerprint=alert.fingerprint,
@@ -350,18 +353,18 @@ class AlertIntake:
         if alert.status is AlertStatus.RESOLVED:
             state = "resolved"
             tx.event(existing.id, TimelineEvent(
-                kind="alert_resolved", data=data,
+                at=now, kind="alert_resolved", data=data,
                 message=f"{alert.source} reports {name} ({member_key(alert)}) resolved"))
         elif new:
             state = "grouped"
             tx.event(existing.id, TimelineEvent(
-                kind="alert_added", data=data,
+                at=now, kind="alert_added", data=data,
                 message=f"{name} ({member_key(alert)}) joined the alert group"))
         else:
             state = "repeat"
             if existing.id not in repeated:  # one entry per request, however many alerts
                 repeated.add(existing.id)
-                tx.event(existing.id, TimelineEvent(kind="repeat", data=data,
+                tx.event(existing.id, TimelineEvent(at=now, kind="repeat", data=data,
                                                     message="same alert while open"))
         if (existing.status is IncidentStatus.OPEN and plan.decision is not None
                 and not tx.has_dispatch(existing.id)):
@@ -392,7 +395,7 @@ class AlertIntake:
         return IntakeResult(plan.alert_id, row["status"], state, row.get("incident_id"),
                             plan.key, row.get("error"), plan.index)
 
-    def _new_incident(self, plan: _Plan) -> Incident:
+    def _new_incident(self, plan: _Plan, now: datetime) -> Incident:
         """A routed alert's incident is the one the flow would open (same dedup key, so the
         flow adopts it); an unroutable one's waits in needs_triage."""
         from playbooks.engine.lifecycle import new_incident, new_incident_id
@@ -403,7 +406,7 @@ class AlertIntake:
             assert plan.decision is not None
             inc = new_incident(plan.spec, plan.profile, trigger=plan.trigger,
                                dry_run=plan.decision.dry_run, drill=alert.drill,
-                               dedup_key=plan.key, queued=True)
+                               dedup_key=plan.key, queued=True, now=now)
             inc.timeline[-1].message = (f"{plan.spec.title}: {alert.source} alert received; "
                                         "run queued")
             return inc.model_copy(update={"profile_path": str(plan.decision.profile)})
@@ -413,7 +416,6 @@ class AlertIntake:
         except MlpbError:
             playbook = "triage"
             spec = self._cached("spec", resolve_spec_path(playbook), load_spec)
-        now = utcnow()
         inc = Incident(
             id=new_incident_id(), playbook=playbook, playbook_version=spec.version,
             playbook_hash=spec.hash, model=(alert.model or "unknown")[:256], drill=alert.drill,
