@@ -4,10 +4,10 @@ run by ``mlpb receiver``.
 POST /alerts/alertmanager | /alerts/grafana | /alerts/generic, GET /healthz, GET /metrics.
 Contract (DESIGN.md §5): 2xx only after the request's alerts are committed to the ledger (one
 transaction per request); bad input gets a 4xx with a JSON reason — a notification with some
-bad alerts records the good ones and answers 422 naming the rest; a ledger outage is a 503 so
-the sender retries, and nothing else is. Rejections are counted (``/metrics``) and sampled into
-the ledger, not written one row each. Slow clients are cut off by the server (header and body
-read timeouts, ``TimedH11Protocol``) and concurrency is capped.
+bad alerts records the good ones and answers 422 naming the rest; a ledger outage (or the
+concurrency cap) is a 503 so the sender retries; bad input never is. Rejections are counted
+(``/metrics``) and sampled into the ledger, not written one row each. Slow clients are cut off
+by the server (header and body read timeouts, ``TimedH11Protocol``).
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ from playbooks.alerts.intake import (
     Outcome,
     Replayed,
     deployment_name,
-    excerpt,
 )
 from playbooks.alerts.metrics import ReceiverMetrics
 from playbooks.alerts.model import (
@@ -26,6 +25,7 @@ from playbooks.alerts.model import (
     ParsedAlert,
     RejectedAlert,
 )
+from playbooks.alerts.rejections import excerpt
 from playbooks.alerts.routing import (
     Route,
     RouteDecision,
