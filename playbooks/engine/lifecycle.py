@@ -16,6 +16,8 @@ from playbooks.engine.revert import Undo, revert_change
 from playbooks.engine.runtime import Runtime
 from playbooks.engine.transitions import TERMINAL, Event, apply_event
 from playbooks.errors import MlpbError
+from playbooks.ledger import JournalEntry
+from playbooks.ledger.leases import LeaseBusy
 from playbooks.loader import load_profile, load_spec, resolve_spec_path
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Incident, IncidentStatus, TimelineEvent, utcnow
@@ -171,6 +173,15 @@ def recover_unfinished(rt: Runtime, profile: ModelProfile, *, force: bool = Fals
     lease = rt.ledger.leases.get(profile.name)
     if lease is not None and not lease.expired and not force:
         return []  # its holder is alive: the entries are its work in progress
+    try:  # revert holding the lease: nothing else may change the model meanwhile
+        with rt.ledger.leases.hold(profile.name, "crash recovery", force=force):
+            return _recover_entries(rt, profile, entries)
+    except LeaseBusy:
+        return []  # someone took the freed lease first: their run recovers or continues
+
+
+def _recover_entries(rt: Runtime, profile: ModelProfile,
+                     entries: list[JournalEntry]) -> list[str]:
     store = rt.model_store(profile)
     recovered = []
     for entry in entries:

@@ -96,6 +96,16 @@ class Leases:
         except IntegrityError:  # someone holds it (or took it between our two statements)
             return False
 
+    def take_over(self, model: str, holder: str, purpose: str,
+                  ttl: timedelta = DEFAULT_TTL) -> None:
+        """Take the lease whoever holds it (a person has said its holder is gone)."""
+        now = _now()
+        with self.engine.begin() as conn:
+            conn.execute(leases.delete().where(leases.c.model == model))
+        if not self.try_acquire(model, holder, purpose, ttl):
+            raise LeaseBusy(f"model {model}: another process took the lease while it was "
+                            "being taken over", hint=f"retry (at {now.isoformat()})")
+
     def renew(self, model: str, holder: str, ttl: timedelta = DEFAULT_TTL) -> bool:
         now = _now()
         with self.engine.begin() as conn:
@@ -113,12 +123,14 @@ class Leases:
 
     @contextmanager
     def hold(self, model: str, purpose: str, *, holder: str | None = None,
-             ttl: timedelta = DEFAULT_TTL) -> Iterator[str]:
+             ttl: timedelta = DEFAULT_TTL, force: bool = False) -> Iterator[str]:
         """Hold ``model``'s lease for the block, renewing it every ttl/3 from a daemon
         thread (a slow retrain stays covered; a dead process stops renewing). Raises
-        LeaseBusy when a live holder has it."""
+        LeaseBusy when a live holder has it (``force``: take it over regardless)."""
         me = holder or holder_id()
-        if not self.try_acquire(model, me, purpose, ttl):
+        if force:
+            self.take_over(model, me, purpose, ttl)
+        elif not self.try_acquire(model, me, purpose, ttl):
             other = self.get(model)
             raise LeaseBusy(
                 f"model {model} is being changed by {other.holder if other else 'another run'}"
