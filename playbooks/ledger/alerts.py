@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from playbooks.ledger.schema import TS, incident_ref, incidents, metadata, timeline
 from playbooks.ledger.store import Ledger
-from playbooks.models.incident import Incident, TimelineEvent, utcnow
+from playbooks.models.incident import Incident, IncidentStatus, TimelineEvent, utcnow
 
 __all__ = ["AlertRow", "AlertStore", "Dispatch", "IntakeTx", "Member", "alerts", "dispatches",
            "members", "new_alert_id", "signatures"]
@@ -221,6 +221,11 @@ class IntakeTx:
         return False
 
 
+# Statuses in which a playbook run is working on the incident.
+_RUNNING = [IncidentStatus.OPEN.value, IncidentStatus.INVESTIGATING.value,
+            IncidentStatus.REMEDIATING.value]
+
+
 class AlertStore:
     """Alert and dispatch rows; one short transaction per method, like ``Ledger``, and the
     receiver's request transaction (``transaction``)."""
@@ -377,11 +382,13 @@ class AlertStore:
                                 .where(dispatches.c.state == "queued")).scalar()
 
     def active_runs(self, model: str) -> int:
-        """Dispatched runs whose incident is still open: the model's concurrent playbook runs."""
+        """Dispatched runs still working on their incident: the model's concurrent playbook
+        runs. An incident that waits (monitoring, needs_triage) has no run working on it, so
+        it does not hold back new alerts for days."""
         q = (sa.select(sa.func.count()).select_from(
                 dispatches.join(incidents, incidents.c.id == dispatches.c.incident_id))
              .where(dispatches.c.model == model, dispatches.c.state == "dispatched",
-                    incidents.c.open_dedup_key.is_not(None)))
+                    incidents.c.status.in_(_RUNNING)))
         with self.engine.connect() as conn:
             return int(conn.execute(q).scalar() or 0)
 
