@@ -104,7 +104,7 @@ def advance(
 
     def show(day: AdvancedDay) -> None:
         n = int((day.end - start).total_seconds() // 86400)
-        err.print(f"[bold cyan][day {n}/{days}][/] {day.describe()}", highlight=False,
+        err.print(f"[bold cyan]day {n}/{days}:[/] {day.describe()}", highlight=False,
                   soft_wrap=True)
 
     done = advance_sandbox(Path(settings.home), days, seed=seed, progress=show)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -67,11 +67,12 @@ class DayOfMonitoring:
 
 def follow_monitoring(home: str | None, state_dir: Path, incident_ids: list[str], *,
                       on_day: Callable[[DayOfMonitoring], None] | None = None,
-                      pin_clock: bool = True) -> list[DayOfMonitoring]:
+                      ) -> list[DayOfMonitoring]:
     """Advance the sandbox under ``state_dir`` one day at a time and run a controller pass
     for each of ``incident_ids`` still monitoring, until none is; at most ``day_budget``
-    days. ``pin_clock=False`` when the state dir is the home whose clock the engine reads
-    (the demo, `mlpb sandbox`): ``advance_sandbox`` moves that clock itself."""
+    days. The passes run on the sandbox's time (:func:`sandbox_time`), also when the
+    sandbox's clock file is the home's (the demo), so an ``MLPB_CLOCK`` left in the
+    environment cannot stall them."""
     ledger = Runtime.from_env(home, quiet=True).ledger
     followed = [ledger.get(i) for i in incident_ids]
     plans = [i.monitoring for i in followed
@@ -83,8 +84,7 @@ def follow_monitoring(home: str | None, state_dir: Path, incident_ids: list[str]
     for number in range(1, budget + 1):
         (day,) = advance_sandbox(state_dir, 1)
         waiting = [i.id for i in followed if i.status is IncidentStatus.MONITORING]
-        clock = sandbox_time(load_sandbox(state_dir)) if pin_clock else nullcontext()
-        with clock:
+        with sandbox_time(load_sandbox(state_dir)):
             rt = Runtime.from_env(home, quiet=True)  # made now: it reads the moved clock
             steps = [s for iid in waiting for s in advance_safely(rt, iid)]
             rt.flush_notifications()

@@ -1,0 +1,81 @@
+"""The whole arc in subprocesses, as a user runs it: `mlpb demo` ends resolved only after three
+passing live windows; `mlpb sandbox init` + `mlpb run` + `mlpb sandbox advance` + `mlpb tick`
+catch a fix that fails live (reverted, escalated)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+MLPB = [sys.executable, "-m", "cli.main"]
+
+
+def mlpb(*args: str, home: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MLPB_HOME": str(home)}
+    env.pop("MLPB_CLOCK", None)
+    proc = subprocess.run([*MLPB, *args], capture_output=True, text=True, env=env, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"mlpb {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
+    return proc
+
+
+def test_demo_resolves_only_after_three_live_windows(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    proc = mlpb("demo", "--json", home=home)
+    result = json.loads(proc.stdout)
+    assert result["status"] == "resolved"
+    windows = result["monitoring"]["windows"]
+    assert [w["verdict"] for w in windows] == ["pass", "pass", "pass"]
+    assert all(w["rows"] >= result["monitoring"]["min_rows"] for w in windows)
+    assert result["resolved_at"] == windows[-1]["measured_at"]  # MTTR ends at the last window
+    assert result["mttr_seconds"] >= 3 * 86400  # simulated days, not the script's seconds
+    arc = proc.stderr
+    for step in ("detected", "diagnosed: population-shift", "remediated: retrain",
+                 "pre-check on the holdout: passed", "window 1/3", "window 2/3", "window 3/3",
+                 "resolved — 3/3 live windows passed"):
+        assert step in arc, step
+    assert arc.index("window 1/3") < arc.index("window 2/3") < arc.index("window 3/3")
+    shown = json.loads(mlpb("incidents", "show", result["id"], "--json", home=home).stdout)
+    assert [w["verdict"] for w in shown["monitoring"]["windows"]] == ["pass"] * 3
+
+
+def test_sandbox_cli_catches_a_fix_that_fails_live(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    missing = mlpb("sandbox", "advance", home=home, check=False)
+    assert missing.returncode == 1 and "mlpb sandbox init" in missing.stderr
+    unknown = mlpb("sandbox", "init", "--fault", "gremlins", home=home, check=False)
+    assert unknown.returncode == 2 and "shift-keeps-moving" in unknown.stderr  # a bad name
+
+    init = mlpb("sandbox", "init", "--fault", "shift-keeps-moving", "--rows-per-day", "400",
+                "--history-days", "14", home=home)
+    profile = Path(init.stdout.strip())
+    assert profile == home.resolve() / "sandbox" / "credit-risk" / "profile.yaml"
+    assert profile.is_file() and "it persists" in init.stderr
+    again = mlpb("sandbox", "init", "--fault", "covariate-drift", home=home, check=False)
+    assert again.returncode == 1 and "--force" in again.stderr
+    start = datetime.fromisoformat((home / "clock").read_text())
+
+    run = json.loads(mlpb("run", "data-drift", "--profile", str(profile), "--json",
+                          home=home).stdout)
+    assert run["status"] == "monitoring" and run["verification"]["passed"]
+    assert datetime.fromisoformat(run["detected_at"]) == start  # the engine is on sandbox time
+
+    advanced = mlpb("sandbox", "advance", "--days", "2", home=home)
+    assert datetime.fromisoformat(advanced.stdout.strip()) == start + timedelta(days=2)
+    assert "day 1/2: " in advanced.stderr and "day 2/2: " in advanced.stderr
+    assert "served by v2" in advanced.stderr  # the retrained champion serves the new days
+    steps = json.loads(mlpb("tick", "--json", home=home).stdout)
+    assert [s["action"] for s in steps] == ["measured", "escalated"], steps
+    after = json.loads(mlpb("incidents", "show", run["id"], "--json", home=home).stdout)
+    assert after["status"] == "escalated"
+    assert [w["verdict"] for w in after["monitoring"]["windows"]] == ["fail"]
+    kinds = [e["kind"] for e in after["timeline"]]
+    assert kinds.index("window") < kinds.index("reverted") < kinds.index("escalated")
