@@ -186,6 +186,19 @@ def test_release_degrades_live_only_for_a_version_released_after_it(
     np.testing.assert_array_less(live["annual_income"], 1_000.0)  # served in thousands
 
 
+def test_a_heavy_release_stays_slow_while_it_serves(new_sandbox: Callable[[], Sandbox]) -> None:
+    box = new_sandbox()
+    heavy = inject_fault(box, make_fault("heavy-release"), days=2, seed=2).model_version
+    advance_sandbox(box.state_dir, 1)
+    day1 = _after(_read(box.inference_dir), NOW)
+    assert set(day1["model_version"]) == {heavy} and day1["latency_ms"].median() > 100
+    MlflowModelStore(box.tracking_uri).set_alias(box.model_name, "champion", "1")  # rollback
+    advance_sandbox(box.state_dir, 1)
+    day2 = _after(_read(box.inference_dir), NOW + DAY)
+    assert set(day2["model_version"]) == {"1"} and day2["latency_ms"].median() < 45
+    assert len(MlflowModelStore(box.tracking_uri).list_versions(box.model_name)) == 2
+
+
 def test_errors_say_what_to_do(tmp_path: Path, new_sandbox: Callable[[], Sandbox]) -> None:
     with pytest.raises(SandboxError, match="no sandbox") as missing:
         advance_sandbox(tmp_path / "nothing", 1)

@@ -124,14 +124,18 @@ class ScoreCollapse(FaultParams, playbook="output-anomaly", root_cause="score-co
     weight_scale: float = Field(0.002, gt=0, lt=0.5, description="Factor on the weights.")
 
 
-class HeavyRelease(FaultParams, playbook="serving-latency", root_cause="heavier-version"):
+class HeavyRelease(FaultParams, playbook="serving-latency", root_cause="heavier-version",
+                   persists=True):
     """A heavier version is promoted (feature engineering duplicated in several branches):
-    as accurate, several times slower per request; the log records the slower serving."""
+    as accurate, several times slower per request; the log records the slower serving. It
+    persists while that version serves (a rollback ends it)."""
 
     branches: int = Field(6, ge=2, le=12, description="Feature-engineering branches.")
     latency_factor: float = Field(6.0, gt=1, le=50, description="Logged latency multiplier.")
 
     def after_scoring(self, scored: pd.DataFrame, ctx: FaultContext) -> pd.DataFrame:
+        if ctx.ongoing is not None and ctx.serving_version != ctx.ongoing.model_version:
+            return scored  # the heavy version no longer serves
         return scored.assign(latency_ms=(scored["latency_ms"] * self.latency_factor).round(1))
 
 
@@ -160,7 +164,10 @@ def inject_score_collapse(params: ScoreCollapse, window: pd.DataFrame,
 @fault("heavy-release", params=HeavyRelease)
 def inject_heavy_release(params: HeavyRelease, window: pd.DataFrame,
                          ctx: FaultContext) -> pd.DataFrame:
-    """Promotes an as-accurate version with the feature engineering run ``branches`` times."""
+    """Promotes an as-accurate version with the feature engineering run ``branches`` times
+    (once: while the fault goes on, the same traffic is served by whatever serves)."""
+    if ctx.ongoing is not None:
+        return window
     ref = reference(ctx.sandbox)
     ref = ref.sample(min(len(ref), 3000), random_state=ctx.seed)  # keeps the drill quick
     base = train_scorecard(ref)
