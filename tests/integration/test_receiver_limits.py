@@ -141,10 +141,14 @@ def test_beyond_the_concurrency_cap_the_answer_is_503_then_service_resumes(
 
 
 def _over_the_cap(srv: ReceiverServer) -> None:
-    idle = [_connect(srv) for _ in range(40)]
+    idle = [_connect(srv) for _ in range(39)]  # uvicorn counts the newcomer: 39 + 1 = the cap
     try:
-        for s in idle:  # complete headers, so they count as connections in a request
-            s.sendall(_head("/alerts/generic", 10, Authorization=f"Bearer {TOKEN}"))
+        for s in idle:  # requests whose handler waits for a body that never comes
+            s.sendall(_head("/alerts/generic", 10, Authorization=f"Bearer {TOKEN}",
+                            Expect="100-continue"))
+        for s in idle:  # "100 Continue": the server holds this request (the event to wait on)
+            s.settimeout(10)
+            assert s.recv(65536).startswith(b"HTTP/1.1 100")
         with _connect(srv) as sock:
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             sock.settimeout(5)
