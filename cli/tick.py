@@ -24,7 +24,7 @@ def tick(home: str | None, *, json_out: bool = False) -> list[monitor.Step]:
         if not json_out:
             err.print(f"[bold cyan][{n}/{len(ids)}][/] {iid}: "
                       + "; ".join(f"{s.action} — {s.detail}" for s in done), highlight=False)
-    rt.flush_notifications()
+    monitor.finish_pass(rt)  # reminders for what waits, then the outbox
     if json_out:
         print_json([vars(s) for s in steps])
     elif steps:

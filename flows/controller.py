@@ -28,5 +28,5 @@ def advance_incidents(home: str | None = None) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
     for inc_id in monitor.waiting_incidents(rt):
         steps += advance_one(home, inc_id)
-    rt.flush_notifications()
+    monitor.finish_pass(rt)  # reminders for what waits, then the outbox
     return steps

@@ -7,6 +7,7 @@ Every change to a model happens under its lease; window results are rows keyed b
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -24,14 +25,21 @@ from playbooks.engine.transitions import Event
 from playbooks.engine.verify import evaluate_criteria
 from playbooks.errors import MlpbError
 from playbooks.ledger.leases import LeaseBusy
-from playbooks.models.incident import Incident, IncidentStatus, Monitoring, WindowResult
+from playbooks.models.incident import (
+    Incident,
+    IncidentStatus,
+    Monitoring,
+    WindowResult,
+    utcnow,
+)
 from playbooks.models.spec import AcceptanceCriterion, MonitoringPlan
-from playbooks.notify import Notification
+from playbooks.notify import Notification, SlackNotifier
+from playbooks.notify.reminders import send_reminders
 
 Verdict = Literal["pass", "fail", "inconclusive"]
 
-__all__ = ["Step", "advance_all", "advance_incident", "advance_safely", "start_monitoring",
-           "waiting_incidents"]
+__all__ = ["Step", "advance_all", "advance_incident", "advance_safely", "finish_pass",
+           "start_monitoring", "waiting_incidents"]
 
 
 def start_monitoring(rt: Runtime, inc: Incident, plan: MonitoringPlan, *, remediation_id: str,
@@ -48,7 +56,8 @@ def start_monitoring(rt: Runtime, inc: Incident, plan: MonitoringPlan, *, remedi
                     f"window(s) of {_span(m)} before closing", monitoring=m)
     rt.notify(Notification("verification", inc, f"monitoring: 0/{plan.count} live windows",
                            [f"first window closes {(m.started_at + m.window):%Y-%m-%d %H:%M}",
-                            f"criteria: {', '.join(c.id for c in plan.criteria)}"]))
+                            f"criteria: {', '.join(c.id for c in plan.criteria)}"],
+                           data={"waiting_for": "live monitoring windows"}))
     return inc
 
 
@@ -215,8 +224,23 @@ def advance_safely(rt: Runtime, incident_id: str) -> list[Step]:
         return [Step(incident_id, "error", exc.message)]
 
 
+def finish_pass(rt: Runtime, *, now: datetime | None = None) -> int:
+    """End of a controller pass: post the reminders due for waiting incidents (Slack:
+    ``communication.status_every``), then flush the outbox. Returns the reminders posted.
+    ``now`` is wall-clock time, like the outbox's own ``waiting_since`` (default: now)."""
+    posted = 0
+    if isinstance(rt.notifier, SlackNotifier):
+        try:
+            posted = len(send_reminders(rt.ledger, rt.notifier, now or utcnow()))
+        except Exception as exc:  # reminders must never fail a pass
+            logging.getLogger(__name__).warning("reminders failed: %s: %s",
+                                                type(exc).__name__, exc)
+    rt.flush_notifications()
+    return posted
+
+
 def advance_all(rt: Runtime) -> list[Step]:
     """One controller pass over every incident that waits in monitoring."""
     steps = [s for iid in waiting_incidents(rt) for s in advance_safely(rt, iid)]
-    rt.flush_notifications()
+    finish_pass(rt)
     return steps

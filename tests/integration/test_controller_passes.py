@@ -146,3 +146,35 @@ def test_recovery_waits_for_a_live_holders_lease(sandbox, tmp_path: Path,  # typ
     assert "held" not in {a for v in store.list_versions(sandbox.model_name) for a in v.aliases}
     assert rt.ledger.journal(unfinished=True) == []
     assert rt.ledger.get(inc.id).status is IncidentStatus.ESCALATED
+
+
+def test_the_controller_reminds_the_thread_while_an_incident_waits_in_monitoring(
+        sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from pydantic import SecretStr
+
+    from playbooks.config import load_settings
+    from playbooks.engine.monitor import finish_pass, start_monitoring
+    from playbooks.models.common import parse_duration
+    from playbooks.models.incident import utcnow
+    from playbooks.models.spec import MonitoringPlan
+    from playbooks.notify import SlackNotifier, SlackSettings
+    from tests.integration.fake_slack import FakeSlack
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("MLPB_HOME", str(home))
+    with FakeSlack() as slack:
+        settings = load_settings(str(home)).ensure()
+        rt = Runtime(settings)
+        rt.notifier = SlackNotifier(SlackSettings(token=SecretStr(slack.token), api_url=slack.url),
+                                    rt.ledger, postmortem_dir=settings.postmortem_dir)
+        inc = Incident(id="INC-remind", playbook="data-drift", playbook_version="1.0.0",
+                       playbook_hash="h", model="credit-risk", dedup_key="remind",
+                       status=IncidentStatus.REMEDIATING)
+        rt.ledger.open_incident(inc)
+        plan = MonitoringPlan(window=parse_duration("1d"), criteria=[PSI_OK])  # type: ignore[list-item]  # validated from a dict
+        start_monitoring(rt, inc, plan, remediation_id="retrain", action="retrain", seq=1,
+                         change={"new_version": "2"})
+        assert finish_pass(rt) == 0  # just started waiting
+        assert finish_pass(rt, now=utcnow() + timedelta(minutes=31)) == 1  # status_every 30m
+        texts = [str(r.body) for r in slack.accepted("chat.postMessage")]
+        assert any("live monitoring windows" in t for t in texts[-1:]), texts[-1]
