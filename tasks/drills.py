@@ -4,7 +4,7 @@ the result."""
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from playbooks.drills import Expectation, score_drill
 from playbooks.drills.live import follow_monitoring
 from playbooks.engine.runtime import Runtime
 from playbooks.ledger import DrillStore
+from playbooks.models.incident import utcnow
 from playbooks.sandbox import InjectedFault, Sandbox, bootstrap_sandbox, inject_fault, make_fault
 from tasks.common import TASK_DEFAULTS
 
@@ -46,5 +47,9 @@ def record_drill(rt: Runtime, exp: Expectation, result: dict[str, Any], seed: in
     entry = rt.ledger.get(result["id"]).to_contract()
     children = [rt.ledger.get(cid).to_contract() for cid in entry.get("child_ids", [])]
     scored = score_drill(exp, entry, seed=seed, injected_at=injected.end, children=children)
+    # Engine time stands still while a run works (the sandbox's clock moves only by days), so
+    # the drill's real duration is kept beside it.
+    wall = (utcnow() - injected.injected_at).total_seconds()
+    scored = replace(scored, detail={**scored.detail, "wall_seconds": round(wall, 1)})
     DrillStore(rt.ledger).record(scored)
     return asdict(scored)
