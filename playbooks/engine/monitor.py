@@ -141,8 +141,11 @@ def _act(rt: Runtime, inputs: Inputs, inc: Incident, due: Due) -> Incident:
         account = revert_change(undo, m.change, ledger=rt.ledger,
                                 store=rt.model_store(inputs.profile))
         last = m.windows[-1] if m.windows else None
+        recs = [r.model_copy(update={"reverted": True})
+                if r.id == m.remediation_id and r.applied and not r.reverted else r
+                for r in inc.remediations]
         inc = rt.record(inc, Event.REVERTED, f"'{m.remediation_id}' reverted: {due.reason}",
-                        data={"change": m.change, "account": account})
+                        data={"change": m.change, "account": account}, remediations=recs)
         inc = rt.record(inc, Event.ESCALATED,
                         f"live monitoring failed ({last.reason if last else due.reason}); "
                         "change reverted", data={"to": owner}, escalated_to=owner)

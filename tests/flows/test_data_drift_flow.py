@@ -224,6 +224,8 @@ def test_a_population_that_keeps_moving_is_reverted_and_escalated_live(home: Pat
     assert inc.status.value == "escalated", [w.reason for w in inc.monitoring.windows]
     assert inc.monitoring.windows[-1].verdict == "fail"
     assert _champion(sb) == "1"  # the live failure moved the alias back
+    (rem,) = inc.remediations
+    assert rem.applied and rem.reverted
     kinds = [e.kind for e in inc.timeline]
     assert kinds.index("window") < kinds.index("reverted") < kinds.index("escalated")
     (entry,) = Ledger(load_settings(home).ledger_url).journal(incident_id=res["id"])
