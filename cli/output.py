@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -12,11 +14,18 @@ from rich.table import Table
 
 from playbooks.models.incident import Incident
 
-__all__ = ["Progress", "err", "incident_summary", "incidents_table", "out", "print_json"]
+__all__ = ["Progress", "err", "incident_summary", "incidents_table", "key_table", "out",
+           "print_json"]
 
-# Wide enough for the tables when output goes to a file or pipe (rich assumes 80 there).
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+def _width(stream: Any) -> int | None:
+    """The terminal's width; COLUMNS when set (rich reads it); else 160 for a file or pipe
+    (rich assumes 80 there, which would squeeze tables nobody is looking at on a screen)."""
+    return None if stream.isatty() or os.environ.get("COLUMNS") else 160
+
+
+out = Console(width=_width(sys.stdout))
+err = Console(stderr=True, width=_width(sys.stderr))
 
 
 class Progress:
@@ -40,27 +49,61 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def incidents_table(items: list[Incident]) -> Table:
-    t = Table(title="Incidents")
-    for col in ("id", "playbook", "model", "severity", "status", "root cause", "opened"):
-        t.add_column(col)
-    for i in items:
-        t.add_row(
-            i.id,
-            i.playbook,
-            i.model,
-            i.severity.value,
-            i.status.value,
-            i.root_cause.hypothesis_id if i.root_cause else "—",
-            f"{i.detected_at:%Y-%m-%d %H:%M}",
-        )
+def key_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]], *,
+              keep: Iterable[str] = ("id",), width: int | None = None) -> Table:
+    """A table whose ``keep`` columns (ids, fault names, paths: things people copy) are never
+    cut; the others wrap, character by character when a word is too long for them.
+
+    When the kept columns and one line of every other column cannot share ``width`` (the
+    console's by default), the other columns fold into one ``details`` column beside the
+    kept ones: at 80 columns an incident id (45 characters) stays whole and copyable."""
+    rows = [list(r) for r in rows]
+    kept = [c in set(keep) for c in columns]
+    longest = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+    room = width or out.width
+    if sum(longest) + 3 * len(columns) + 1 <= room or all(kept):
+        t = Table(title=title)
+        for col, k, n in zip(columns, kept, longest, strict=True):
+            t.add_column(col, no_wrap=k, min_width=n if k else None,
+                         overflow="fold")
+        for r in rows:
+            t.add_row(*r)
+        return t
+    t = Table(title=title)
+    for col, k, n in zip(columns, kept, longest, strict=True):
+        if k:
+            t.add_column(col, no_wrap=True, min_width=n)
+    rest = [c for c, k in zip(columns, kept, strict=True) if not k]
+    t.add_column(" · ".join(rest), overflow="fold")
+    for r in rows:
+        t.add_row(*(v for v, k in zip(r, kept, strict=True) if k),
+                  " · ".join(v for v, k in zip(r, kept, strict=True) if not k))
     return t
+
+
+INCIDENT_COLUMNS = ("id", "playbook", "model", "severity", "status", "owner", "root cause",
+                    "kind", "opened")
+
+
+def incident_row(i: Incident) -> dict[str, str]:
+    """One incident as ``incidents list`` shows it (``kind``: production, drill or dry run,
+    so a drill is never read as a production incident)."""
+    kind = "drill" if i.drill else "dry run" if i.dry_run else "production"
+    return {"id": i.id, "playbook": i.playbook, "model": i.model,
+            "severity": i.severity.value, "status": i.status.value, "owner": i.owner,
+            "root cause": i.root_cause.hypothesis_id if i.root_cause else "—",
+            "kind": kind, "opened": f"{i.detected_at:%Y-%m-%d %H:%M}"}
+
+
+def incidents_table(items: list[Incident], *, width: int | None = None) -> Table:
+    rows = [[incident_row(i)[c] for c in INCIDENT_COLUMNS] for i in items]
+    return key_table("Incidents", INCIDENT_COLUMNS, rows, keep=("id",), width=width)
 
 
 def incident_summary(data: dict[str, Any]) -> Table:
     t = Table(show_header=False, title=f"Incident {data['id']}")
     t.add_column(style="bold")
-    t.add_column()
+    t.add_column(overflow="fold")  # a long path wraps instead of losing its end
     rc = data.get("root_cause")
     t.add_row("playbook", f"{data['playbook']} v{data['playbook_version']}")
     promoted = [r["change"]["new_version"] for r in data.get("remediations", [])
@@ -69,6 +112,7 @@ def incident_summary(data: dict[str, Any]) -> Table:
     version = f"version {data.get('model_version') or 'n/a'}"
     t.add_row("model", f"{data['model']} ({version}" + "".join(f" → {v}" for v in promoted) + ")")
     t.add_row("status / severity", f"{data['status']} / {data['severity']}")
+    t.add_row("owner", str(data.get("owner") or "unassigned"))
     t.add_row(
         "root cause",
         f"{rc['hypothesis_id']} ({rc['confidence']:.2f}) — {rc['summary']}"
