@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +22,9 @@ __all__ = [
     "ServiceLevels",
     "TrainingConfig",
 ]
+
+
+_DOTTED = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+")
 
 
 class DataSource(StrictModel):
@@ -90,6 +94,20 @@ class ModelRef(StrictModel):
     fallback_alias: str | None = Field(
         None, description="Alias of a safe fallback model (e.g. a simpler, known-good one)."
     )
+    trusted_types: list[str] = Field(
+        default_factory=list,
+        description="Extra types skops may load for this model, e.g. 'mypkg.features.Binner' "
+        "(besides scikit-learn's and ML Playbooks' own). Each one is code the loader runs: "
+        "list only your own vetted classes. Models not in the skops format are refused.",
+    )
+
+    @field_validator("trusted_types")
+    @classmethod
+    def _dotted_names(cls, v: list[str]) -> list[str]:
+        bad = [t for t in v if not _DOTTED.fullmatch(t)]
+        if bad:
+            raise ValueError(f"expected dotted type names like 'package.module.Class': {bad}")
+        return v
 
 
 class TrainingConfig(StrictModel):
