@@ -87,7 +87,7 @@ def _root(
 def _prefect(home: str | None, verbose: bool = False) -> None:
     from cli.env import prepare_prefect_env
 
-    prepare_prefect_env(load_settings(home), verbose=verbose)
+    prepare_prefect_env(load_settings(home).ensure(), verbose=verbose)  # state dir first
 
 
 @app.command()
@@ -480,6 +480,9 @@ def notify_check(home: HomeOpt = None) -> None:
 
 
 def main() -> None:
+    from playbooks.config import harden_env
+
+    harden_env()  # MLflow never unpickles an artifact in this process or its children
     app()
 
 

@@ -1,13 +1,26 @@
-"""Where state lives. One state directory holds the ledger, the MLflow store, the sandbox
-and post-mortems; ``MLPB_HOME`` moves it, ``MLPB_LEDGER_URL`` moves only the ledger."""
+"""Where state lives, and what the operator allows. One state directory holds the ledger,
+the MLflow store, the sandbox and post-mortems; ``MLPB_HOME`` moves it, ``MLPB_LEDGER_URL``
+moves only the ledger. ``MLPB_TRAINING_MODULES`` lists the modules a profile's training
+entrypoint may come from (a profile names code; anyone who can write one must not choose it).
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Settings", "load_settings"]
+from playbooks.errors import ConfigError
+
+__all__ = ["DEFAULT_TRAINING_MODULES", "HARDENED_ENV", "TRAINING_MODULES_ENV", "Settings",
+           "check_training_entrypoint", "harden_env", "load_settings", "training_modules"]
+
+TRAINING_MODULES_ENV = "MLPB_TRAINING_MODULES"
+# The project's own trainers; an operator widens the list with MLPB_TRAINING_MODULES.
+DEFAULT_TRAINING_MODULES = ("playbooks.sandbox.model",)
+# Set in every process we start: MLflow must never unpickle an artifact (we load skops only).
+HARDENED_ENV = {"MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false"}
 
 
 @dataclass(frozen=True)
@@ -34,3 +47,32 @@ def load_settings(home: str | Path | None = None) -> Settings:
     root = Path(home or os.environ.get("MLPB_HOME") or ".mlpb").expanduser().resolve()
     url = os.environ.get("MLPB_LEDGER_URL") or f"sqlite:///{root / 'ledger.db'}"
     return Settings(home=root, ledger_url=url)
+
+
+def harden_env(env: MutableMapping[str, str] | None = None) -> MutableMapping[str, str]:
+    """Force :data:`HARDENED_ENV` into ``env`` (default: this process's environment)."""
+    target: MutableMapping[str, str] = os.environ if env is None else env
+    target.update(HARDENED_ENV)
+    return target
+
+
+def training_modules() -> tuple[str, ...]:
+    """Module prefixes training entrypoints may come from (``MLPB_TRAINING_MODULES``,
+    comma-separated; default :data:`DEFAULT_TRAINING_MODULES`)."""
+    raw = os.environ.get(TRAINING_MODULES_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_TRAINING_MODULES
+    return tuple(m.strip() for m in raw.split(",") if m.strip())
+
+
+def check_training_entrypoint(entrypoint: str) -> None:
+    """Refuse a ``module:function`` whose module is not under an allowed prefix."""
+    module = entrypoint.partition(":")[0]
+    allowed = training_modules()
+    if any(module == m or module.startswith(m + ".") for m in allowed):
+        return
+    raise ConfigError(
+        f"training entrypoint '{entrypoint}' is not in an allowed module ({', '.join(allowed)})",
+        hint=f"the operator allows training modules with {TRAINING_MODULES_ENV}="
+        f"'{','.join((*allowed, module))}' (comma-separated module prefixes) where playbooks "
+        "run; a profile alone cannot choose the code a retrain runs")

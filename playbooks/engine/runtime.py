@@ -69,9 +69,10 @@ class Runtime:
             return None
         from playbooks.modelstore import MlflowModelStore  # lazy: mlflow is slow to import
 
+        trusted = profile.model.trusted_types  # skops may load these too (the profile's own)
         if profile.model.tracking_uri:
-            return MlflowModelStore(profile.model.tracking_uri)
-        return MlflowModelStore.local(self.settings.home)
+            return MlflowModelStore(profile.model.tracking_uri, trusted_types=trusted)
+        return MlflowModelStore.local(self.settings.home, trusted_types=trusted)
 
     def flush_notifications(self) -> None:
         """Deliver notifications an earlier outage left in the outbox; never raises."""

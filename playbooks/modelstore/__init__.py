@@ -3,6 +3,7 @@ imports mlflow only when first used, so importing this package stays fast)."""
 
 from playbooks.modelstore.base import (
     INCIDENT_TAG,
+    PREVIOUS_ALIAS,
     REFERENCE_TAG,
     AliasChange,
     AliasConflict,
@@ -11,11 +12,13 @@ from playbooks.modelstore.base import (
     ModelStoreError,
     ModelStoreUnavailable,
     ModelVersionInfo,
+    UnsafeModel,
 )
 from playbooks.modelstore.mlflow_store import MlflowModelStore
 
 __all__ = [
     "INCIDENT_TAG",
+    "PREVIOUS_ALIAS",
     "REFERENCE_TAG",
     "AliasChange",
     "AliasConflict",
@@ -25,4 +28,5 @@ __all__ = [
     "ModelStoreError",
     "ModelStoreUnavailable",
     "ModelVersionInfo",
+    "UnsafeModel",
 ]

@@ -16,6 +16,7 @@ from playbooks.errors import MlpbError
 
 __all__ = [
     "INCIDENT_TAG",
+    "PREVIOUS_ALIAS",
     "REFERENCE_TAG",
     "AliasChange",
     "AliasConflict",
@@ -24,12 +25,15 @@ __all__ = [
     "ModelStoreError",
     "ModelStoreUnavailable",
     "ModelVersionInfo",
+    "UnsafeModel",
 ]
 
 INCIDENT_TAG = "mlpb.incident_id"
 # The data a version learned from, "<start ISO>/<end ISO>" (end exclusive): drift evidence
 # compares against it while that version serves (playbooks/engine/reference.py).
 REFERENCE_TAG = "mlpb.reference_window"
+# The alias a promotion leaves on the version it replaced (one step back, for people and tools).
+PREVIOUS_ALIAS = "previous"
 
 
 class ModelStoreError(MlpbError):
@@ -46,6 +50,10 @@ class ModelNotFound(ModelStoreError):
 
 class AliasConflict(ModelStoreError):
     """An alias moved since we changed it; reverting would clobber someone else's change."""
+
+
+class UnsafeModel(ModelStoreError):
+    """A model artifact we refuse to load: not skops, or types outside the trusted list."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,9 @@ class AliasChange:
     new_version: str
     incident_id: str | None
     changed_at: datetime
+    # set_alias(previous_alias=...): that alias now names the replaced version; it was here.
+    previous_alias: str | None = None
+    previous_alias_was: str | None = None
 
     def to_dict(self) -> dict[str, str | None]:
         data = asdict(self)
@@ -89,6 +100,9 @@ class AliasChange:
             incident_id=data.get("incident_id"),
             changed_at=changed_at if isinstance(changed_at, datetime)
             else datetime.fromisoformat(str(changed_at)),
+            previous_alias=data.get("previous_alias"),
+            previous_alias_was=None if data.get("previous_alias_was") is None
+            else str(data["previous_alias_was"]),
         )
 
 
@@ -110,13 +124,17 @@ class ModelStore(Protocol):
         metrics: dict[str, float],
         tags: dict[str, str],
         description: str = "",
+        signature_frame: Any = None,
     ) -> ModelVersionInfo: ...
 
     def set_alias(
-        self, name: str, alias: str, version: str, *, incident_id: str | None = None
+        self, name: str, alias: str, version: str, *, incident_id: str | None = None,
+        previous_alias: str | None = None,
     ) -> AliasChange: ...
 
     def revert_alias(self, change: AliasChange) -> None: ...
+
+    def restore_alias(self, name: str, alias: str, was: str | None, *, only_if: str) -> bool: ...
 
     def tag_version(self, name: str, version: str, key: str, value: str) -> None: ...
 

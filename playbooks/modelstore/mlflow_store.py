@@ -8,6 +8,12 @@ says what was wrong and what to do.
 MLflow's model-logging API is "fluent": it reads the tracking URI from process-global state.
 To keep several registries (and the caller's own MLflow use) apart, the global URIs are only
 switched inside a lock for the duration of one log/load call and restored afterwards.
+
+Loading a model never goes through ``mlflow.sklearn.load_model``: that follows the artifact's
+own MLmodel file (pickle, or skops with the artifact's *own* trusted-type list), so write
+access to the registry would be code execution here. We read the MLmodel file, refuse any
+format but skops, and load with ``skops.io`` and our trusted list (the project's plus the
+profile's ``model.trusted_types``).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
@@ -33,9 +39,10 @@ from playbooks.modelstore.base import (
     ModelStoreError,
     ModelStoreUnavailable,
     ModelVersionInfo,
+    UnsafeModel,
 )
 
-__all__ = ["MlflowModelStore"]
+__all__ = ["SKOPS_TRUSTED", "MlflowModelStore"]
 
 _T = TypeVar("_T")
 # One lock for the process: MLflow's fluent URIs are process-global.
@@ -43,8 +50,9 @@ _FLUENT_LOCK = threading.RLock()
 # Loggers that announce routine store set-up ("Creating initial MLflow database tables...").
 _EXISTS = ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS")
 _CHATTY_LOGGERS = ("mlflow.store.db.utils", "alembic.runtime.migration", "alembic")
-# Besides sklearn's own types, skops must trust these to load our pipelines back.
-_SKOPS_TRUSTED = ["numpy.dtype"]
+# Besides the types skops trusts by default (scikit-learn, numpy, scipy), skops must trust
+# these to load our pipelines back. A profile adds its own (model.trusted_types).
+SKOPS_TRUSTED: tuple[str, ...] = ("numpy.dtype",)
 
 
 class MlflowModelStore:
@@ -59,8 +67,12 @@ class MlflowModelStore:
         tracking_uri: str,
         registry_uri: str | None = None,
         artifact_location: str | None = None,
+        *,
+        trusted_types: Sequence[str] = (),
     ) -> None:
         self.tracking_uri = tracking_uri
+        # What skops may instantiate when loading (and logging, which loads back to check).
+        self.trusted_types = [*SKOPS_TRUSTED, *(t for t in trusted_types if t not in SKOPS_TRUSTED)]
         self.registry_uri = registry_uri or tracking_uri
         # Root under which experiments created here keep artifacts. MLflow's own default is
         # ./mlruns of whatever the working directory happens to be, so for a SQLite file store
@@ -70,7 +82,7 @@ class MlflowModelStore:
         self._client_obj: Any = None
 
     @classmethod
-    def local(cls, state_dir: Path) -> MlflowModelStore:
+    def local(cls, state_dir: Path, *, trusted_types: Sequence[str] = ()) -> MlflowModelStore:
         """The embedded default: SQLite + local artifacts under ``<state_dir>/mlflow``.
 
         Paths are made absolute so the store works from any working directory.
@@ -78,7 +90,8 @@ class MlflowModelStore:
         root = Path(state_dir).expanduser().resolve() / "mlflow"
         artifacts = root / "artifacts"
         artifacts.mkdir(parents=True, exist_ok=True)
-        return cls(f"sqlite:///{root / 'mlflow.db'}", artifact_location=artifacts.as_uri())
+        return cls(f"sqlite:///{root / 'mlflow.db'}", artifact_location=artifacts.as_uri(),
+                   trusted_types=trusted_types)
 
     def __repr__(self) -> str:
         return f"MlflowModelStore(tracking_uri={self.tracking_uri!r})"
@@ -124,14 +137,19 @@ class MlflowModelStore:
         return True
 
     def load_model(self, name: str, alias_or_version: str) -> Any:
-        """The model object (for sklearn flavours: an estimator with ``predict_proba``)."""
+        """The model object (an sklearn estimator with ``predict_proba``), skops format only.
+
+        Raises :class:`UnsafeModel` for another format or a type outside the trusted list.
+        """
         info = self.get_version(name, alias_or_version)
-        import mlflow.sklearn
+        from mlflow.artifacts import download_artifacts
 
         def load(_: Any) -> Any:
             # The artifacts are copied to a scratch dir that goes away once the model is in memory.
             with tempfile.TemporaryDirectory(prefix="mlpb-model-") as tmp:
-                return mlflow.sklearn.load_model(f"models:/{name}/{info.version}", dst_path=tmp)
+                local = download_artifacts(artifact_uri=f"models:/{name}/{info.version}",
+                                           dst_path=tmp)
+                return load_skops_model(Path(local), self.trusted_types, f"{name} v{info.version}")
 
         return self._call(load, f"loading {name} v{info.version} from {info.source}")
 
@@ -147,16 +165,19 @@ class MlflowModelStore:
         metrics: dict[str, float],
         tags: dict[str, str],
         description: str = "",
+        signature_frame: Any = None,
     ) -> ModelVersionInfo:
         """Log ``model`` (sklearn) in a run of ``experiment`` and register it as a new version.
 
         The run gets ``params``, ``metrics`` and ``tags``; the new version gets ``tags`` and
         ``description``. Explicit pip requirements skip MLflow's slow dependency inference.
+        ``signature_frame`` (model inputs, a few rows) gives the version an MLflow signature.
         """
         import mlflow
         import mlflow.sklearn
 
         str_tags = {str(k): str(v) for k, v in tags.items()}
+        signature = _signature(model, signature_frame)
 
         def log(client: Any) -> tuple[Any, str]:
             experiment_id = self._experiment_id(client, experiment)
@@ -172,7 +193,8 @@ class MlflowModelStore:
                     name="model",
                     pip_requirements=_pip_requirements(),
                     serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
-                    skops_trusted_types=_SKOPS_TRUSTED,
+                    skops_trusted_types=self.trusted_types,
+                    signature=signature,
                 )
             return logged, run.info.run_id
 
@@ -195,17 +217,27 @@ class MlflowModelStore:
         return self.get_version(name, version)
 
     def set_alias(
-        self, name: str, alias: str, version: str, *, incident_id: str | None = None
+        self, name: str, alias: str, version: str, *, incident_id: str | None = None,
+        previous_alias: str | None = None,
     ) -> AliasChange:
-        """Point ``alias`` at ``version``; the returned change remembers the prior target."""
+        """Point ``alias`` at ``version``; the returned change remembers the prior target.
+
+        With ``previous_alias`` (e.g. ``previous``), that alias is moved to the version
+        ``alias`` pointed at before (when there was one and it changes); revert restores it.
+        """
         target = self.get_version(name, str(version))  # clear ModelNotFound before any change
-        previous = self._aliases(name).get(alias)
+        aliases = self._aliases(name)
+        previous = aliases.get(alias)
         self._call(
             lambda c: c.set_registered_model_alias(name, alias, target.version),
             f"setting alias '{alias}' of '{name}' to v{target.version}",
         )
         if incident_id:
             self.tag_version(name, target.version, INCIDENT_TAG, incident_id)
+        keep = previous_alias if previous not in (None, target.version) else None
+        if keep and previous is not None:
+            self._call(lambda c: c.set_registered_model_alias(name, keep, previous),
+                       f"setting alias '{keep}' of '{name}' to v{previous}")
         return AliasChange(
             name=name,
             alias=alias,
@@ -213,7 +245,23 @@ class MlflowModelStore:
             new_version=target.version,
             incident_id=incident_id,
             changed_at=datetime.now(UTC),
+            previous_alias=keep,
+            previous_alias_was=aliases.get(keep) if keep else None,
         )
+
+    def restore_alias(self, name: str, alias: str, was: str | None, *, only_if: str) -> bool:
+        """Put ``alias`` back on ``was`` (remove it when None), but only while it still points
+        at ``only_if`` (what we set it to). Returns whether anything changed."""
+        current = self._aliases(name).get(alias)
+        if current != only_if or current == was:
+            return False
+        if was is None:
+            self._call(lambda c: c.delete_registered_model_alias(name, alias),
+                       f"removing alias '{alias}' of '{name}'")
+        else:
+            self._call(lambda c: c.set_registered_model_alias(name, alias, was),
+                       f"restoring alias '{alias}' of '{name}' to v{was}")
+        return True
 
     def revert_alias(self, change: AliasChange, *, force: bool = False) -> None:
         """Undo ``change``: alias back to its previous version, or removed if it had none.
@@ -222,6 +270,9 @@ class MlflowModelStore:
         raises :class:`AliasConflict` instead of clobbering that change (``force`` overrides).
         """
         current = self._aliases(change.name).get(change.alias)
+        if change.previous_alias and change.previous_version is not None:
+            self.restore_alias(change.name, change.previous_alias, change.previous_alias_was,
+                               only_if=change.previous_version)
         if current == change.previous_version:
             return
         if current not in (change.new_version, None) and not force:
@@ -430,6 +481,64 @@ def _link_logged_model(client: Any, model_id: str | None, name: str, version: st
         client.set_logged_model_tags(model_id, {tag: json.dumps(links)})
     except Exception:  # a cosmetic link only; the version itself is registered
         logging.getLogger(__name__).debug("could not link %s to %s v%s", model_id, name, version)
+
+
+def load_skops_model(model_dir: Path, trusted: Sequence[str], what: str) -> Any:
+    """Load the sklearn model of an MLflow model directory with skops and ``trusted`` only.
+
+    The MLmodel file is read as data (``yaml.safe_load``); its ``code`` paths are never put
+    on ``sys.path`` and its own ``skops_trusted_types`` are ignored.
+    """
+    import skops.io
+    import yaml
+
+    mlmodel = model_dir / "MLmodel"
+    try:
+        conf = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise UnsafeModel(f"{what}: cannot read its MLmodel file: {exc}",
+                          hint="the artifact is not an MLflow model; re-register it") from exc
+    flavor = (conf.get("flavors") or {}).get("sklearn") if isinstance(conf, dict) else None
+    if not isinstance(flavor, dict):
+        raise UnsafeModel(f"{what} has no sklearn flavour in its MLmodel file",
+                          hint="log it with mlflow.sklearn.log_model(..., "
+                          "serialization_format='skops')")
+    fmt = str(flavor.get("serialization_format") or "pickle")  # MLflow's default when absent
+    if fmt != "skops":
+        raise UnsafeModel(
+            f"{what} is stored as '{fmt}', which can run arbitrary code when loaded; ML "
+            "Playbooks loads only the skops format",
+            hint="re-log the model with mlflow.sklearn.log_model(model, ..., "
+            "serialization_format='skops') and register that version (a retrain playbook "
+            "run does this)")
+    root = model_dir.resolve()
+    file = (root / str(flavor.get("pickled_model") or "model.skops")).resolve()
+    if not file.is_relative_to(root) or not file.is_file():
+        raise UnsafeModel(f"{what}: its model file {flavor.get('pickled_model')!r} is not "
+                          "inside the model's artifacts", hint="re-register the model")
+    untrusted = sorted(set(skops.io.get_untrusted_types(file=file)) - set(trusted))
+    if untrusted:
+        raise UnsafeModel(
+            f"{what} contains types outside the trusted list: {', '.join(untrusted)}",
+            hint="if these are your own vetted classes, list them under model.trusted_types "
+            "in the profile; anything listed there is code the loader will run")
+    return skops.io.load(file, trusted=list(trusted))
+
+
+def _signature(model: Any, frame: Any) -> Any:
+    """An MLflow signature from a few input rows and the model's scores (None without rows)."""
+    if frame is None or len(frame) == 0:
+        return None
+    from mlflow.models import infer_signature
+
+    sample = frame.head(20)
+    predict = getattr(model, "predict_proba", None) or model.predict
+    try:
+        return infer_signature(sample, predict(sample))
+    except Exception as exc:  # a signature documents the model; its absence must not block
+        logging.getLogger(__name__).warning("no signature for the model: %s: %s",
+                                            type(exc).__name__, exc)
+        return None
 
 
 def _info(mv: Any, aliases: dict[str, str]) -> ModelVersionInfo:

@@ -11,6 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
 
 from playbooks.modelstore import (
     INCIDENT_TAG,
@@ -21,6 +24,7 @@ from playbooks.modelstore import (
     ModelStore,
     ModelStoreError,
     ModelStoreUnavailable,
+    UnsafeModel,
 )
 from playbooks.sandbox import model as credit_model
 from playbooks.sandbox.simulator import (
@@ -220,3 +224,120 @@ def test_broken_store_is_unavailable(tmp_path: Path, make_uri: Any) -> None:
         registry.get_version(NAME, "champion")
     assert uri in str(err.value)
     assert "tracking_uri" in str(err.value)  # the hint says what to check
+
+
+# -- safe loading (issue 13, point 6): skops only, with our trusted-type list ---------------
+
+class Doubler(BaseEstimator, TransformerMixin):  # type: ignore[misc]
+    """A custom step: skops does not trust it unless the profile lists it."""
+
+    def fit(self, x: Any, y: Any = None) -> Doubler:
+        return self
+
+    def transform(self, x: Any) -> Any:
+        return np.asarray(x, dtype=float) * 2.0
+
+
+DOUBLER = f"{__name__}.Doubler"
+
+
+def _xy(data: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    return data[list(NUMERIC_FEATURES)].head(300), data[TARGET].head(300)
+
+
+def test_a_pickle_format_version_is_refused(
+    store: MlflowModelStore, data: pd.DataFrame
+) -> None:
+    """A version logged by hand as pickle (write access to the registry) is never unpickled."""
+    import mlflow
+    import mlflow.sklearn
+    from mlflow import MlflowClient
+
+    x, y = _xy(data)
+    mlflow.set_tracking_uri(store.tracking_uri)
+    try:
+        with mlflow.start_run():
+            logged = mlflow.sklearn.log_model(
+                LogisticRegression(max_iter=2000).fit(x, y), name="model",
+                serialization_format="pickle", pip_requirements=["scikit-learn"])
+        mv = MlflowClient(store.tracking_uri).create_model_version(
+            NAME, source=logged.model_uri, model_id=logged.model_id)
+    finally:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    with pytest.raises(UnsafeModel) as refused:
+        store.load_model(NAME, str(mv.version))
+    assert "stored as 'pickle'" in str(refused.value)
+    assert "serialization_format='skops'" in str(refused.value)  # the hint says what to do
+
+
+def test_an_untrusted_type_is_refused_unless_the_profile_trusts_it(
+    tmp_path: Path, data: pd.DataFrame
+) -> None:
+    x, y = _xy(data)
+    pipe = make_pipeline(Doubler(), LogisticRegression(max_iter=2000)).fit(x, y)
+    trusting = MlflowModelStore.local(tmp_path, trusted_types=[DOUBLER])
+    version = trusting.register_model("custom", pipe, experiment="custom", params={},
+                                      metrics={}, tags={})
+    plain = MlflowModelStore(trusting.tracking_uri)  # the project's list only
+    with pytest.raises(UnsafeModel) as refused:
+        plain.load_model("custom", version.version)
+    assert DOUBLER in str(refused.value) and "model.trusted_types" in str(refused.value)
+    loaded = trusting.load_model("custom", version.version)
+    np.testing.assert_allclose(loaded.predict_proba(x), pipe.predict_proba(x))
+
+
+def test_loading_ignores_the_artifacts_own_trusted_list(tmp_path: Path, data: pd.DataFrame) -> None:
+    """The MLmodel file names its own skops_trusted_types; a crafted one must not widen ours."""
+    x, y = _xy(data)
+    pipe = make_pipeline(Doubler(), LogisticRegression(max_iter=2000)).fit(x, y)
+    trusting = MlflowModelStore.local(tmp_path, trusted_types=[DOUBLER])
+    version = trusting.register_model("custom", pipe, experiment="custom", params={},
+                                      metrics={}, tags={})
+    (mlmodel,) = tmp_path.rglob("MLmodel")
+    assert DOUBLER in mlmodel.read_text()  # MLflow wrote it there
+    with pytest.raises(UnsafeModel, match="outside the trusted list"):
+        MlflowModelStore(trusting.tracking_uri).load_model("custom", version.version)
+
+
+def test_profile_trusted_types_must_be_dotted_names() -> None:
+    from pydantic import ValidationError
+
+    from playbooks.models.profile import ModelRef
+
+    assert ModelRef(registry_name="m", trusted_types=[DOUBLER]).trusted_types == [DOUBLER]
+    with pytest.raises(ValidationError, match="dotted type names"):
+        ModelRef(registry_name="m", trusted_types=["os.system; rm"])
+
+
+# -- what a promotion leaves behind (issue 14: MLflow) -------------------------------------
+
+def test_previous_alias_follows_a_promotion_and_revert_restores_it(
+    store: MlflowModelStore,
+) -> None:
+    store.set_alias(NAME, "live", "1")
+    change = store.set_alias(NAME, "live", "2", previous_alias="live-previous")
+    assert store.get_version(NAME, "live-previous").version == "1"
+    assert (change.previous_alias, change.previous_alias_was) == ("live-previous", None)
+    assert AliasChange.from_dict(json.loads(json.dumps(change.to_dict()))) == change
+    store.revert_alias(change)
+    assert store.get_version(NAME, "live").version == "1"
+    with pytest.raises(ModelNotFound, match="no alias 'live-previous'"):
+        store.get_version(NAME, "live-previous")
+
+
+def test_signature_is_logged_from_the_input_frame(
+    store: MlflowModelStore, models: list[Any], data: pd.DataFrame
+) -> None:
+    from mlflow.models import get_model_info
+
+    version = store.register_model(NAME, models[0], experiment="registry-test", params={},
+                                   metrics={}, tags={}, signature_frame=data[list(FEATURES)])
+    import mlflow
+
+    mlflow.set_tracking_uri(store.tracking_uri)
+    try:
+        sig = get_model_info(f"models:/{NAME}/{version.version}").signature
+    finally:
+        mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    assert sig is not None
+    assert [c.name for c in sig.inputs.inputs] == list(FEATURES)
