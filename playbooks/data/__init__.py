@@ -1,5 +1,15 @@
 """Reading the data a profile points at: CSV/parquet globs, time windows, label joins."""
 
-from playbooks.data.io import DataWindows, hash_files, load_windows, read_frame, resolve_files
+from playbooks.data.io import (
+    DataWindows,
+    SourceFile,
+    hash_files,
+    load_windows,
+    read_frame,
+    resolve_files,
+    span,
+)
+from playbooks.data.needs import WindowNeeds, default_needs, needs_for
 
-__all__ = ["DataWindows", "hash_files", "load_windows", "read_frame", "resolve_files"]
+__all__ = ["DataWindows", "SourceFile", "WindowNeeds", "default_needs", "hash_files",
+           "load_windows", "needs_for", "read_frame", "resolve_files", "span"]

@@ -1,99 +1,28 @@
-"""Data access for profiles. Errors name the file or column and say what to do."""
+"""Data access for profiles. Errors name the file or column and say what to do.
+
+``load_windows`` reads only what a run needs (``playbooks.data.needs``): the log from its
+newest row back over the needed history, the profile's columns, pruned and pushed down by
+``playbooks.data.reader``."""
 
 from __future__ import annotations
 
-import glob
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 from pandas.api import types as ptypes
 
+from playbooks.data.files import hash_files, resolve_files
+from playbooks.data.needs import WindowNeeds, default_needs
+from playbooks.data.reader import SourceFile, newest_timestamp, read_frame, read_span
 from playbooks.errors import DataError
 from playbooks.models.evidence import DataWindowRef
-from playbooks.models.profile import DataSource, ModelProfile
+from playbooks.models.profile import ModelProfile
 
-__all__ = ["DataWindows", "SourceFile", "hash_files", "load_windows", "read_frame", "resolve_files"]
-
-
-def resolve_files(profile: ModelProfile, source: DataSource, what: str) -> list[Path]:
-    pattern = str(profile.resolve(source.path))
-    files = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
-    if not files:
-        raise DataError(
-            f"{what}: no files match '{pattern}'",
-            hint=f"fix data.{what}.path in the profile (relative paths resolve against "
-            f"{profile.base_dir})",
-        )
-    return files
-
-
-def _format_of(path: Path, fmt: str) -> str:
-    if fmt != "auto":
-        return fmt
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return "parquet"
-    if path.suffix.lower() in (".csv", ".txt") or path.name.lower().endswith(".csv.gz"):
-        return "csv"
-    raise DataError(
-        f"{path}: cannot tell the format from the extension",
-        hint="set format: csv or format: parquet on the data source",
-    )
-
-
-def _read_one(path: Path, fmt: str) -> pd.DataFrame:
-    kind = _format_of(path, fmt)
-    try:
-        if kind == "parquet":
-            # Read the file alone: hive directory names (date=...) are not data columns.
-            frame: pd.DataFrame = pq.read_table(path, partitioning=None).to_pandas()
-            return frame
-        return pd.read_csv(path, encoding="utf-8", low_memory=False)
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path}: not UTF-8 text ({exc.reason})",
-            hint="re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`",
-        ) from None
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: cannot read as {kind}: {exc}") from None
-
-
-def read_frame(files: list[Path], fmt: str = "auto") -> pd.DataFrame:
-    frames = [_read_one(f, fmt) for f in files]
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-
-
-@dataclass(frozen=True)
-class SourceFile:
-    """One file of a source as read: its rows are a contiguous block of the loaded frame
-    (files are concatenated in this order), ``dtypes`` are its raw column types."""
-
-    path: Path
-    rows: int
-    dtypes: dict[str, str]
-
-
-def _read_sources(files: list[Path], fmt: str) -> tuple[pd.DataFrame, list[SourceFile]]:
-    frames = [_read_one(f, fmt) for f in files]
-    sources = [
-        SourceFile(f, len(fr), {str(c): str(t) for c, t in fr.dtypes.items()})
-        for f, fr in zip(files, frames, strict=True)
-    ]
-    return (frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)), sources
-
-
-def hash_files(files: list[Path]) -> str:
-    h = hashlib.sha256()
-    for f in files:
-        h.update(str(f).encode())
-        with f.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
+__all__ = ["DataWindows", "SourceFile", "WindowNeeds", "hash_files", "load_windows",
+           "profile_columns", "read_frame", "resolve_files", "span"]
 
 
 def _to_utc(frame: pd.DataFrame, col: str, what: str) -> pd.Series:
@@ -155,8 +84,9 @@ def _coerce_numeric(frame: pd.DataFrame, cols: list[str]) -> dict[str, int]:
 
 @dataclass
 class DataWindows:
-    """The frames one incident works on. ``log`` is the whole current source (for retraining
-    and verification windows); ``current`` is its last ``window``."""
+    """The frames one incident works on. ``log`` is the current source over the span the run
+    needs (``playbooks.data.needs``: baselines, retraining, monitoring windows); ``current``
+    is its last ``window``."""
 
     reference: pd.DataFrame
     log: pd.DataFrame
@@ -168,7 +98,8 @@ class DataWindows:
     # and numeric features that held text (count of non-numbers, now NaN).
     missing_columns: list[str] = field(default_factory=list)
     coerced_columns: dict[str, int] = field(default_factory=dict)
-    log_files: list[SourceFile] = field(default_factory=list)  # the current source, in log order
+    # The current source's files in log order; those before the span are listed with 0 rows.
+    log_files: list[SourceFile] = field(default_factory=list)
 
     def labelled_between(self, start: datetime, end: datetime, ts: str) -> pd.DataFrame:
         if self.labelled is None:
@@ -191,19 +122,81 @@ def _ref(name: str, files: list[Path], frame: pd.DataFrame, ts: str | None) -> D
     )
 
 
-def load_windows(profile: ModelProfile, *, lenient: bool = False) -> DataWindows:
-    """Read reference, current (windowed) and labels; validate columns and types up front.
+def profile_columns(profile: ModelProfile) -> set[str]:
+    """Every log column the profile names: all a strict load reads."""
+    d, pr = profile.data, profile.prediction
+    names = [*profile.features.all, *profile.segments, d.id, d.timestamp, d.feature_version,
+             profile.target, pr.score, pr.decision, pr.latency, pr.model_version, pr.status]
+    return {n for n in names if n}
 
-    ``lenient`` is for playbooks that diagnose broken data (data-quality): a feature column
-    missing from the current data is kept as all-NaN and text in a numeric feature becomes
-    NaN, both recorded on the result, instead of raising. The reference, the timestamp and
-    the label join stay strict: those are the profile's contract, not the feed's.
+
+def _since(files: list[Path], fmt: str, ts: str | None, needs: WindowNeeds
+           ) -> pd.Timestamp | None:
+    """The lower bound of the read (rows newer than it), from footers when they can tell."""
+    if needs.history is None or ts is None:
+        return None
+    newest = newest_timestamp(files, fmt, ts)
+    if newest is None:  # CSV or no statistics: read the timestamp column alone
+        stamps, _ = read_span(files, fmt, columns={ts})
+        if ts not in stamps.columns or stamps.empty:
+            return None  # the column check below says what is missing
+        return pd.Timestamp(_to_utc(stamps, ts, "current").max()) - needs.history
+    return pd.Timestamp(newest) - needs.history
+
+
+def _files_with_rows_after(sources: list[SourceFile], stamps: pd.Series,
+                           start: pd.Timestamp | None) -> list[Path]:
+    """The files that put rows into the frame newer than ``start`` (the current window's)."""
+    out, offset = [], 0
+    for sf in sources:
+        block = stamps.iloc[offset:offset + sf.rows]
+        offset += sf.rows
+        if sf.rows and (start is None or bool((block > start).any())):
+            out.append(sf.path)
+    return out
+
+
+def _read_labels(profile: ModelProfile, log: pd.DataFrame, cur_files: list[Path]
+                 ) -> tuple[pd.DataFrame | None, DataWindowRef | None]:
+    d = profile.data
+    if not (d.labels and d.id and d.timestamp):
+        return None, None
+    lab_files = resolve_files(profile, d.labels, "labels")
+    labels, _ = read_span(lab_files, d.labels.format, columns={d.id, d.labels.column},
+                          per_file_frames=True)
+    _require_columns(labels, [d.id, d.labels.column], "labels", lab_files)
+    _require_columns(log, [d.id], "current", cur_files)
+    lab = labels[[d.id, d.labels.column]].drop_duplicates(d.id, keep="last")
+    labelled = log.merge(lab, on=d.id, how="inner", suffixes=("", "_label"))
+    if d.labels.column != (profile.target or d.labels.column):
+        labelled = labelled.rename(columns={d.labels.column: profile.target})
+    return labelled, _ref("labels", lab_files, labels, None)
+
+
+def load_windows(profile: ModelProfile, *, lenient: bool = False,
+                 needs: WindowNeeds | None = None) -> DataWindows:
+    """Read reference, the log over the needed span, its current window, and labels;
+    validate columns and types up front.
+
+    ``needs`` (default: ``default_needs(profile)``) bounds the log: rows newer than its
+    newest timestamp minus ``needs.history``; files that end before are not opened past
+    their footer. A strict load reads the profile's columns only.
+
+    ``lenient`` is for playbooks that diagnose broken data (data-quality): every column is
+    read, a feature column missing from the current data is kept as all-NaN and text in a
+    numeric feature becomes NaN, both recorded on the result, instead of raising. The
+    reference, the timestamp and the label join stay strict: those are the profile's
+    contract, not the feed's.
     """
     d, feats = profile.data, profile.features
+    needs = needs or default_needs(profile)
     ref_files = resolve_files(profile, d.reference, "reference")
     cur_files = resolve_files(profile, d.current, "current")
     reference = read_frame(ref_files, d.reference.format)
-    log, log_files = _read_sources(cur_files, d.current.format)
+    since = _since(cur_files, d.current.format, d.timestamp, needs)
+    log, log_files = read_span(cur_files, d.current.format, ts=d.timestamp, since=since,
+                               columns=None if lenient else profile_columns(profile),
+                               per_file_frames=lenient)
     need = feats.all + ([d.timestamp] if d.timestamp else [])
     _require_columns(reference, feats.all, "reference", ref_files)
     missing: list[str] = []
@@ -225,22 +218,17 @@ def load_windows(profile: ModelProfile, *, lenient: bool = False) -> DataWindows
         if d.timestamp in reference.columns:
             reference[d.timestamp] = _to_utc(reference, d.timestamp, "reference")
     now = log[d.timestamp].max().to_pydatetime() if d.timestamp and len(log) else None
-    current = log
+    current, window_start = log, None
     if d.current.window and d.timestamp and now is not None:
-        current = log[log[d.timestamp] > now - d.current.window].reset_index(drop=True)
-    labelled, refs = None, {}
-    if d.labels and d.id and d.timestamp:
-        lab_files = resolve_files(profile, d.labels, "labels")
-        labels = read_frame(lab_files, d.labels.format)
-        _require_columns(labels, [d.id, d.labels.column], "labels", lab_files)
-        _require_columns(log, [d.id], "current", cur_files)
-        lab = labels[[d.id, d.labels.column]].drop_duplicates(d.id, keep="last")
-        labelled = log.merge(lab, on=d.id, how="inner", suffixes=("", "_label"))
-        if d.labels.column != (profile.target or d.labels.column):
-            labelled = labelled.rename(columns={d.labels.column: profile.target})
-        refs["labels"] = _ref("labels", lab_files, labels, None)
+        window_start = pd.Timestamp(now - d.current.window)
+        current = log[log[d.timestamp] > window_start].reset_index(drop=True)
+    labelled, lab_ref = _read_labels(profile, log, cur_files)
+    refs = {"labels": lab_ref} if lab_ref else {}
+    window_files = cur_files
+    if d.timestamp and len(log):
+        window_files = _files_with_rows_after(log_files, log[d.timestamp], window_start)
     refs["reference"] = _ref("reference", ref_files, reference, d.timestamp)
-    refs["current"] = _ref("current", cur_files, current, d.timestamp)
+    refs["current"] = _ref("current", window_files, current, d.timestamp)
     return DataWindows(
         reference=reference,
         log=log,

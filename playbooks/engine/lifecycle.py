@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from playbooks.data.io import DataWindows, load_windows
+from playbooks.data.needs import needs_for
 from playbooks.engine.decide import Decision
 from playbooks.engine.plugins import PluginTable, default_plugins
 from playbooks.engine.postmortem import render_postmortem
@@ -45,8 +46,8 @@ def load_inputs(playbook: str, profile_path: str | Path) -> Inputs:
     profile = load_profile(Path(profile_path))
     # A data-quality playbook must open on a broken feed (a missing column is its finding).
     lenient = spec.taxonomy.failure_class == "quality"
-    return Inputs(spec, profile, load_windows(profile, lenient=lenient), plugins,
-                  Path(profile_path).resolve())
+    data = load_windows(profile, lenient=lenient, needs=needs_for(spec, profile))
+    return Inputs(spec, profile, data, plugins, Path(profile_path).resolve())
 
 
 def new_incident_id() -> str:
