@@ -44,8 +44,9 @@ def load_inputs(playbook: str, profile_path: str | Path) -> Inputs:
     plugins = default_plugins()
     spec = load_spec(resolve_spec_path(playbook), plugins)
     profile = load_profile(Path(profile_path))
-    # A data-quality playbook must open on a broken feed (a missing column is its finding).
-    lenient = spec.taxonomy.failure_class == "quality"
+    # A broken feed (missing/retyped column) is a finding, not exit 3, wherever a change is
+    # either never made or gated by the data-quality evidence's clean-data guard.
+    lenient = not spec.remediations or "data-quality" in spec.evidence
     data = load_windows(profile, lenient=lenient, needs=needs_for(spec, profile))
     return Inputs(spec, profile, data, plugins, Path(profile_path).resolve())
 
