@@ -11,34 +11,64 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from pathlib import Path
 
 from playbooks.engine.plugins import default_plugins
 from playbooks.errors import UnknownNameError
+from playbooks.ledger.actions import ActionItem
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Incident, RemediationRecord
 from playbooks.models.spec import HypothesisSpec, Outcome, PlaybookSpec
+from playbooks.report.context import PostmortemContext, gather_context
+from playbooks.report.impact import business_impact
+from playbooks.report.learning import completeness, detection_lines, lineage_lines
 
-__all__ = ["render_postmortem"]
+__all__ = ["postmortem_context", "render_postmortem"]
 
 # Collectors whose part is already shown as a package field (Evidence, first lines).
 _SHOWN_AS_FIELDS = ("data-windows", "model-version")
 
 
-def render_postmortem(inc: Incident, spec: PlaybookSpec, evidence: EvidencePackage | None) -> str:
+def postmortem_context(inc: Incident, spec: PlaybookSpec,
+                       evidence: EvidencePackage | None) -> PostmortemContext:
+    """The context of a post-mortem about to be written at ``inc.postmortem_path``
+    (``$MLPB_HOME/postmortems/INC.md``: its state dir is two levels up); an empty one
+    without a path (a preview renders from the incident alone)."""
+    if not inc.postmortem_path:
+        return PostmortemContext()
+    from playbooks.config import load_settings
+    from playbooks.ledger import Ledger
+
+    path = Path(inc.postmortem_path)
+    settings = load_settings(path.parent.parent)
+    return gather_context(inc, spec, evidence, home=settings.home,
+                          ledger=Ledger(settings.ledger_url), postmortem_path=path)
+
+
+def render_postmortem(inc: Incident, spec: PlaybookSpec, evidence: EvidencePackage | None,
+                      context: PostmortemContext | None = None) -> str:
+    ctx = context if context is not None else postmortem_context(inc, spec, evidence)
     sections = (
         _header(inc, spec),
-        _summary(inc, spec),
-        _impact(spec, evidence),
+        _summary(inc, spec, ctx),
+        _impact(inc, spec, evidence, ctx),
         _timeline(inc, evidence),
-        _evidence(spec, evidence),
+        _detection(inc, spec, ctx),
+        _lineage(inc, evidence),
+        _evidence(spec, evidence, ctx),
         _hypotheses(inc, spec),
         _remediation(inc, spec),
         _verification(inc, spec),
-        _monitoring(inc),
+        _monitoring(inc, ctx),
         _times(inc),
-        ["## Action items", "", *(f"- [ ] {a}" for a in _action_items(inc, spec))],
+        _actions(inc, spec, ctx),
     )
-    return "\n".join(line for section in sections for line in section) + "\n"
+    text = "\n".join(line for section in sections for line in section) + "\n"
+    score = completeness(text, inc, ctx.actions or [])
+    tail = ["## Post-mortem completeness", "", f"Score: {score.line()}", ""]
+    if ctx.notes:
+        tail += ["Not included:", *(f"- {n}" for n in ctx.notes), ""]
+    return text + "\n".join(tail) + "\n"
 
 
 # -- sections --------------------------------------------------------------------------------
@@ -65,7 +95,7 @@ def _header(inc: Incident, spec: PlaybookSpec) -> list[str]:
     ]
 
 
-def _summary(inc: Incident, spec: PlaybookSpec) -> list[str]:
+def _summary(inc: Incident, spec: PlaybookSpec, ctx: PostmortemContext) -> list[str]:
     rc = inc.root_cause
     if rc is None:
         return ["## Summary", "", "No root cause was established with enough confidence.", ""]
@@ -75,16 +105,21 @@ def _summary(inc: Incident, spec: PlaybookSpec) -> list[str]:
         f"Root cause: **{rc.hypothesis_id}** (confidence {rc.confidence:.2f}) — {rc.summary}",
         "",
     ]
+    if (rec := ctx.recurrence) is not None:
+        earlier = ", ".join(f"{e.id} on {e.detected_at:%Y-%m-%d}" for e in rec.earlier)
+        out += [f"**Recurring: {rec.headline()}** ({earlier}). Permanent fix: {rec.fix}.", ""]
     if (hyp := _hypothesis(spec, rc.hypothesis_id)) is not None:
         claim, then = hyp.title.rstrip("."), _outcome(hyp.on_supported)
         out += [f"The hypothesis: {claim}. Prescribed: {then}.", ""]
     return out
 
 
-def _impact(spec: PlaybookSpec, evidence: EvidencePackage | None) -> list[str]:
+def _impact(inc: Incident, spec: PlaybookSpec, evidence: EvidencePackage | None,
+            ctx: PostmortemContext) -> list[str]:
     out = ["## Impact", ""]
     if evidence is None:
         return [*out, "No evidence was collected.", ""]
+    out += [f"- {line}" for line in business_impact(inc, evidence, ctx.samples, spec.evidence)]
     m = evidence.metrics
     rule = next((r for r in spec.severity if r.matches(m)), None)
     if rule is not None:
@@ -122,7 +157,21 @@ def _timeline(inc: Incident, evidence: EvidencePackage | None) -> list[str]:
     return [*out, ""]
 
 
-def _evidence(spec: PlaybookSpec, evidence: EvidencePackage | None) -> list[str]:
+def _detection(inc: Incident, spec: PlaybookSpec, ctx: PostmortemContext) -> list[str]:
+    return ["## Detection", "", *detection_lines(inc, spec, ctx.signals), ""]
+
+
+def _lineage(inc: Incident, evidence: EvidencePackage | None) -> list[str]:
+    return ["## Lineage", "", *lineage_lines(inc, evidence), ""]
+
+
+def _charts(ctx: PostmortemContext, *names: str) -> list[str]:
+    links = [link for n in names if (link := ctx.link(n)) is not None]
+    return [line for link in links for line in ("", link)]
+
+
+def _evidence(spec: PlaybookSpec, evidence: EvidencePackage | None,
+              ctx: PostmortemContext) -> list[str]:
     out = ["## Evidence", ""]
     if evidence is None:
         return [*out, "None collected.", ""]
@@ -143,6 +192,10 @@ def _evidence(spec: PlaybookSpec, evidence: EvidencePackage | None) -> list[str]
         line = "; ".join(f for f in facts if f)
         out.append(f"- **{name}**: {line or 'nothing to report'}")
         out += _COLLECTOR_SECTIONS.get(name, _no_section)(evidence)
+    if ctx.spec_archive is not None:
+        out.append(f"- spec that ran: archived by hash as `{ctx.spec_archive.name}` "
+                   f"(`mlpb spec diff {spec.id}@{spec.hash} {spec.id}@current`)")
+    out += _charts(ctx, "drift-statistics", "distributions", "scores", "serving")
     return [*out, ""]
 
 
@@ -221,7 +274,7 @@ def _verification(inc: Incident, spec: PlaybookSpec) -> list[str]:
     return [*out, ""]
 
 
-def _monitoring(inc: Incident) -> list[str]:
+def _monitoring(inc: Incident, ctx: PostmortemContext) -> list[str]:
     """The live windows after the change: the part of verification that closes incidents."""
     m = inc.monitoring
     if m is None:
@@ -240,7 +293,7 @@ def _monitoring(inc: Incident) -> list[str]:
         shown = ", ".join(f"{c.metric} {_fmt(c.observed)}" for c in w.criteria)
         out.append(f"| {w.index + 1} | {w.start:%m-%d %H:%M} → {w.end:%m-%d %H:%M} | {w.rows} | "
                    f"{w.verdict} | {_cell(shown)} | {_cell(w.reason)} |")
-    return [*out, ""]
+    return [*out, *_charts(ctx, "monitoring"), ""]
 
 
 def _times(inc: Incident) -> list[str]:
@@ -251,6 +304,23 @@ def _times(inc: Incident) -> list[str]:
         f"- MTTR (detection → verified close): {_dur(inc.mttr_seconds)}",
         "",
     ]
+
+
+def _actions(inc: Incident, spec: PlaybookSpec, ctx: PostmortemContext) -> list[str]:
+    """Owned, dated items (kept in the ledger: ``mlpb actions list``), then the model's
+    items still open from earlier incidents."""
+    out = ["## Action items", ""]
+    for a in ctx.actions:
+        ident = f"{a.id} " if isinstance(a, ActionItem) else ""
+        done = "x" if isinstance(a, ActionItem) and a.status == "done" else " "
+        out.append(f"- [{done}] {ident}**{a.owner}**, due {a.due:%Y-%m-%d}: {a.text}")
+    if not ctx.actions:
+        out += [f"- [ ] {a}" for a in _action_items(inc, spec)]
+    if ctx.earlier_open:
+        out += ["", "Still open from earlier incidents on this model:"]
+        out += [f"- [ ] {a.id} **{a.owner}**, due {a.due:%Y-%m-%d} ({a.incident_id}): {a.text}"
+                for a in ctx.earlier_open]
+    return [*out, ""]
 
 
 def _action_items(inc: Incident, spec: PlaybookSpec) -> list[str]:
