@@ -532,6 +532,8 @@ def _signature(model: Any, frame: Any) -> Any:
     from mlflow.models import infer_signature
 
     sample = frame.head(20)
+    # Integer inputs as doubles: a missing value at serving time must still fit the schema.
+    sample = sample.astype({c: "float64" for c in sample.select_dtypes("integer").columns})
     predict = getattr(model, "predict_proba", None) or model.predict
     try:
         return infer_signature(sample, predict(sample))

@@ -15,10 +15,18 @@ from typing import Any
 import pandas as pd
 from pydantic import Field
 
+from playbooks.config import check_training_entrypoint
 from playbooks.crashpoints import crash_point
 from playbooks.engine.plugins import remediation
+from playbooks.errors import ConfigError
 from playbooks.models.common import Duration, StrictParams
-from playbooks.modelstore import INCIDENT_TAG, REFERENCE_TAG, AliasChange
+from playbooks.modelstore import (
+    INCIDENT_TAG,
+    PREVIOUS_ALIAS,
+    REFERENCE_TAG,
+    AliasChange,
+    ModelNotFound,
+)
 from playbooks.remediations.base import (
     NotApplicable,
     Remediation,
@@ -29,9 +37,11 @@ from playbooks.remediations.base import (
 from playbooks.remediations.swap import recover_alias, require_model
 from playbooks.remediations.windows import HOLDOUT_METRICS, labelled_spans, require_rows
 
-__all__ = ["REMEDIATION_TAG", "Retrain", "RetrainParams", "retrain_windows"]
+__all__ = ["REMEDIATION_TAG", "TRAINING_WINDOW_TAG", "Retrain", "RetrainParams",
+           "retrain_windows"]
 
 REMEDIATION_TAG = "mlpb.remediation"  # on versions a remediation registered: which one
+TRAINING_WINDOW_TAG = "training_window"  # "<start>/<end>", as the sandbox's v1 carries it
 
 
 class RetrainParams(StrictParams):
@@ -73,6 +83,13 @@ def _training_span(w: dict[str, Any]) -> str:
     return f"{w['train_start']}/{w['holdout_start']}"
 
 
+def _alias_target(store: Any, name: str, alias: str) -> str | None:
+    try:
+        return str(store.get_version(name, alias).version)
+    except ModelNotFound:
+        return None
+
+
 def _train_holdout(ctx: RemediationContext,
                    w: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     return labelled_spans(ctx, w["train_start"], w["holdout_start"], w["end"])
@@ -88,6 +105,10 @@ class Retrain(Remediation[RetrainParams]):
         prof = ctx.profile
         if prof.training is None or prof.target is None:
             raise NotApplicable("the profile has no training entrypoint or target")
+        try:
+            check_training_entrypoint(prof.training.entrypoint)
+        except ConfigError as exc:  # refused: the next option (or escalation) says why
+            raise NotApplicable(exc.message, hint=exc.hint) from None
         w = retrain_windows(ctx, params)
         train, holdout = _train_holdout(ctx, w)
         require_rows(train, params.min_train_rows, "in the training window")
@@ -96,6 +117,8 @@ class Retrain(Remediation[RetrainParams]):
         return {
             "model": name, "alias": alias,
             "current_version": current.version, "entrypoint": prof.training.entrypoint,
+            # promotion moves PREVIOUS_ALIAS to current_version; recovery puts it back here
+            "previous_alias_was": _alias_target(store, name, PREVIOUS_ALIAS),
             "windows": w, "train_rows": len(train), "holdout_rows": len(holdout),
             "summary": (f"train {name} on {len(train)} labelled rows "
                         f"({w['train_start'][:10]} → {w['holdout_start'][:10]}), register a new "
@@ -108,6 +131,7 @@ class Retrain(Remediation[RetrainParams]):
         prof = ctx.profile
         assert prof.model is not None and prof.training is not None and prof.target is not None
         train, _ = _train_holdout(ctx, plan["windows"])
+        check_training_entrypoint(prof.training.entrypoint)  # the plan may predate a change
         fit = load_entrypoint(prof.training.entrypoint)
         crash_point("retrain:before-train")
         model = fit(train, numeric=prof.features.numeric, categorical=prof.features.categorical,
@@ -118,10 +142,13 @@ class Retrain(Remediation[RetrainParams]):
             params={"train_rows": len(train), **plan["windows"], "seed": params.seed},
             metrics={}, tags={INCIDENT_TAG: ctx.incident_id, REMEDIATION_TAG: "retrain",
                               "threshold": str(prof.model.threshold),
-                              REFERENCE_TAG: _training_span(plan["windows"])},
-            description=f"retrained by ML Playbooks incident {ctx.incident_id}")
+                              REFERENCE_TAG: _training_span(plan["windows"]),
+                              TRAINING_WINDOW_TAG: _training_span(plan["windows"])},
+            description=f"retrained by ML Playbooks incident {ctx.incident_id}",
+            signature_frame=train[prof.features.all])
         crash_point("retrain:after-register")
-        change = store.set_alias(name, alias, version.version, incident_id=ctx.incident_id)
+        change = store.set_alias(name, alias, version.version, incident_id=ctx.incident_id,
+                                 previous_alias=PREVIOUS_ALIAS)
         crash_point("retrain:after-set-alias")
         return {"alias_change": change.to_dict(), "new_version": version.version,
                 "previous_version": change.previous_version, "windows": plan["windows"]}
@@ -151,7 +178,11 @@ class Retrain(Remediation[RetrainParams]):
         mine = {v.version for v in store.list_versions(name)
                 if v.tags.get(INCIDENT_TAG) == ctx.incident_id
                 and v.tags.get(REMEDIATION_TAG) == "retrain"}
-        account = recover_alias(ctx, str(plan["current_version"]), lambda v: v in mine)
+        prior = str(plan["current_version"])
+        account = recover_alias(ctx, prior, lambda v: v in mine)
+        if "previous_alias_was" in plan and store.restore_alias(
+                name, PREVIOUS_ALIAS, plan["previous_alias_was"], only_if=prior):
+            account += f"; '{PREVIOUS_ALIAS}' put back"
         if not mine:
             return f"no version registered by this incident; {account}"
         listed = ", ".join(f"v{v}" for v in sorted(mine, key=int))

@@ -74,7 +74,8 @@ def test_sigkill_during_retrain_leaves_existing_version_and_recovers(tmp_path: P
     home = tmp_path / "home"
     sb = _sandbox(home, "tests.e2e.slow_training:train")
     started, w = os.pipe()  # training writes a byte here once it has started
-    env = {**os.environ, "MLPB_HOME": str(home), "MLPB_TEST_TRAINING_FD": str(w)}
+    env = {**os.environ, "MLPB_HOME": str(home), "MLPB_TEST_TRAINING_FD": str(w),
+           "MLPB_TRAINING_MODULES": "playbooks.sandbox.model,tests.e2e.slow_training"}
     proc = _run(sb, env, pass_fds=(w,))
     os.close(w)  # the run holds the only write end: EOF means it ended without training
     try:

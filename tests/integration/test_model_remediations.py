@@ -189,3 +189,60 @@ def test_recovery_from_the_plan_leaves_what_someone_else_changed_since(tmp_path:
     reg2.tag_version(sb2.model_name, "1", "threshold", "0.77")  # someone moved it since
     assert recal.recover(ctx2, rplan).endswith("left as is (someone changed it since)")
     assert reg2.get_version(sb2.model_name, "1").tags["threshold"] == "0.77"
+
+
+def test_retrain_leaves_previous_signature_and_window_and_reverts_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 (MLflow): the replaced champion gets 'previous'; the retrained version has a
+    signature and the training-window tag v1 has. Revert and recovery undo 'previous' too."""
+    from mlflow.models import get_model_info
+
+    sb = _sandbox(tmp_path, "covariate-drift", 7)
+    ctx = _ctx(sb)
+    retrain, params = _remediation("retrain", min_train_rows=100, min_holdout_rows=50)
+    plan = retrain.plan(ctx, params)
+    assert plan["current_version"] == "1" and plan["previous_alias_was"] is None
+    change = retrain.apply(ctx, params, plan)
+    store = MlflowModelStore(sb.tracking_uri)
+    new = store.get_version(sb.model_name, "champion")
+    assert new.version == change["new_version"] == "2"
+    assert _alias(sb, "previous") == "1"
+    start, end = new.tags["training_window"].split("/")
+    assert start == plan["windows"]["train_start"] and end == plan["windows"]["holdout_start"]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", sb.tracking_uri)
+    signature = get_model_info(f"models:/{sb.model_name}/2").signature
+    profile = load_profile(sb.profile_path)
+    assert [c.name for c in signature.inputs.inputs] == profile.features.all
+
+    retrain.revert(ctx, change)
+    assert _alias(sb) == "1"
+    assert "previous" not in {a for v in store.list_versions(sb.model_name) for a in v.aliases}
+
+    change = retrain.apply(ctx, params, plan)  # again, then a "crash": recover from the plan
+    assert _alias(sb) == "3" and _alias(sb, "previous") == "1"
+    account = retrain.recover(ctx, plan)
+    assert "'previous' put back" in account and _alias(sb) == "1"
+    assert "previous" not in {a for v in store.list_versions(sb.model_name) for a in v.aliases}
+
+
+def test_retrain_refuses_a_training_module_the_operator_did_not_allow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    sb = _sandbox(tmp_path, "covariate-drift", 7)
+    raw = yaml.safe_load(sb.profile_path.read_text())
+    raw["training"]["entrypoint"] = "tests.e2e.slow_training:train"  # importable, not allowed
+    sb.profile_path.write_text(yaml.safe_dump(raw))
+    retrain, params = _remediation("retrain", min_train_rows=100, min_holdout_rows=50)
+    monkeypatch.delenv("MLPB_TRAINING_MODULES", raising=False)
+    with pytest.raises(NotApplicable) as refused:
+        retrain.plan(_ctx(sb), params)
+    assert "'tests.e2e.slow_training:train' is not in an allowed module" in refused.value.message
+    assert "MLPB_TRAINING_MODULES=" in str(refused.value.hint)
+    monkeypatch.setenv("MLPB_TRAINING_MODULES", "playbooks.sandbox.model, tests.e2e")
+    assert retrain.plan(_ctx(sb), params)["entrypoint"] == "tests.e2e.slow_training:train"
+    monkeypatch.setenv("MLPB_TRAINING_MODULES", "tests.e2e.slow")  # a prefix of a name only
+    with pytest.raises(NotApplicable, match="not in an allowed module"):
+        retrain.plan(_ctx(sb), params)
