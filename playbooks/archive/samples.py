@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pyarrow import ArrowException
 
 from playbooks.data.io import DataWindows
 from playbooks.models.profile import ModelProfile
 
 __all__ = ["MAX_ROWS", "Samples", "keep_samples", "load_samples", "sample_dir"]
+
+log = logging.getLogger(__name__)
 
 MAX_ROWS = 2000  # per window: enough for a histogram, small enough to keep for every incident
 
@@ -56,10 +60,20 @@ def roles_of(profile: ModelProfile) -> dict[str, Any]:
 
 
 def keep_samples(home: Path, incident_id: str, data: DataWindows, profile: ModelProfile, *,
-                 max_rows: int = MAX_ROWS, seed: int = 0) -> Path:
-    """Write the samples of ``data.reference`` and ``data.current``; returns the directory.
-    Written once: a second call for the same incident keeps the first (evidence is
-    immutable once collected)."""
+                 max_rows: int = MAX_ROWS, seed: int = 0) -> Path | None:
+    """Write the samples of the reference, the current window and the log before it;
+    returns the directory, or None when they could not be written (logged: an audit copy
+    must never stop a playbook). Written once: a second call for the same incident keeps
+    the first (evidence is immutable once collected)."""
+    try:
+        return _keep(home, incident_id, data, profile, max_rows=max_rows, seed=seed)
+    except (OSError, ValueError, TypeError, ArrowException) as exc:
+        log.warning("row samples of %s not kept: %s: %s", incident_id, type(exc).__name__, exc)
+        return None
+
+
+def _keep(home: Path, incident_id: str, data: DataWindows, profile: ModelProfile, *,
+          max_rows: int, seed: int) -> Path:
     out = sample_dir(home, incident_id)
     manifest = out / "samples.json"
     if manifest.exists():
@@ -74,6 +88,8 @@ def keep_samples(home: Path, incident_id: str, data: DataWindows, profile: Model
                         ("baseline", _baseline(data.log, data.current, roles["timestamp"]))):
         cols = [c for c in dict.fromkeys(wanted) if c in frame.columns]
         part = _bounded(frame[cols], max_rows, seed)
+        mixed = [c for c in part.columns if part[c].dtype == object]
+        part[mixed] = part[mixed].astype("string")  # broken feeds mix types in a column
         path = out / f"{name}.parquet"
         part.to_parquet(path, index=False)
         files[name] = {"file": path.name, "rows": len(part), "of_rows": len(frame),

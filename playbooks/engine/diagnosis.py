@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from playbooks.archive.samples import keep_samples
 from playbooks.engine.decide import Decision, assess_severity, decide, rank
 from playbooks.engine.lifecycle import Inputs
 from playbooks.engine.reference import serving_reference
@@ -30,6 +31,7 @@ def use_serving_reference(rt: Runtime, inputs: Inputs) -> None:
 
 
 def collect_context(rt: Runtime, inputs: Inputs, inc: Incident) -> CollectContext:
+    keep_samples(rt.settings.home, inc.id, inputs.data, inputs.profile)  # bounded, for audit
     return CollectContext(incident_id=inc.id, profile=inputs.profile, spec=inputs.spec,
                           data=inputs.data, model_store=rt.model_store(inputs.profile),
                           state_dir=rt.settings.home)
