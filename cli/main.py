@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeVar
 import typer
 
 from cli.output import err, incident_summary, incidents_table, out, print_json
+from cli.people import register as register_people
 from cli.sandbox import sandbox_app
 from playbooks.config import load_settings
 from playbooks.errors import MlpbError
@@ -366,6 +367,8 @@ def playbook_new(
 def incidents_list(
     status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
     model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only incidents this person holds.")] = None,
+    playbook: Annotated[str | None, typer.Option(help="Only this playbook.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
     json_out: JsonOpt = False,
     home: HomeOpt = None,
@@ -374,7 +377,7 @@ def incidents_list(
     from playbooks.ledger import Ledger
 
     items = Ledger(load_settings(home).ensure().ledger_url).list(
-        limit=limit, status=status, model=model
+        limit=limit, status=status, model=model, playbook=playbook, owner=owner
     )
     if json_out:
         print_json([i.to_contract() for i in items])
@@ -477,6 +480,9 @@ def notify_check(home: HomeOpt = None) -> None:
         f"Slack token OK: team {who['team']}, bot user {who['user']} ({who['url']})",
         highlight=False,
     )
+
+
+register_people(app, incidents_app, friendly)
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from cli.output import err, out, print_json
-from playbooks.engine import monitor
+from playbooks.engine import escalation, monitor
 from tasks.prefect_context import prefect_runtime
 
 __all__ = ["tick"]
@@ -14,12 +14,14 @@ __all__ = ["tick"]
 def tick(home: str | None, *, json_out: bool = False) -> list[monitor.Step]:
     """Advance every waiting incident once; print what was done."""
     rt = prefect_runtime(home, quiet=json_out)
-    ids = monitor.waiting_incidents(rt)
+    work = [(iid, monitor.advance_safely) for iid in monitor.waiting_incidents(rt)]
+    work += [(iid, escalation.advance_people_safely) for iid in escalation.people_incidents(rt)]
+    ids = [iid for iid, _ in work]
     err.print(f"[dim]controller pass at {rt.now():%Y-%m-%d %H:%M} UTC "
               f"({type(rt.clock).__name__}): {len(ids)} waiting incident(s)[/]")
     steps: list[monitor.Step] = []
-    for n, iid in enumerate(ids, start=1):
-        done = monitor.advance_safely(rt, iid)
+    for n, (iid, advance) in enumerate(work, start=1):
+        done = advance(rt, iid)
         steps += done
         if not json_out:
             err.print(f"[bold cyan][{n}/{len(ids)}][/] {iid}: "

@@ -26,8 +26,8 @@ from playbooks.models.profile import ModelProfile
 from playbooks.models.spec import PlaybookSpec
 from playbooks.notify import Notification, NotifyKind
 
-__all__ = ["Inputs", "close", "conclude", "fail", "hand_over", "load_inputs", "new_incident",
-           "open_or_claim", "recover_unfinished"]
+__all__ = ["Inputs", "close", "close_with_spec", "conclude", "fail", "hand_over", "load_inputs",
+           "new_incident", "open_or_claim", "recover_unfinished"]
 
 
 @dataclass
@@ -109,14 +109,20 @@ def close(rt: Runtime, inputs: Inputs, inc: Incident,
           evidence: EvidencePackage | None) -> tuple[Incident, str]:
     """Write the post-mortem, record the close, notify the final status; returns the
     incident and the post-mortem's markdown ("" while the incident still waits, e.g. in
-    monitoring: the controller closes it later)."""
+    monitoring or for an approval: the controller or a person closes it later)."""
+    return close_with_spec(rt, inputs.spec, inc, evidence)
+
+
+def close_with_spec(rt: Runtime, spec: PlaybookSpec, inc: Incident,
+                    evidence: EvidencePackage | None) -> tuple[Incident, str]:
+    """``close`` when only the spec is at hand (a person closing by hand)."""
     if inc.status not in TERMINAL:
         return inc, ""
     path = Path(rt.settings.postmortem_dir) / f"{inc.id}.md"
     inc = rt.record(inc, Event.CLOSED, f"incident {inc.status.value}",
                        postmortem_path=str(path))
     inc = inc.model_copy(update={"timeline": rt.ledger.events(inc.id)})
-    text = render_postmortem(inc, inputs.spec, evidence)
+    text = render_postmortem(inc, spec, evidence)
     path.write_text(text, encoding="utf-8")
     kind: NotifyKind = _CLOSE_KIND.get(inc.status, "diagnosed")
     rc = inc.root_cause

@@ -243,7 +243,11 @@ def finish_pass(rt: Runtime, *, now: datetime | None = None) -> int:
 
 
 def advance_all(rt: Runtime) -> list[Step]:
-    """One controller pass over every incident that waits in monitoring."""
+    """One controller pass: every incident that waits in monitoring, then the people side
+    (expired approvals, approved changes to carry out, escalation levels to page)."""
+    from playbooks.engine.escalation import advance_people_safely, people_incidents
+
     steps = [s for iid in waiting_incidents(rt) for s in advance_safely(rt, iid)]
+    steps += [s for iid in people_incidents(rt) for s in advance_people_safely(rt, iid)]
     finish_pass(rt)
     return steps

@@ -8,15 +8,17 @@ Either way every status change is an event through ``record_event``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from playbooks.config import load_settings
+from playbooks.engine.approvals import approval_needed, new_request, plan_hash
 from playbooks.engine.decide import Decision
+from playbooks.engine.diagnosis import load_evidence
 from playbooks.engine.gates import dirty_data_reason, loop_guard_reason, needs_clean_data
-from playbooks.engine.lifecycle import Inputs
+from playbooks.engine.lifecycle import Inputs, close, load_inputs
 from playbooks.engine.monitor import start_monitoring
 from playbooks.engine.revert import Undo, revert_change
 from playbooks.engine.runtime import Runtime
@@ -25,7 +27,14 @@ from playbooks.engine.verify import evaluate_criteria
 from playbooks.errors import MlpbError
 from playbooks.ledger.leases import LeaseBusy
 from playbooks.models.evidence import EvidencePackage
-from playbooks.models.incident import Incident, RemediationRecord, Verification, utcnow
+from playbooks.models.incident import (
+    ApprovalRequest,
+    Incident,
+    IncidentStatus,
+    RemediationRecord,
+    Verification,
+    utcnow,
+)
 from playbooks.models.spec import RemediationSpec
 from playbooks.notify import Notification
 from playbooks.remediations.base import RemediationContext
@@ -37,6 +46,7 @@ __all__ = [
     "apply_step",
     "plan_step",
     "remediation_context",
+    "resume_approved",
     "revert_step",
     "run_remediations",
     "verify_step",
@@ -162,7 +172,9 @@ def run_remediations(
     rt: Runtime, inputs: Inputs, inc: Incident, evidence: EvidencePackage, decision: Decision,
     steps: Steps,
 ) -> Incident:
-    """Try each remediation of the decision in order until one verifies; else escalate."""
+    """Try each remediation of the decision in order until one verifies; else escalate.
+    A change that needs an approval stops here: the incident waits in ``awaiting_approval``
+    and ``resume_approved`` carries on once a person decides."""
     spec, profile = inputs.spec, inputs.profile
     owner = decision.escalate_to or getattr(profile.owners, spec.escalation.default_owner)
     if not profile.can_remediate and not inc.dry_run:
@@ -182,18 +194,55 @@ def run_remediations(
                             remediations=recs, escalated_to=owner)
     inc = rt.record(inc, Event.PLANNING,
                        f"remediation menu: {', '.join(decision.remediations)}")
-    for rid in decision.remediations:
-        inc, rec = _try_one(rt, inputs, inc, steps, spec.remediation(rid))
+    return _run_menu(rt, inputs, inc, evidence, steps, decision.remediations,
+                     decision.escalate_to)
+
+
+def resume_approved(rt: Runtime, incident_id: str,
+                    make_steps: Callable[[Runtime, Inputs, RemediationContext], Steps]
+                    = DirectSteps) -> Incident:
+    """Carry out an approved change: re-plan on fresh inputs, apply the pinned plan if it is
+    unchanged (else void the approval and ask again), then pre-check, monitoring or the rest
+    of the menu exactly as an unattended run would. A no-op unless the incident holds an
+    approval in state 'approved' (so any number of callers may try)."""
+    inc = rt.ledger.get(incident_id)
+    req = inc.approval
+    if inc.status is not IncidentStatus.REMEDIATING or req is None or req.state != "approved":
+        return inc
+    if not inc.profile_path:
+        raise MlpbError(f"incident {inc.id} does not say which profile it ran with",
+                        hint="re-run the playbook: `mlpb run PLAYBOOK --profile PATH`")
+    inputs = load_inputs(inc.playbook, inc.profile_path)
+    evidence = load_evidence(rt, inc.id)
+    if evidence is None:
+        raise MlpbError(f"incident {inc.id}: its evidence package is missing from "
+                        f"{rt.settings.home}/evidence", hint="re-run the playbook to collect it")
+    steps = make_steps(rt, inputs, remediation_context(rt, inputs, inc, evidence))
+    inc = _run_menu(rt, inputs, inc, evidence, steps, [req.remediation_id, *req.remaining],
+                    req.escalate_to)
+    inc, _ = close(rt, inputs, inc, evidence)
+    return inc
+
+
+def _run_menu(rt: Runtime, inputs: Inputs, inc: Incident, evidence: EvidencePackage,
+              steps: Steps, menu: list[str], escalate_to: str | None) -> Incident:
+    spec, profile = inputs.spec, inputs.profile
+    owner = escalate_to or getattr(profile.owners, spec.escalation.default_owner)
+    for i, rid in enumerate(menu):
+        inc, rec = _try_one(rt, inputs, inc, evidence, steps, spec.remediation(rid),
+                            remaining=menu[i + 1:], escalate_to=escalate_to)
+        if inc.status is IncidentStatus.AWAITING_APPROVAL:
+            return inc
         if rec.applied and not rec.reverted:
             watch = spec.monitoring_for(rid)
-            if watch is not None and not decision.escalate_to and rec.change is not None:
+            if watch is not None and not escalate_to and rec.change is not None:
                 assert rec.journal_seq is not None
                 return start_monitoring(rt, inc, watch, remediation_id=rid, action=rec.action,
                                         seq=rec.journal_seq, change=rec.change)
-            if decision.escalate_to:  # contained; the cause still needs its owner
+            if escalate_to:  # contained; the cause still needs its owner
                 return rt.record(inc, Event.ESCALATED,
                     f"'{rid}' contained the incident; escalating the cause",
-                    data={"to": decision.escalate_to}, escalated_to=decision.escalate_to)
+                    data={"to": escalate_to}, escalated_to=escalate_to)
             return rt.record(inc, Event.RESOLVED,
                                 f"'{rid}' kept: every acceptance criterion holds")
         if inc.dry_run and not rec.error:
@@ -205,8 +254,30 @@ def run_remediations(
                         data={"to": owner}, escalated_to=owner)
 
 
-def _try_one(rt: Runtime, inputs: Inputs, inc: Incident, steps: Steps, entry: RemediationSpec
-             ) -> tuple[Incident, RemediationRecord]:
+def _ask_approval(rt: Runtime, inputs: Inputs, inc: Incident, evidence: EvidencePackage,
+                  entry: RemediationSpec, plan: dict[str, Any], *, why: str,
+                  remaining: list[str], escalate_to: str | None, voided: str = "") -> Incident:
+    req = new_request(inputs.spec, inputs.profile, entry, plan, why=why,
+                      evidence=[f"{k}: {v}" for k, v in evidence.summaries.items()],
+                      remaining=remaining,
+                      escalate_to=escalate_to, now=rt.now())
+    lead = f"{voided}; " if voided else ""
+    inc = rt.record(inc, Event.APPROVAL_REQUESTED,
+                    f"{lead}'{entry.id}' waits for approval: {why}",
+                    data={"plan_hash": req.plan_hash, "approvers": req.approvers,
+                          "due_at": req.due_at.isoformat()}, approval=req)
+    rt.notify(Notification("approval_needed", inc, f"approval needed: {entry.id}", [
+        req.summary, f"why: {why}", f"rollback: {entry.rollback}",
+        f"approvers: {', '.join(req.approvers) or 'none configured (owners.approvers)'}",
+        f"decide by {req.due_at:%Y-%m-%d %H:%M} UTC: `mlpb approve {inc.id} --as NAME` or "
+        f"`mlpb reject {inc.id} --as NAME --reason TEXT`"],
+        data={"plan_hash": req.plan_hash, "approval": True}))
+    return inc
+
+
+def _try_one(rt: Runtime, inputs: Inputs, inc: Incident, evidence: EvidencePackage,
+             steps: Steps, entry: RemediationSpec, *, remaining: list[str],
+             escalate_to: str | None) -> tuple[Incident, RemediationRecord]:
     try:
         plan = steps.plan(entry)
     except MlpbError as exc:
@@ -214,22 +285,45 @@ def _try_one(rt: Runtime, inputs: Inputs, inc: Incident, steps: Steps, entry: Re
         return inc.model_copy(update={"remediations": [*inc.remediations, rec]}), rec
     rec = RemediationRecord(id=entry.id, action=entry.action, plan=plan, dry_run=inc.dry_run)
     summary = str(plan.get("summary", ""))
-    rt.notify(Notification("remediation_plan", inc, f"remediation plan: {entry.id}", [
-        summary, f"risk {entry.risk}, effort {entry.effort}", f"rollback: {entry.rollback}"]))
+    approved = inc.approval if (inc.approval is not None and inc.approval.state == "approved"
+                                and inc.approval.remediation_id == entry.id) else None
+    if approved is None:
+        rt.notify(Notification("remediation_plan", inc, f"remediation plan: {entry.id}", [
+            summary, f"risk {entry.risk}, effort {entry.effort}", f"rollback: {entry.rollback}"]))
     if inc.dry_run:
         inc = rt.record(inc, Event.DRY_RUN, f"would apply '{entry.id}': {summary}")
         return inc.model_copy(update={"remediations": [*inc.remediations, rec]}), rec
-    if entry.requires_approval:
-        rec.error = "requires approval; not applied automatically"
-        rt.notify(Notification("approval_needed", inc, f"approval needed for {entry.id}",
-                               [summary]))
-        return inc.model_copy(update={"remediations": [*inc.remediations, rec]}), rec
+    why = approval_needed(entry, inputs.profile)
+    if why is not None:
+        if approved is None:
+            inc = _ask_approval(rt, inputs, inc, evidence, entry, plan, why=why,
+                                remaining=remaining, escalate_to=escalate_to)
+            return inc, rec
+        if plan_hash(entry, plan) != approved.plan_hash:  # fresh evidence moved the plan
+            void = approved.model_copy(update={"state": "void"})
+            inc = inc.model_copy(update={"approval": void})
+            inc = _ask_approval(rt, inputs, inc, evidence, entry, plan, why=why,
+                                remaining=remaining, escalate_to=escalate_to,
+                                voided=f"the plan approved by {_who(approved)} is void: "
+                                "fresh evidence changed it")
+            return inc, rec
+        plan = approved.plan
     try:
         with rt.ledger.leases.hold(inc.model, f"{entry.id} for {inc.id}"):
+            if approved is not None:
+                inc = rt.ledger.get(inc.id)  # re-read under the lease: applied only once
+                if inc.approval is None or inc.approval.state != "approved":
+                    rec.error = "the approval was already carried out by another process"
+                    return inc, rec
+                inc = rt.ledger.save(inc.model_copy(update={
+                    "approval": inc.approval.model_copy(update={"state": "applying"})}))
             inc, rec, verification = _apply_verify(rt, inputs, inc, steps, entry, rec, plan)
     except LeaseBusy as exc:
         rec.error = exc.message
         return inc.model_copy(update={"remediations": [*inc.remediations, rec]}), rec
+    if approved is not None and inc.approval is not None:
+        inc = inc.model_copy(update={"approval": inc.approval.model_copy(
+            update={"state": "applied"})})
     if verification is not None:
         rt.notify(Notification(
             "verification", inc, f"verification {'passed' if verification.passed else 'FAILED'}",
@@ -237,6 +331,11 @@ def _try_one(rt: Runtime, inputs: Inputs, inc: Incident, steps: Steps, entry: Re
              f"{c.op} {c.target} → {'pass' if c.passed else 'FAIL'}"
              for c in verification.criteria]))
     return inc.model_copy(update={"remediations": [*inc.remediations, rec]}), rec
+
+
+def _who(req: ApprovalRequest) -> str:
+    d = req.accepted
+    return d.approver if d is not None else "an approver"
 
 
 def _apply_verify(rt: Runtime, inputs: Inputs, inc: Incident, steps: Steps,

@@ -14,12 +14,19 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from playbooks.errors import MlpbError
-from playbooks.models.incident import Incident, IncidentStatus, TimelineEvent, utcnow
+from playbooks.models.incident import (
+    EscalationState,
+    Incident,
+    IncidentStatus,
+    TimelineEvent,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from playbooks.ledger import Ledger
 
 __all__ = [
+    "HUMAN_WAIT",
     "TERMINAL",
     "TRANSITIONS",
     "Event",
@@ -55,10 +62,29 @@ class Event(StrEnum):
     FAILED = "error"  # the run broke; the incident goes to a human
     RECOVERED = "recovered"  # a dead run's half-done change was reverted; goes to a human
     CLOSED = "closed"  # post-mortem written; the incident's record is final
+    # people in the loop
+    APPROVAL_REQUESTED = "approval_requested"  # a planned change waits, its plan pinned
+    APPROVED = "approved"  # an approver accepted the pinned plan: the change goes ahead
+    REJECTED = "rejected"  # an approver refused the change: a human owns the incident
+    APPROVAL_VOID = "approval_void"  # fresh evidence changed the plan: asked again
+    APPROVAL_EXPIRED = "approval_expired"  # no decision in time: escalated
+    DECISION_REFUSED = "decision_refused"  # a decision from someone not allowed, or too late
+    ACKNOWLEDGED = "acknowledged"  # a person took it: the escalation clock stops
+    ASSIGNED = "assigned"  # ownership moved to a person
+    NOTE = "note"  # a person's note on the timeline
+    PAGED = "paged"  # an escalation level was notified
+    RESOLVED_BY_HAND = "resolved_by_hand"  # a person closed it with a resolution note
+    REOPENED = "reopened"  # a closed incident needs a person again
 
 
 TERMINAL = frozenset({S.RESOLVED, S.FALSE_ALARM, S.DIAGNOSED, S.ESCALATED, S.HANDED_OVER})
-_LIVE = (S.OPEN, S.NEEDS_TRIAGE, S.INVESTIGATING, S.REMEDIATING, S.MONITORING)
+_LIVE = (S.OPEN, S.NEEDS_TRIAGE, S.INVESTIGATING, S.REMEDIATING, S.MONITORING,
+         S.AWAITING_APPROVAL)
+# Statuses in which the incident waits for a person: the escalation clock runs.
+HUMAN_WAIT = frozenset({S.ESCALATED, S.NEEDS_TRIAGE})
+# A person may close these by hand (no run is working on them).
+_HAND_CLOSABLE = (S.OPEN, S.NEEDS_TRIAGE, S.AWAITING_APPROVAL, S.ESCALATED, S.DIAGNOSED)
+_REOPENABLE = (S.RESOLVED, S.FALSE_ALARM, S.DIAGNOSED, S.HANDED_OVER)
 
 
 def _table() -> dict[tuple[IncidentStatus, Event], IncidentStatus]:
@@ -83,7 +109,23 @@ def _table() -> dict[tuple[IncidentStatus, Event], IncidentStatus]:
         (S.MONITORING, Event.WINDOW): S.MONITORING,
         (S.MONITORING, Event.REVERTED): S.MONITORING,
         (S.MONITORING, Event.RESOLVED): S.RESOLVED,
+        (S.REMEDIATING, Event.APPROVAL_REQUESTED): S.AWAITING_APPROVAL,
+        (S.AWAITING_APPROVAL, Event.APPROVED): S.REMEDIATING,
+        (S.AWAITING_APPROVAL, Event.REJECTED): S.ESCALATED,
+        (S.AWAITING_APPROVAL, Event.APPROVAL_VOID): S.AWAITING_APPROVAL,
+        (S.AWAITING_APPROVAL, Event.APPROVAL_EXPIRED): S.ESCALATED,
     }
+    for status in S:  # bookkeeping that never moves the incident
+        for event in (Event.DECISION_REFUSED, Event.NOTE, Event.ASSIGNED):
+            t[(status, event)] = status
+    for status in (*_LIVE, S.ESCALATED, S.DIAGNOSED):
+        t[(status, Event.ACKNOWLEDGED)] = status
+    for status in HUMAN_WAIT:
+        t[(status, Event.PAGED)] = status
+    for status in _HAND_CLOSABLE:
+        t[(status, Event.RESOLVED_BY_HAND)] = S.RESOLVED
+    for status in _REOPENABLE:
+        t[(status, Event.REOPENED)] = S.ESCALATED
     for live in _LIVE:  # a human can be called in from any live state
         t[(live, Event.ESCALATED)] = S.ESCALATED
         t[(live, Event.FAILED)] = S.ESCALATED
@@ -140,6 +182,10 @@ def apply_event(
     }
     if target in _RESOLVING and inc.status not in _RESOLVING:
         fields["resolved_at"] = now
+    if event is Event.REOPENED:
+        fields["resolved_at"] = None
+    if target in HUMAN_WAIT and (inc.status is not target or event is Event.REOPENED):
+        fields.setdefault("escalation", EscalationState(started_at=now))
     return inc.model_copy(update=fields)
 
 

@@ -212,15 +212,25 @@ class Ledger:
         return inc.model_copy(update={"timeline": self.events(inc.id)})
 
     def list(
-        self, *, limit: int = 50, status: str | None = None, model: str | None = None
+        self, *, limit: int = 50, status: str | None = None, model: str | None = None,
+        playbook: str | None = None, owner: str | None = None,
     ) -> list[Incident]:
-        q = sa.select(incidents.c.payload).order_by(incidents.c.detected_at.desc()).limit(limit)
+        """Newest first. ``owner`` matches who holds it: the owner or the escalation target
+        (kept in the payload, so filtered after the query)."""
+        q = sa.select(incidents.c.payload).order_by(incidents.c.detected_at.desc())
         if status:
             q = q.where(incidents.c.status == status)
         if model:
             q = q.where(incidents.c.model == model)
+        if playbook:
+            q = q.where(incidents.c.playbook == playbook)
+        if owner is None:
+            q = q.limit(limit)
         with self.engine.connect() as conn:
-            return [Incident.model_validate(r[0]) for r in conn.execute(q)]
+            found = [Incident.model_validate(r[0]) for r in conn.execute(q)]
+        if owner is not None:
+            found = [i for i in found if owner in (i.owner, i.escalated_to)][:limit]
+        return found
 
     # -- timeline and results (`builtins.list`: in this class `list` is the method above) --
     def add_event(

@@ -9,12 +9,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ApprovalDecision",
+    "ApprovalRequest",
+    "Channel",
     "CriterionResult",
+    "EscalationState",
     "Finding",
     "HypothesisResult",
     "Incident",
     "IncidentStatus",
     "Monitoring",
+    "Page",
     "RemediationRecord",
     "RootCause",
     "Severity",
@@ -54,6 +59,7 @@ class IncidentStatus(StrEnum):
     INVESTIGATING = "investigating"
     REMEDIATING = "remediating"
     MONITORING = "monitoring"  # a change passed its pre-check; live windows decide closure
+    AWAITING_APPROVAL = "awaiting_approval"  # a planned change waits for a person's decision
     RESOLVED = "resolved"  # a change was applied and every acceptance criterion held
     FALSE_ALARM = "false_alarm"  # closed without change
     DIAGNOSED = "diagnosed"  # dry run or no model: root cause and recommendation, no change
@@ -63,7 +69,7 @@ class IncidentStatus(StrEnum):
     @property
     def is_open(self) -> bool:
         return self in (self.OPEN, self.NEEDS_TRIAGE, self.INVESTIGATING, self.REMEDIATING,
-                        self.MONITORING)
+                        self.MONITORING, self.AWAITING_APPROVAL)
 
 
 class Finding(BaseModel):
@@ -158,6 +164,64 @@ class Monitoring(BaseModel):
         return sum(w.verdict == verdict for w in self.windows)
 
 
+Channel = Literal["cli", "slack", "prefect-ui", "drill", "api"]
+
+
+class ApprovalDecision(BaseModel):
+    """One person's answer to an approval request (kept even when refused)."""
+
+    decision: Literal["approve", "reject"]
+    approver: str
+    channel: Channel
+    reason: str = ""
+    at: datetime
+    accepted: bool = Field(description="False: refused (not an approver, stale plan, ...).")
+    refusal: str = ""
+
+
+class ApprovalRequest(BaseModel):
+    """A planned change pinned by its content hash: an approval applies exactly this plan."""
+
+    remediation_id: str
+    action: str
+    risk: str
+    plan: dict[str, Any]
+    plan_hash: str
+    summary: str = ""
+    rollback: str = ""
+    evidence: list[str] = Field(default_factory=list, description="Evidence summary lines.")
+    why: str = Field(description="The policy rule that asked for the approval.")
+    approvers: list[str] = Field(default_factory=list)
+    remaining: list[str] = Field(default_factory=list,
+                                 description="Menu entries to try if this one fails.")
+    escalate_to: str | None = Field(None, description="Owner to call in after containment.")
+    requested_at: datetime
+    due_at: datetime = Field(description="No decision by then: the controller escalates.")
+    state: Literal["pending", "approved", "applying", "applied", "rejected", "expired",
+                   "void"] = "pending"
+    decisions: list[ApprovalDecision] = Field(default_factory=list)
+
+    @property
+    def accepted(self) -> ApprovalDecision | None:
+        return next((d for d in reversed(self.decisions) if d.accepted), None)
+
+
+class Page(BaseModel):
+    level: int
+    target: str
+    at: datetime
+
+
+class EscalationState(BaseModel):
+    """The escalation clock of one wait for a human: started when the incident began to
+    wait, stopped by an acknowledgement."""
+
+    started_at: datetime
+    pages: list[Page] = Field(default_factory=list)
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+
+
 class TimelineEvent(BaseModel):
     at: datetime = Field(default_factory=utcnow)
     kind: str
@@ -186,6 +250,10 @@ class Incident(BaseModel):
     remediations: list[RemediationRecord] = Field(default_factory=list)
     verification: Verification | None = None
     monitoring: Monitoring | None = None
+    approval: ApprovalRequest | None = None
+    escalation: EscalationState | None = None
+    acknowledged_at: datetime | None = Field(None, description="First acknowledgement (MTTA).")
+    acknowledged_by: str | None = None
     postmortem_path: str | None = None
     parent_id: str | None = Field(None, description="Triage incident that handed over to this one.")
     child_ids: list[str] = Field(default_factory=list, description="Incidents handed over to.")
@@ -202,6 +270,12 @@ class Incident(BaseModel):
         return max((self.detected_at - self.onset_at).total_seconds(), 0.0)
 
     @property
+    def mtta_seconds(self) -> float | None:
+        if self.acknowledged_at is None:
+            return None
+        return max((self.acknowledged_at - self.detected_at).total_seconds(), 0.0)
+
+    @property
     def mttr_seconds(self) -> float | None:
         if self.resolved_at is None:
             return None
@@ -211,5 +285,6 @@ class Incident(BaseModel):
         """The JSON printed by ``mlpb run --json``."""
         data = self.model_dump(mode="json")
         data["mttd_seconds"] = self.mttd_seconds
+        data["mtta_seconds"] = self.mtta_seconds
         data["mttr_seconds"] = self.mttr_seconds
         return data

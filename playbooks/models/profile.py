@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from playbooks.models.common import Duration, StrictModel, parse_duration
 
 __all__ = [
+    "ApprovalPolicy",
     "DataSource",
     "DataSources",
     "FeatureSet",
@@ -129,6 +130,37 @@ class Owners(StrictModel):
     model: str = Field("unassigned", description="Team owning the model.")
     data: str = Field("unassigned", description="Team owning the upstream data.")
     oncall: str = Field("unassigned", description="Who is paged for incidents.")
+    approvers: list[str] = Field(
+        default_factory=list, description="Who may approve or reject changes to this model: "
+        "people ('alice') and groups ('group:ml-leads', members in 'groups').")
+    groups: dict[str, list[str]] = Field(
+        default_factory=dict, description="Group name -> members, for 'group:NAME' entries.")
+    slack_ids: dict[str, str] = Field(
+        default_factory=dict, description="Person -> Slack user id (U…): mentions in Slack, "
+        "and who a Slack button press comes from.")
+
+    @model_validator(mode="after")
+    def _groups_known(self) -> Owners:
+        unknown = [a for a in self.approvers
+                   if a.startswith("group:") and a.removeprefix("group:") not in self.groups]
+        if unknown:
+            raise ValueError(f"owners.approvers names unknown group(s) {unknown}: list their "
+                             "members under owners.groups")
+        return self
+
+    def members(self, entry: str) -> list[str]:
+        """The people an approver entry or escalation target stands for."""
+        if entry.startswith("group:"):
+            return list(self.groups.get(entry.removeprefix("group:"), []))
+        return [entry]
+
+
+class ApprovalPolicy(StrictModel):
+    """Which changes wait for a person (see playbooks/engine/approvals.py)."""
+
+    required_at_risk: Literal["low", "medium", "high"] = Field(
+        "high", description="Remediations of this risk or above need an approval; on a "
+        "criticality: high model, one level lower (high -> medium -> low).")
 
 
 class ServiceLevels(StrictModel):
@@ -157,6 +189,7 @@ class ModelProfile(StrictModel):
         "medium", description="Business criticality; raises incident severity when high."
     )
     owners: Owners = Field(default_factory=Owners)
+    approvals: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     data: DataSources
     features: FeatureSet
     target: str | None = Field(None, description="Label column (in reference and label files).")

@@ -17,9 +17,11 @@ from playbooks.stats import DriftThresholds
 __all__ = [
     "Acceptance",
     "AcceptanceCriterion",
+    "ApprovalSettings",
     "Communication",
     "Comparison",
     "Escalation",
+    "EscalationLevel",
     "HypothesisSpec",
     "MetricName",
     "MonitoringPlan",
@@ -169,16 +171,41 @@ class Acceptance(StrictModel):
         return {"pre_check": data} if isinstance(data, list) else data
 
 
+class EscalationLevel(StrictModel):
+    notify: str = Field(description="Whom to notify: a profile owner role (model, data, "
+                        "oncall), a person, or 'group:NAME' from the profile's owners.groups.")
+    after: Duration = Field(description="Notify when nobody has acknowledged this long after "
+                            "the incident began to wait for a human.")
+
+
 class Escalation(StrictModel):
     default_owner: Literal["model", "data", "oncall"] = Field(
         "oncall", description="Profile owner to escalate to when nothing else applies."
     )
     after: Duration = Field(
-        parse_duration("1h"), description="Escalate if the incident is still open after this.")
+        parse_duration("1h"), description="Without 'levels': the owner is notified at once "
+        "and oncall after this when nobody has acknowledged.")
     max_remediations: int = Field(
         2, ge=1, description="Loop guard: at most this many kept remediations per model per "
         "loop_window; beyond it the playbook escalates instead of changing the model again.")
     loop_window: Duration = Field(parse_duration("24h"), description="Window of the loop guard.")
+    levels: list[EscalationLevel] = Field(
+        default_factory=list, description="Escalation policy for an incident that waits for a "
+        "human (escalated, unrouted): each level is notified in turn while nobody acknowledges; "
+        "default: the owner it was escalated to, at once.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Escalation:
+        afters = [lv.after for lv in self.levels]
+        if afters != sorted(afters):
+            raise ValueError("escalation.levels must be in increasing 'after' order")
+        return self
+
+
+class ApprovalSettings(StrictModel):
+    timeout: Duration = Field(
+        parse_duration("4h"), description="An approval request without a decision this long "
+        "escalates (the controller).")
 
 
 class Communication(StrictModel):
@@ -219,6 +246,7 @@ class PlaybookSpec(StrictModel):
         "monitoring windows (a pre-check is required when the spec has remediations).",
     )
     escalation: Escalation = Field(default_factory=Escalation)
+    approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
     communication: Communication = Field(default_factory=Communication)
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ __all__ = ["Notification", "Notifier", "NotifyKind", "render_text"]
 NotifyKind = Literal[
     "opened", "evidence", "hypotheses", "root_cause", "remediation_plan", "approval_needed",
     "verification", "resolved", "escalated", "false_alarm", "diagnosed",
+    "approval_decision", "acknowledged", "assigned", "note", "paged", "reopened",
 ]
 
 

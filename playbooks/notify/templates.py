@@ -33,6 +33,9 @@ _KIND_ICON = {
     "root_cause": ":dart:", "remediation_plan": ":clipboard:", "approval_needed": ":raised_hand:",
     "verification": ":microscope:", "resolved": ":white_check_mark:", "escalated": ":sos:",
     "false_alarm": ":white_circle:", "diagnosed": ":stethoscope:", "reminder": ":alarm_clock:",
+    "approval_decision": ":ballot_box_with_check:", "acknowledged": ":eyes:",
+    "assigned": ":bust_in_silhouette:", "note": ":memo:", "paged": ":pager:",
+    "reopened": ":arrows_counterclockwise:",
 }
 _VERDICT_ICON = {Verdict.SUPPORTED: ":white_check_mark:", Verdict.REFUTED: ":x:",
                  Verdict.INCONCLUSIVE: ":grey_question:"}

@@ -300,7 +300,13 @@ description: >-
   Credit-risk classifier (sandbox): probability that a loan applicant defaults; applications
   scoring >= {THRESHOLD} are declined. Simulated applicants, real MLflow model.
 criticality: high
-owners: {{model: "ml-credit-team", data: "data-platform", oncall: "ml-oncall"}}
+owners:
+  model: ml-credit-team
+  data: data-platform
+  oncall: ml-oncall
+  approvers: [alice, "group:ml-leads"]   # who may approve a change (criticality high: medium+)
+  groups: {{ml-leads: [bob, carol]}}
+  slack_ids: {{alice: U01ALICE, bob: U01BOB, carol: U01CAROL}}
 data:
   timestamp: {TIMESTAMP}
   id: {ID}

@@ -50,13 +50,22 @@ def test_forbidden_edges_raise_naming_both_states() -> None:
         pattern = f"'{re.escape(event.value)}'.*'{re.escape(status.value)}'"
         with pytest.raises(IllegalTransition, match=pattern):
             apply_event(_incident(status), event, "nope")
-    with pytest.raises(IllegalTransition, match=r"'resolved'.*allowed: closed"):
+    with pytest.raises(IllegalTransition, match=r"'escalated'.*'resolved'.*allowed: .*closed"):
         apply_event(_incident(IncidentStatus.RESOLVED), Event.ESCALATED, "late")
 
 
-def test_terminal_states_only_close_and_every_state_is_reachable() -> None:
+# What people may still do to an incident no run works on any more.
+_PEOPLE = {Event.DECISION_REFUSED, Event.NOTE, Event.ASSIGNED}
+
+
+def test_terminal_states_only_close_or_take_people_and_every_state_is_reachable() -> None:
     for status in TERMINAL:
-        assert {e for (s, e) in TRANSITIONS if s is status} == {Event.CLOSED}
+        moves = {e for (s, e) in TRANSITIONS if s is status}
+        assert Event.CLOSED in moves
+        assert moves - {Event.CLOSED} - _PEOPLE <= {
+            Event.ACKNOWLEDGED, Event.PAGED, Event.RESOLVED_BY_HAND, Event.REOPENED}
+        # no automatic step moves a finished incident
+        assert not moves & {Event.STARTED, Event.APPLIED, Event.RESOLVED, Event.ESCALATED}
     reachable, frontier = {IncidentStatus.OPEN}, [IncidentStatus.OPEN]
     while frontier:
         here = frontier.pop()
@@ -118,3 +127,24 @@ def test_the_guard_itself_catches_an_assignment(tmp_path: Path) -> None:
     bad.write_text("inc.status = 'resolved'\nIncident(id='x', status=s)\n"
                    "inc.model_copy(update={'status': s})\n", encoding="utf-8")
     assert len(_status_writes(bad)) == 3
+
+
+def test_approval_edges_and_the_escalation_clock() -> None:
+    waiting = apply_event(_incident(IncidentStatus.REMEDIATING), Event.APPROVAL_REQUESTED, "ask")
+    assert waiting.status is IncidentStatus.AWAITING_APPROVAL and waiting.status.is_open
+    assert apply_event(waiting, Event.APPROVED, "yes").status is IncidentStatus.REMEDIATING
+    rejected = apply_event(waiting, Event.REJECTED, "no", at=T0)
+    assert rejected.status is IncidentStatus.ESCALATED
+    assert rejected.escalation is not None and rejected.escalation.started_at == T0
+    with pytest.raises(IllegalTransition):
+        apply_event(_incident(IncidentStatus.INVESTIGATING), Event.APPROVED, "not asked")
+
+
+def test_reopen_clears_resolution_and_restarts_the_clock() -> None:
+    at = datetime(2026, 1, 1, 1, tzinfo=UTC)
+    done = apply_event(_incident(IncidentStatus.ESCALATED), Event.RESOLVED_BY_HAND, "fixed",
+                       at=at)
+    assert done.status is IncidentStatus.RESOLVED and done.mttr_seconds == 3600.0
+    again = apply_event(done, Event.REOPENED, "back", at=at)
+    assert again.status is IncidentStatus.ESCALATED and again.resolved_at is None
+    assert again.escalation is not None and again.escalation.started_at == at
