@@ -27,7 +27,7 @@ class LogShape:
     days: int
     rows_per_day: int = 200_000
     features: int = 24  # the last 4 are categorical
-    drift_days: int = 3
+    drift_days: int = 7
     seed: int = 0
 
     @property

@@ -1,6 +1,9 @@
 """Run Evidently's DataDriftPreset on two parquet files; executed by the Evidently venv's python.
 
-Usage: python evidently_runner.py REFERENCE.parquet CURRENT.parquet OUT.json
+Usage: python evidently_runner.py REFERENCE.parquet CURRENT.parquet OUT.json [CATEGORICAL]
+
+CURRENT may be a comma-separated list of parquet files (a window's partitions); CATEGORICAL,
+comma-separated, names the categorical columns (the rest are numerical).
 
 Only ``Report.run`` is timed. Writes {"seconds", "version", "verdicts": {column: drifted},
 "scores": {column: score}, "methods": {column: method}} to OUT.json. Kept free of project
@@ -15,16 +18,19 @@ import time
 from typing import Any
 
 
-def main(reference_path: str, current_path: str, out_path: str) -> None:
+def main(reference_path: str, current_path: str, out_path: str, categorical: str = "") -> None:
     import evidently
     import pandas as pd
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
+    cats = [c for c in categorical.split(",") if c]
     reference = pd.read_parquet(reference_path)
-    current = pd.read_parquet(current_path)
-    columns = list(reference.columns)
-    definition = DataDefinition(numerical_columns=columns)
+    parts = current_path.split(",")
+    current = pd.concat([pd.read_parquet(p, columns=list(reference.columns)) for p in parts],
+                        ignore_index=True) if len(parts) > 1 else pd.read_parquet(parts[0])
+    columns = [c for c in reference.columns if c not in cats]
+    definition = DataDefinition(numerical_columns=columns, categorical_columns=cats)
     ref_ds = Dataset.from_pandas(reference, data_definition=definition)
     cur_ds = Dataset.from_pandas(current, data_definition=definition)
 
@@ -52,4 +58,4 @@ def main(reference_path: str, current_path: str, out_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

@@ -6,7 +6,7 @@ newest row back over the needed history, the profile's columns, pruned and pushe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from playbooks.data.files import hash_files, resolve_files
+from playbooks.data.files import file_format, footer, hash_files, resolve_files
 from playbooks.data.needs import WindowNeeds, default_needs
 from playbooks.data.reader import SourceFile, newest_timestamp, read_frame, read_span
+from playbooks.data.stream import WindowStream, estimated_bytes, memory_budget, sample_step
 from playbooks.errors import DataError
 from playbooks.models.evidence import DataWindowRef
 from playbooks.models.profile import ModelProfile
@@ -100,6 +101,9 @@ class DataWindows:
     coerced_columns: dict[str, int] = field(default_factory=dict)
     # The current source's files in log order; those before the span are listed with 0 rows.
     log_files: list[SourceFile] = field(default_factory=list)
+    # A span over the memory budget: ``log``/``current`` are a 1-in-k sample, and the drift
+    # statistics stream over the whole current window from here.
+    stream: WindowStream | None = None
 
     def labelled_between(self, start: datetime, end: datetime, ts: str) -> pd.DataFrame:
         if self.labelled is None:
@@ -142,6 +146,29 @@ def _since(files: list[Path], fmt: str, ts: str | None, needs: WindowNeeds
             return None  # the column check below says what is missing
         return pd.Timestamp(_to_utc(stamps, ts, "current").max()) - needs.history
     return pd.Timestamp(newest) - needs.history
+
+
+def _ends_before(path: Path, ts: str | None, start: pd.Timestamp) -> bool:
+    hi = footer(path, ts).ts_max
+    return hi is not None and pd.Timestamp(hi) <= start
+
+
+def _over_budget(files: list[Path], fmt: str, ts: str | None, since: pd.Timestamp | None,
+                 columns: set[str] | None) -> WindowStream | None:
+    """A stream over the span when reading it whole would exceed the memory budget (parquet
+    with a timestamp only: CSV and untimed logs are read whole)."""
+    if ts is None or since is None or any(file_format(f, fmt) != "parquet" for f in files):
+        return None
+    kept = [f for f in files if not _ends_before(f, ts, since)]
+    width = len(columns) if columns is not None else max(
+        (len(footer(f).schema.names) for f in kept), default=0)
+    size, budget = estimated_bytes(kept, width), memory_budget()
+    if size <= budget:
+        return None
+    return WindowStream(files=tuple(kept), ts=ts, start=since,
+                        columns=tuple(sorted(columns)) if columns is not None else tuple(
+                            footer(kept[0]).schema.names),
+                        every=sample_step(size, budget))
 
 
 def _files_with_rows_after(sources: list[SourceFile], stamps: pd.Series,
@@ -194,9 +221,14 @@ def load_windows(profile: ModelProfile, *, lenient: bool = False,
     cur_files = resolve_files(profile, d.current, "current")
     reference = read_frame(ref_files, d.reference.format)
     since = _since(cur_files, d.current.format, d.timestamp, needs)
-    log, log_files = read_span(cur_files, d.current.format, ts=d.timestamp, since=since,
-                               columns=None if lenient else profile_columns(profile),
-                               per_file_frames=lenient)
+    columns = None if lenient else profile_columns(profile)
+    span_stream = _over_budget(cur_files, d.current.format, d.timestamp, since, columns)
+    log_files: list[SourceFile] = []
+    if span_stream is not None:
+        log = span_stream.sample()
+    else:
+        log, log_files = read_span(cur_files, d.current.format, ts=d.timestamp, since=since,
+                                   columns=columns, per_file_frames=lenient)
     need = feats.all + ([d.timestamp] if d.timestamp else [])
     _require_columns(reference, feats.all, "reference", ref_files)
     missing: list[str] = []
@@ -225,10 +257,21 @@ def load_windows(profile: ModelProfile, *, lenient: bool = False,
     labelled, lab_ref = _read_labels(profile, log, cur_files)
     refs = {"labels": lab_ref} if lab_ref else {}
     window_files = cur_files
-    if d.timestamp and len(log):
+    if d.timestamp and len(log) and log_files:
         window_files = _files_with_rows_after(log_files, log[d.timestamp], window_start)
     refs["reference"] = _ref("reference", ref_files, reference, d.timestamp)
+    stream = None
+    if span_stream is not None and window_start is not None:
+        stream = replace(span_stream, files=tuple(
+            f for f in span_stream.files if not _ends_before(f, d.timestamp, window_start)),
+            start=window_start)
+        window_files = list(stream.files)
     refs["current"] = _ref("current", window_files, current, d.timestamp)
+    if stream is not None:
+        refs["current"] = refs["current"].model_copy(update={
+            "name": f"current (drift streamed over every row; other evidence on a 1-in-"
+                    f"{stream.every} sample, {len(current)} rows)",
+            "rows": stream.count_rows()})
     return DataWindows(
         reference=reference,
         log=log,
@@ -239,6 +282,7 @@ def load_windows(profile: ModelProfile, *, lenient: bool = False,
         missing_columns=missing,
         coerced_columns=coerced,
         log_files=log_files,
+        stream=stream,
     )
 
 

@@ -40,7 +40,10 @@ def collect_feature_drift(
     ref = fit_reference(
         data.reference, profile.features.numeric, profile.features.categorical, thresholds
     )
-    report = compute_drift(ref, data.current, thresholds)
+    if data.stream is not None:  # a window over the memory budget: streamed, still exact
+        report = data.stream.drift(ref, thresholds)
+    else:
+        report = compute_drift(ref, data.current, thresholds)
     rows = [to_jsonable(dataclasses.asdict(f)) for f in report.features]
     drifted = report.drifted()
     metrics = {
@@ -48,7 +51,8 @@ def collect_feature_drift(
         "drifted_features": float(len(drifted)),
         "drifted_feature_share": len(drifted) / max(len(report.features), 1),
         "psi_act": thresholds.psi_act,
-        "current_rows": float(len(data.current)),
+        "current_rows": float(report.features[0].n_current if report.features
+                              else len(data.current)),
         "reference_rows": float(len(data.reference)),
     }
     return rows, metrics
