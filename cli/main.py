@@ -11,6 +11,7 @@ import typer
 
 from cli.output import err, incident_summary, incidents_table, out, print_json
 from cli.people import register as register_people
+from cli.report import register as register_report
 from cli.sandbox import sandbox_app
 from playbooks.config import load_settings
 from playbooks.errors import MlpbError
@@ -483,6 +484,7 @@ def notify_check(home: HomeOpt = None) -> None:
 
 
 register_people(app, incidents_app, friendly)
+register_report(app, friendly)  # report, lessons, actions, spec: cli/report.py
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from playbooks.charts.incident import incident_charts
 from playbooks.ledger import ActionStore, Ledger
 from playbooks.ledger.actions import ActionItem, NewAction
 from playbooks.models.evidence import EvidencePackage
-from playbooks.models.incident import Incident, utcnow
+from playbooks.models.incident import Incident
 from playbooks.models.profile import ModelProfile
 from playbooks.models.spec import PlaybookSpec
 from playbooks.report.learning import Recurrence, first_signals, new_actions, recurrence
@@ -76,7 +76,9 @@ def _guard(ctx: PostmortemContext, what: str, fn: Any) -> Any:
 def gather_context(inc: Incident, spec: PlaybookSpec, evidence: EvidencePackage | None, *,
                    home: Path, ledger: Ledger | None, postmortem_path: Path | None,
                    now: datetime | None = None) -> PostmortemContext:
-    now = now or utcnow()
+    # Due dates count from the close in engine time (a sandbox's clock is not the wall's).
+    now = now or max([inc.detected_at, *([inc.resolved_at] if inc.resolved_at else []),
+                      *(e.at for e in inc.timeline)])
     ctx = PostmortemContext()
     if spec.hash == inc.playbook_hash:  # else the spec was edited since the run started
         ctx.spec_archive = _guard(ctx, "spec archive", lambda: archive_spec(home, spec))
