@@ -1,6 +1,8 @@
 """A local Slack Web API stand-in over real HTTP (stdlib server in a thread, 127.0.0.1 only).
 
-It answers ``chat.postMessage``, ``chat.update`` and ``auth.test`` with the shapes Slack
+It answers ``chat.postMessage``, ``chat.update``, ``auth.test`` and the three steps of
+``files_upload_v2`` (``files.getUploadURLExternal``, a POST of the bytes to the upload URL it
+hands out, ``files.completeUploadExternal``) with the shapes Slack
 documents (https://api.slack.com/methods), including its errors: ``ok:false`` with
 ``not_authed`` / ``invalid_auth`` / ``channel_not_found`` / ``message_not_found`` /
 ``invalid_blocks`` / ``msg_too_long`` (HTTP 200, as Slack does) and 429 + ``Retry-After``
@@ -52,6 +54,8 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     log_path: str | None = None  # also append each request as a JSON line (manual runs)
     ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # files_upload_v2: file id -> {filename, length, data (bytes once uploaded), ...}
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _block_problem(blocks: list[dict[str, Any]]) -> str | None:
@@ -83,6 +87,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         st = self.server.state
+        if self.path.startswith("/upload/v1/"):  # files_upload_v2 step 2: the raw bytes
+            self._upload(st)
+            return
         method = self.path.split("?")[0].rsplit("/", 1)[-1]
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
         ctype = self.headers.get("Content-Type", "")
@@ -111,6 +118,72 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _upload(self, st: _State) -> None:
+        """The upload URL files.getUploadURLExternal handed out: Slack answers 200 with
+        ``OK - <bytes>`` as text; an unknown or reused URL is a 404."""
+        file_id = self.path.rsplit("/", 1)[-1]
+        data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with st.lock:
+            f = st.files.get(file_id)
+            ok = f is not None and "data" not in f
+            if f is not None and ok:
+                f["data"] = data
+            status = 200 if ok else 404
+            st.requests.append(Recorded("upload", {"file_id": file_id, "bytes": len(data)},
+                                        dict(self.headers.items()), status, {"ok": ok},
+                                        time.monotonic()))
+        answer = (f"OK - {len(data)}" if ok else "Not Found").encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    @staticmethod
+    def _files_method(st: _State, method: str, body: dict[str, Any],
+                      headers: dict[str, str]) -> dict[str, Any]:
+        """files.getUploadURLExternal and files.completeUploadExternal (files_upload_v2)."""
+        if method == "files.getUploadURLExternal":
+            if not body.get("filename") or not str(body.get("length", "")).isdigit():
+                return {"ok": False, "error": "invalid_arguments"}
+            file_id = f"F0FAKE{len(st.files) + 1:05d}"
+            st.files[file_id] = {"filename": body["filename"], "length": int(body["length"])}
+            host = headers.get("Host", "127.0.0.1")
+            return {"ok": True, "upload_url": f"http://{host}/upload/v1/{file_id}",
+                    "file_id": file_id}
+        try:
+            listed = json.loads(str(body.get("files") or "[]"))
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not listed or any(str(f.get("id")) not in st.files for f in listed):
+            return {"ok": False, "error": "file_not_found"}
+        if any("data" not in st.files[str(f["id"])] for f in listed):
+            return {"ok": False, "error": "file_upload_not_completed"}
+        channel = st.channels.get(str(body.get("channel_id") or ""))
+        if body.get("channel_id") and channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        thread_ts = body.get("thread_ts")
+        if thread_ts and (channel, str(thread_ts)) not in st.messages:
+            return {"ok": False, "error": "invalid_thread_ts"}
+        shared = []
+        for f in listed:
+            meta = st.files[str(f["id"])]
+            meta.update(title=f.get("title") or meta["filename"], channel=channel,
+                        thread_ts=thread_ts, initial_comment=body.get("initial_comment"))
+            shared.append({"id": f["id"], "name": meta["filename"], "title": meta["title"],
+                           "size": len(meta["data"]), "mimetype": "image/png"
+                           if meta["filename"].endswith(".png") else "application/octet-stream"})
+        if channel is not None:  # the file share appears as a message (in the thread)
+            n = next(st.ts)
+            ts = f"{1_700_000_000 + n}.{n:06d}"
+            msg: dict[str, Any] = {"type": "message", "subtype": "file_share", "ts": ts,
+                                   "text": str(body.get("initial_comment") or ""),
+                                   "files": shared}
+            if thread_ts:
+                msg["thread_ts"] = thread_ts
+            st.messages[(channel, ts)] = msg
+        return {"ok": True, "files": shared}
+
     @staticmethod
     def _answer(st: _State, method: str, body: dict[str, Any],
                 headers: dict[str, str]) -> dict[str, Any]:
@@ -124,6 +197,8 @@ class _Handler(BaseHTTPRequestHandler):
             return {"ok": True, "url": "https://fake-workspace.slack.com/", "team": "Fake",
                     "user": "mlpb", "team_id": "T0FAKE", "user_id": "U0BOT", "bot_id": "B0BOT",
                     "is_enterprise_install": False}
+        if method in ("files.getUploadURLExternal", "files.completeUploadExternal"):
+            return _Handler._files_method(st, method, body, headers)
         if method not in ("chat.postMessage", "chat.update"):
             return {"ok": False, "error": "unknown_method"}
         channel = st.channels.get(str(body.get("channel", "")))
@@ -231,6 +306,12 @@ class FakeSlack:
     def accepted(self, method: str | None = None) -> list[Recorded]:
         return [r for r in self.requests
                 if r.response.get("ok") and (method is None or r.method == method)]
+
+    def uploaded(self) -> dict[str, dict[str, Any]]:
+        """Files received through files_upload_v2 (file id -> filename, title, data,
+        channel, thread_ts); ``data`` is absent for a URL that was never uploaded to."""
+        with self._state.lock:
+            return {k: dict(v) for k, v in self._state.files.items()}
 
     def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
         """The replies in a thread, in posting order."""
