@@ -1,10 +1,12 @@
 """`mlpb demo`: the whole arc of an incident on the sandbox.
 
-Detect → diagnose → retrain → pre-check on the holdout → live monitoring windows 1/3, 2/3,
-3/3 (the sandbox's clock advanced a simulated day at a time, a controller pass each day) →
-resolved (or, for a fault whose fix fails live, reverted and escalated), then the summary.
-The sandbox is the state dir's own (``mlpb sandbox init``), rebuilt fresh, so after the demo
-`mlpb sandbox advance` / `mlpb tick` carry on from where it ends.
+Detect → diagnose → the retrain waits for an approval (the sandbox model is criticality:
+high) → approved as alice, an approver in the sandbox profile → retrain → pre-check on the
+holdout → live monitoring windows 1/3, 2/3, 3/3 (the sandbox's clock advanced a simulated
+day at a time, a controller pass each day) → resolved (or, for a fault whose fix fails
+live, reverted and escalated), then the summary. The sandbox is the state dir's own
+(``mlpb sandbox init``), rebuilt fresh, so after the demo `mlpb sandbox advance` /
+`mlpb tick` carry on from where it ends.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def run_demo(settings: Settings, *, fault: str = "covariate-drift", seed: int = 
     if fault not in FAULTS:
         raise UnknownNameError(f"unknown demo fault '{fault}'", hint=f"choose one of {FAULTS}")
     settings = settings.ensure()
-    steps = Progress(5)
+    steps = Progress(6)
     steps.step(f"bootstrapping a fresh sandbox in {settings.home}: simulator, champion model, "
                "inference log, delayed labels")
     from playbooks.sandbox import bootstrap_sandbox, inject_fault, make_fault
@@ -59,6 +61,23 @@ def run_demo(settings: Settings, *, fault: str = "covariate-drift", seed: int = 
             quiet=True, drill=True, trigger={"source": "demo", "fault": fault})
     for line in _run_lines(result):
         steps.note(line)
+
+    from playbooks.drills.live import approve_waiting
+
+    if result["status"] == "awaiting_approval":
+        req = result["approval"]
+        steps.step(f"approval: '{req['remediation_id']}' is a {req['risk']}-risk change to a "
+                   f"criticality: high model; approving as alice (same as `mlpb approve "
+                   f"{result['id']} --as alice`)")
+        steps.note(f"pinned plan {req['plan_hash'][:19]}…: {req['summary']}")
+        with sandbox_time(sandbox):
+            (after,) = approve_waiting(str(settings.home), [result["id"]], approver="alice",
+                                       channel="cli")
+        result = after.to_contract()
+        for line in _run_lines(result)[2:]:
+            steps.note(line)
+    else:
+        steps.step(f"approval: none needed ({result['status']})")
 
     steps.step("live monitoring: advance the sandbox a day at a time, one controller pass each")
     def show(day: DayOfMonitoring) -> None:

@@ -13,7 +13,12 @@ from flows.engine import run_playbook
 from playbooks.drills import expectation_for
 from playbooks.drills.live import sandbox_time
 from playbooks.sandbox import FAULTS
-from tasks.drills import follow_drill_monitoring, prepare_drill_sandbox, record_drill
+from tasks.drills import (
+    approve_drill_changes,
+    follow_drill_monitoring,
+    prepare_drill_sandbox,
+    record_drill,
+)
 from tasks.prefect_context import prefect_runtime
 
 __all__ = ["run_drill"]
@@ -32,5 +37,6 @@ def run_drill(fault: str, seed: int = 1, home: str | None = None, rows_per_day: 
             playbook=exp.entry_playbook, profile=str(sandbox.profile_path),
             home=str(rt.settings.home), trigger={"source": "drill", "fault": fault, "seed": seed},
             drill=True, quiet=quiet, dedup_key=f"drill:{fault}:{seed}:{secrets.token_hex(3)}")
+        approve_drill_changes(rt, result)  # a game day runs unattended: recorded as 'drill'
     follow_drill_monitoring(rt, sandbox, result)
     return record_drill(rt, exp, result, seed, injected)

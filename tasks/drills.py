@@ -11,14 +11,15 @@ from typing import Any
 from prefect import task
 
 from playbooks.drills import Expectation, score_drill
-from playbooks.drills.live import follow_monitoring
+from playbooks.drills.live import approve_waiting, follow_monitoring
 from playbooks.engine.runtime import Runtime
 from playbooks.ledger import DrillStore
 from playbooks.models.incident import utcnow
 from playbooks.sandbox import InjectedFault, Sandbox, bootstrap_sandbox, inject_fault, make_fault
 from tasks.common import TASK_DEFAULTS
 
-__all__ = ["follow_drill_monitoring", "prepare_drill_sandbox", "record_drill"]
+__all__ = ["approve_drill_changes", "follow_drill_monitoring", "prepare_drill_sandbox",
+           "record_drill"]
 
 
 @task(name="prepare-drill-sandbox", **TASK_DEFAULTS)
@@ -28,6 +29,15 @@ def prepare_drill_sandbox(root: Path, fault: str, seed: int, rows_per_day: int,
     sandbox = bootstrap_sandbox(root, seed=seed, rows_per_day=rows_per_day,
                                 history_days=history_days)
     return sandbox, inject_fault(sandbox, make_fault(fault), seed=seed + 4)
+
+
+@task(name="approve-drill-changes", **TASK_DEFAULTS)
+def approve_drill_changes(rt: Runtime, result: dict[str, Any]) -> list[str]:
+    """A drill's change that waits for an approval is approved by the drill itself (channel
+    'drill', allowed on drill incidents only) and carried out; returns their ids."""
+    done = approve_waiting(str(rt.settings.home), [result["id"]], approver="game-day drill",
+                           channel="drill")
+    return [inc.id for inc in done]
 
 
 @task(name="follow-drill-monitoring", **TASK_DEFAULTS)

@@ -20,10 +20,11 @@ from pathlib import Path
 
 from playbooks.engine.monitor import Step, advance_safely
 from playbooks.engine.runtime import Runtime
-from playbooks.models.incident import Incident, IncidentStatus, Monitoring
+from playbooks.models.incident import Channel, Incident, IncidentStatus, Monitoring
 from playbooks.sandbox import AdvancedDay, Sandbox, advance_sandbox, load_sandbox
 
-__all__ = ["DayOfMonitoring", "day_budget", "follow_monitoring", "sandbox_time"]
+__all__ = ["DayOfMonitoring", "approve_waiting", "day_budget", "follow_monitoring",
+           "sandbox_time"]
 
 CLOCK_ENV = "MLPB_CLOCK"  # playbooks.clock reads it first
 
@@ -95,3 +96,31 @@ def follow_monitoring(home: str | None, state_dir: Path, incident_ids: list[str]
         if days[-1].done:
             break
     return days
+
+
+def approve_waiting(home: str | None, incident_ids: list[str], *, approver: str,
+                    channel: Channel) -> list[Incident]:
+    """Decide 'approve' on each of ``incident_ids`` (and the incidents they handed over to)
+    that waits for an approval, and carry the change out, as a person would with
+    ``mlpb approve``. A drill's own approval is ``channel='drill'`` (drill incidents only);
+    the demo approves as an approver named in the sandbox profile. Returns the incidents
+    that were waiting, as they are afterwards."""
+    from playbooks.engine.approvals import decide
+    from playbooks.engine.runner import resume_approved
+    from playbooks.loader import load_profile
+
+    rt = Runtime.from_env(home, quiet=True)
+    done: list[Incident] = []
+    for iid in incident_ids:
+        inc = rt.ledger.get(iid)
+        for one in [inc, *(rt.ledger.get(c) for c in inc.child_ids)]:
+            if one.status is not IncidentStatus.AWAITING_APPROVAL or not one.profile_path:
+                continue
+            req = one.approval
+            reason = f"{'drill' if channel == 'drill' else 'demo'}: plan " + (
+                req.plan_hash[:19] if req else "")
+            decide(rt, one.id, "approve", approver=approver, channel=channel, reason=reason,
+                   profile=load_profile(Path(one.profile_path)))
+            done.append(resume_approved(rt, one.id))
+    rt.flush_notifications()
+    return done

@@ -38,7 +38,8 @@ def test_demo_resolves_only_after_three_live_windows(tmp_path: Path) -> None:
     assert result["resolved_at"] == windows[-1]["measured_at"]  # MTTR ends at the last window
     assert result["mttr_seconds"] >= 3 * 86400  # simulated days, not the script's seconds
     arc = proc.stderr
-    for step in ("detected", "diagnosed: population-shift", "remediated: retrain",
+    for step in ("detected", "diagnosed: population-shift", "approving as alice",
+                 "remediated: retrain",
                  "pre-check on the holdout: passed", "window 1/3", "window 2/3", "window 3/3",
                  "resolved — 3/3 live windows passed"):
         assert step in arc, step
@@ -63,9 +64,17 @@ def test_sandbox_cli_catches_a_fix_that_fails_live(tmp_path: Path) -> None:
     assert again.returncode == 1 and "--force" in again.stderr
     start = datetime.fromisoformat((home / "clock").read_text())
 
-    run = json.loads(mlpb("run", "data-drift", "--profile", str(profile), "--json",
-                          home=home).stdout)
+    asked = json.loads(mlpb("run", "data-drift", "--profile", str(profile), "--json",
+                            home=home).stdout)
+    assert asked["status"] == "awaiting_approval"  # criticality: high, medium-risk retrain
+    refused = mlpb("approve", asked["id"], "--as", "mallory", home=home, check=False)
+    assert refused.returncode == 4 and "not an approver" in refused.stderr
+    run = json.loads(mlpb("approve", asked["id"], "--as", "alice", "--reason", "drift confirmed",
+                          "--json", home=home).stdout)
     assert run["status"] == "monitoring" and run["verification"]["passed"]
+    decisions = run["approval"]["decisions"]
+    assert [(d["approver"], d["accepted"], d["channel"]) for d in decisions] == [
+        ("mallory", False, "cli"), ("alice", True, "cli")]
     assert datetime.fromisoformat(run["detected_at"]) == start  # the engine is on sandbox time
 
     advanced = mlpb("sandbox", "advance", "--days", "2", home=home)
@@ -79,3 +88,34 @@ def test_sandbox_cli_catches_a_fix_that_fails_live(tmp_path: Path) -> None:
     assert [w["verdict"] for w in after["monitoring"]["windows"]] == ["fail"]
     kinds = [e["kind"] for e in after["timeline"]]
     assert kinds.index("window") < kinds.index("reverted") < kinds.index("escalated")
+
+
+def test_an_approval_nobody_gives_escalates_and_a_person_closes_it(tmp_path: Path) -> None:
+    """The done-when of people in the loop: the retrain of a criticality: high model waits;
+    with no decision, the controller escalates it after the spec's approval timeout (4 h, on
+    the sandbox clock) and pages the owner; a person acknowledges and resolves it by hand."""
+    home = tmp_path / "home"
+    init = mlpb("sandbox", "init", "--fault", "covariate-drift", "--rows-per-day", "400",
+                "--history-days", "14", home=home)
+    profile = init.stdout.strip()
+    asked = json.loads(mlpb("run", "data-drift", "--profile", profile, "--json",
+                            home=home).stdout)
+    assert asked["status"] == "awaiting_approval"
+    waiting = json.loads(mlpb("tick", "--json", home=home).stdout)
+    assert waiting == []  # not due yet
+    mlpb("sandbox", "advance", "--days", "1", home=home)
+    steps = json.loads(mlpb("tick", "--json", home=home).stdout)
+    assert [s["action"] for s in steps] == ["escalated", "paged"], steps
+    late = mlpb("approve", asked["id"], "--as", "alice", home=home, check=False)
+    assert late.returncode == 4 and "not awaiting approval" in late.stderr
+    mlpb("incidents", "ack", asked["id"], "--as", "dana", home=home)
+    assert json.loads(mlpb("tick", "--json", home=home).stdout) == []  # ack stopped the paging
+    done = json.loads(mlpb("incidents", "resolve", asked["id"], "--as", "dana", "--note",
+                           "retrained by hand after review", "--json", home=home).stdout)
+    assert done["status"] == "resolved" and done["mtta_seconds"] > 0
+    assert done["mttr_seconds"] >= done["mtta_seconds"]
+    text = Path(done["postmortem_path"]).read_text(encoding="utf-8")
+    assert "retrained by hand after review" in text
+    mine = json.loads(mlpb("incidents", "list", "--owner", "ml-oncall", "--json",
+                           home=home).stdout)
+    assert [i["id"] for i in mine] == [asked["id"]]

@@ -11,6 +11,7 @@ import yaml
 
 from flows.engine import run_playbook
 from playbooks.config import load_settings
+from playbooks.drills.live import approve_waiting
 from playbooks.ledger import Ledger
 from playbooks.loader import CATALOG_DIR
 from playbooks.modelstore import MlflowModelStore
@@ -39,15 +40,32 @@ def _champion(sb: Any) -> str:
     return reg.get_version(sb.model_name, "champion").version
 
 
-def _run(sb: Any, home: Path, **kw: Any) -> dict[str, Any]:
-    return run_playbook(playbook=kw.pop("playbook", "data-drift"), profile=str(sb.profile_path),
-                        home=str(home), quiet=True, **kw)
+def _run(sb: Any, home: Path, *, approve: bool = True, **kw: Any) -> dict[str, Any]:
+    """Run the playbook; the retrain of the criticality: high sandbox model waits for an
+    approval, which alice (an approver in its profile) gives unless ``approve`` is False."""
+    res: dict[str, Any] = run_playbook(playbook=kw.pop("playbook", "data-drift"),
+                                       profile=str(sb.profile_path), home=str(home),
+                                       quiet=True, **kw)
+    if approve and res["status"] == "awaiting_approval":
+        (after,) = approve_waiting(str(home), [res["id"]], approver="alice", channel="cli")
+        res = after.to_contract()
+    return res
 
 
 def test_population_shift_is_retrained_promoted_and_watched_live(home: Path) -> None:
     sb = _sandbox(home, CovariateDrift(strength=1.0))
     assert _champion(sb) == "1"
-    res = _run(sb, home)
+    asked = _run(sb, home, approve=False)  # nothing changes before a person says yes
+    assert asked["status"] == "awaiting_approval" and asked["remediations"] == []
+    req = asked["approval"]
+    assert req["remediation_id"] == "retrain" and req["plan_hash"].startswith("sha256:")
+    assert "criticality: high" in req["why"] and req["state"] == "pending"
+    assert _champion(sb) == "1"
+    (after,) = approve_waiting(str(home), [asked["id"]], approver="bob", channel="cli")
+    res = after.to_contract()
+    assert res["approval"]["state"] == "applied" and res["approval"]["plan_hash"] == req[
+        "plan_hash"]
+    assert res["remediations"][0]["plan"] == req["plan"]  # exactly the pinned plan
     # Passing the pre-check is not closure: the incident waits for live windows.
     assert res["status"] == "monitoring", res
     assert res["root_cause"]["hypothesis_id"] == "population-shift"

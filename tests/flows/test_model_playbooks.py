@@ -14,6 +14,7 @@ import pytest
 from flows.engine import run_playbook
 from playbooks.config import load_settings
 from playbooks.data.io import load_windows
+from playbooks.drills.live import approve_waiting
 from playbooks.ledger import Ledger
 from playbooks.loader import load_profile
 from playbooks.modelstore import MlflowModelStore
@@ -65,8 +66,18 @@ def _registry(sb: Sandbox) -> MlflowModelStore:
 
 
 def _run(sb: Sandbox, home: Path, playbook: str) -> dict[str, Any]:
-    return run_playbook(playbook=playbook, profile=str(sb.profile_path), home=str(home),
-                        quiet=True)
+    """Run the playbook; a change waiting for approval (the sandbox model is criticality: high,
+    so a medium-risk retrain asks) is approved by alice, an approver in its profile."""
+    res: dict[str, Any] = run_playbook(playbook=playbook, profile=str(sb.profile_path),
+                                       home=str(home), quiet=True)
+    if res["status"] == "awaiting_approval":
+        assert res["approval"]["approvers"] == ["alice", "group:ml-leads"]
+        (after,) = approve_waiting(str(home), [res["id"]], approver="alice", channel="cli")
+        res = after.to_contract()
+        kinds = [e["kind"] for e in res["timeline"]]
+        assert kinds.index("approval_requested") < kinds.index("approved") < kinds.index(
+            "applied")
+    return res
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.fault for c in CASES])
@@ -83,6 +94,8 @@ def test_fault_is_diagnosed_and_handled(case: Case, home: Path) -> None:
         assert res["verification"]["passed"], res["verification"]
     if case.status == "escalated":
         assert res["escalated_to"] in ("ml-credit-team", "ml-oncall")
+    asked = res["approval"] is not None
+    assert asked is (case.remediation == "retrain")  # medium risk on a criticality: high model
 
 
 def test_recalibrated_threshold_lives_on_the_version_and_reverts_exactly(home: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from flows.engine import run_playbook
 from playbooks.config import load_settings
-from playbooks.drills.live import follow_monitoring, sandbox_time
+from playbooks.drills.live import approve_waiting, follow_monitoring, sandbox_time
 from playbooks.ledger import Ledger
 from playbooks.models.incident import IncidentStatus
 from playbooks.sandbox import (
@@ -29,9 +29,11 @@ def _run(home: Path, fault: FaultParams) -> dict[str, Any]:
     sb = bootstrap_sandbox(home / SANDBOX, seed=3, rows_per_day=400, history_days=21)
     inject_fault(sb, fault, days=7, seed=5)
     with sandbox_time(sb):
-        return run_playbook(playbook="triage", profile=str(sb.profile_path), home=str(home),
-                            quiet=True, trigger={"source": "alert",
-                                                 "summary": "model looks wrong"})
+        res: dict[str, Any] = run_playbook(
+            playbook="triage", profile=str(sb.profile_path), home=str(home), quiet=True,
+            trigger={"source": "alert", "summary": "model looks wrong"})
+        approve_waiting(str(home), [res["id"]], approver="alice", channel="cli")  # the child's
+    return res
 
 
 def test_vague_alert_is_handed_to_data_drift(home: Path) -> None:
