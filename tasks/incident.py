@@ -14,6 +14,7 @@ from playbooks.engine.runtime import Runtime
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Incident
 from playbooks.notify import Notification
+from tasks.charts import publish_charts
 from tasks.common import TASK_DEFAULTS
 
 __all__ = ["close_incident", "conclude_incident", "fail_incident", "load_playbook_inputs",
@@ -45,6 +46,7 @@ def close_incident(rt: Runtime, inputs: Inputs, inc: Incident,
     if text:  # "" while the incident still waits (monitoring): the controller closes it
         create_markdown_artifact(markdown=text, key=f"postmortem-{inc.id.lower()}",
                                  description=f"Post-mortem of {inc.id}")
+        publish_charts(rt, inc)  # artifact with the charts inline + the Slack thread
     return inc
 
 
