@@ -110,19 +110,34 @@ def load_spec(path: Path, registry: PluginTable | None = None) -> PlaybookSpec:
 
 
 def _with_signatures(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
-    """Triage specs (``signatures:``) get one handover hypothesis per candidate playbook of
-    the catalog, generated here so the catalog is the only list of playbooks."""
-    weights = raw.get("signatures")
-    if not isinstance(weights, dict):
+    """Triage specs (``signatures:``, the prior of each failure class) get one handover
+    hypothesis per candidate playbook of the catalog, generated here so the catalog is the
+    only list of playbooks; triage's own checks that rank classes get the priors too."""
+    priors = raw.get("signatures")
+    if not isinstance(priors, dict):
         return raw
-    from playbooks.checks.triage import candidate_playbooks, signature_hypotheses
+    from playbooks.checks.triage import (
+        SIGNATURE_CHECK,
+        candidate_playbooks,
+        signature_hypotheses,
+    )
 
-    stray = sorted(set(weights) - set(candidate_playbooks()))
+    stray = sorted(set(priors) - set(candidate_playbooks()))
     if stray:
         raise SpecError(str(path), [("signatures", f"not candidate catalog playbooks: {stray} "
                                      f"(candidates: {', '.join(candidate_playbooks())})")])
-    generated = [h.model_dump(mode="json") for h in signature_hypotheses(weights)]
-    return {**raw, "hypotheses": [*generated, *(raw.get("hypotheses") or [])]}
+    generated = [h.model_dump(mode="json") for h in signature_hypotheses(priors)]
+    full = generated[0]["params"]["priors"] if generated else {}
+    own = []
+    for h in raw.get("hypotheses") or []:
+        if isinstance(h, dict) and h.get("check") != SIGNATURE_CHECK and isinstance(
+                h.get("params", {}), dict) and h.get("check") in _RANKS_CLASSES:
+            h = {**h, "params": {"priors": full, **(h.get("params") or {})}}
+        own.append(h)
+    return {**raw, "hypotheses": [*generated, *own]}
+
+
+_RANKS_CLASSES = ("nothing-matches", "unexplained-symptoms")  # triage checks that need priors
 
 
 def load_profile(path: Path) -> ModelProfile:

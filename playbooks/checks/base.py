@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from playbooks.checks.strength import Specificity
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
 
@@ -17,10 +18,22 @@ class CheckResult:
     confidence: float
     summary: str
     findings: list[Finding] = field(default_factory=list)
+    # How narrowly a supported result pins the cause (playbooks.checks.strength): triage's
+    # tie-break between failure classes whose evidence is equally decisive.
+    specificity: Specificity = Specificity.SYMPTOM
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.confidence <= 1.0:
             raise ValueError(f"confidence must be in [0, 1], got {self.confidence}")
+        # One finding per (kind, feature, statistic): two checks' views of one fact merge.
+        seen: set[tuple[str, str | None, str | None]] = set()
+        unique = []
+        for f in self.findings:
+            key = (f.kind, f.feature, f.statistic)
+            if key not in seen:
+                seen.add(key)
+                unique.append(f)
+        object.__setattr__(self, "findings", unique)
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from playbooks.checks.base import CheckResult, FeatureDriftView, drift_view
+from playbooks.checks.strength import Specificity, strength, strength_from_bf
 from playbooks.engine.plugins import check
 from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
-from playbooks.stats.units import unit_scale
+from playbooks.stats.significance import p_psi_above
+from playbooks.stats.units import UNIT_QUANTILES, unit_scale
 
 __all__ = [
     "NoMaterialDriftParams",
@@ -28,7 +32,9 @@ __all__ = [
     "unit_change_signature",
 ]
 
-_QUANTILES = ("p5", "p25", "p50", "p75", "p95")
+_QUANTILES = tuple(f"p{round(q * 100)}" for q in UNIT_QUANTILES)  # the data-quality grid too
+_BINS = 10  # the spec's drift.bins default; PSI's degrees of freedom for its p-value
+_SUBSTANTIAL = strength_from_bf(3.2)  # Jeffreys: below this, not worth acting on
 
 
 class UnitChangeParams(StrictParams):
@@ -56,9 +62,24 @@ class NoMaterialDriftParams(StrictParams):
     max_drifted_features: int = Field(0, ge=0, description="Drifted features still tolerated.")
 
 
-def unit_change_signature(f: FeatureDriftView, p: UnitChangeParams) -> Finding | None:
-    """A finding when ``f`` looks like a unit/scale or encoding change, else None."""
-    if not f.drifted:
+def measured_scales(evidence: EvidencePackage) -> dict[str, dict[str, Any] | None] | None:
+    """Per numeric feature the data-quality collector's unit-change issue (None: it found
+    none), or None without that evidence: then the drift summaries' quantiles decide."""
+    part = evidence.parts.get("data-quality")
+    if part is None:
+        return None
+    found = {i["feature"]: i for i in part.get("issues") or []
+             if i["kind"] == "out_of_range" and i["statistic"] == "scale_ratio"}
+    return {c: found.get(c) for c in (part.get("columns") or {})}
+
+
+def unit_change_signature(f: FeatureDriftView, p: UnitChangeParams,
+                          measured: dict[str, dict[str, Any] | None] | None = None
+                          ) -> Finding | None:
+    """A finding when ``f`` looks like a unit/scale or encoding change, else None.
+    ``measured`` (``measured_scales``) makes numeric features use the one estimator on raw
+    values that data-quality reports, so both playbooks state the same factor."""
+    if not f.drifted or f.status == "all_missing":
         return None
     if f.kind == "categorical":
         if f.unseen_share >= p.min_unseen_share:
@@ -72,6 +93,18 @@ def unit_change_signature(f: FeatureDriftView, p: UnitChangeParams) -> Finding |
                 detail={"unseen_values": f.unseen_categories[:10]},
             )
         return None
+    if f.feature in (measured or {}):  # the data-quality evidence's estimate, on raw values
+        found = (measured or {})[f.feature]
+        if found is None:
+            return None
+        ratio, factor = float(found["value"]), float(found["detail"]["nearest_unit_factor"])
+        return Finding(kind="unit_change", feature=f.feature, statistic="median_ratio",
+                       value=round(ratio, 6), threshold=p.min_factor, breached=True,
+                       detail={"quantile_ratios": found["detail"].get("quantile_ratios"),
+                               "shape_ks": found["detail"].get("shape_ks"),
+                               "nearest_unit_factor": factor,
+                               "known_factor": abs(ratio / factor - 1) <= p.tolerance,
+                               "psi": f.psi, "estimated_by": "data-quality"})
     ref, cur = f.reference_summary, f.current_summary
     shared = [q for q in _QUANTILES if q in ref and q in cur]
     scale = unit_scale([ref[q] for q in shared], [cur[q] for q in shared],
@@ -95,6 +128,12 @@ def unit_change_signature(f: FeatureDriftView, p: UnitChangeParams) -> Finding |
     )
 
 
+def drift_p(f: FeatureDriftView, psi_act: float) -> float:
+    """One-sided p-value that ``f``'s PSI exceeds the action threshold, from its sample sizes."""
+    n_ref, n_cur = int(f.raw.get("n_reference") or 0), int(f.raw.get("n_current") or 0)
+    return p_psi_above(f.psi or 0.0, n_ref, n_cur, _BINS, psi_act)
+
+
 def _drift_finding(f: FeatureDriftView, threshold: float | None) -> Finding:
     return Finding(
         kind="feature_drift",
@@ -116,27 +155,31 @@ def _drift_finding(f: FeatureDriftView, threshold: float | None) -> Finding:
 def check_upstream_unit_change(evidence: EvidencePackage, params: UnitChangeParams) -> CheckResult:
     """A feature is the reference rescaled by a unit factor, or a categorical was re-encoded."""
     feats = drift_view(evidence)
-    hits = [h for f in feats if (h := unit_change_signature(f, params)) is not None]
+    measured = measured_scales(evidence)
+    hits = [h for f in feats if (h := unit_change_signature(f, params, measured)) is not None]
     if not hits:
         return CheckResult(
             Verdict.REFUTED,
             0.85,
             "no drifted feature looks like a rescaled or re-encoded reference",
         )
-    drifted = [f for f in feats if f.drifted]
-    explained = len(hits) / max(len(drifted), 1)
-    known = all(h.detail.get("known_factor", True) for h in hits)
-    conf = min(0.95, 0.6 + 0.25 * explained + (0.1 if known else 0.0))
-    names = ", ".join(
-        f"{h.feature} (x{h.value:g})" if h.kind == "unit_change" else f"{h.feature} (re-encoded)"
-        for h in hits
-    )
+    psi_act = evidence.metrics.get("psi_act", 0.2)
+    by_name = {f.feature: f for f in feats}
+    # The evidence that the column changed at all; the shape test says how.
+    p = min(drift_p(by_name[h.feature or ""], psi_act) for h in hits)
+    units = [f"{h.feature} (x{h.value:.4g}, near x{h.detail['nearest_unit_factor']:g})"
+             for h in hits if h.kind == "unit_change"]
+    codes = [f"{h.feature} ({h.value:.0%} of rows carry labels the reference never had: "
+             f"{', '.join(map(str, h.detail['unseen_values'][:5]))})"
+             for h in hits if h.kind == "encoding_change"]
+    said = ([f"rescaled: {', '.join(units)} (quantiles keep their shape)"] if units else []) + (
+        [f"re-encoded: {'; '.join(codes)}"] if codes else [])
     return CheckResult(
         Verdict.SUPPORTED,
-        round(conf, 3),
-        f"upstream unit/encoding change in {names}: same shape, different scale; "
-        "retraining would learn the bug",
+        strength(p),
+        f"upstream unit/encoding change, {'; '.join(said)}; retraining would learn the bug",
         hits,
+        specificity=Specificity.MECHANISM,
     )
 
 
@@ -144,19 +187,32 @@ def check_upstream_unit_change(evidence: EvidencePackage, params: UnitChangePara
 def check_population_shift(evidence: EvidencePackage, params: PopulationShiftParams) -> CheckResult:
     """Several features drifted in ways no unit or encoding change explains."""
     feats = drift_view(evidence)
+    psi_act = evidence.metrics.get("psi_act", 0.2)
+    measured = measured_scales(evidence)
     shifted = sorted(
-        (f for f in feats if f.drifted and unit_change_signature(f, params.unit_change) is None),
+        (f for f in feats if f.drifted
+         and unit_change_signature(f, params.unit_change, measured) is None),
         key=lambda f: -(f.psi or 0),
     )
-    findings = [_drift_finding(f, evidence.metrics.get("psi_act")) for f in shifted]
-    share = len(shifted) / max(len(feats), 1)
+    findings = [_drift_finding(f, psi_act) for f in shifted]
     if len(shifted) >= params.min_drifted_features:
-        conf = min(0.95, 0.6 + share)
+        # The claim is "at least k features moved": as strong as the k-th strongest one.
+        k = params.min_drifted_features
+        p = sorted(drift_p(f, psi_act) for f in shifted)[k - 1]
         top = ", ".join(f"{f.feature} (PSI {f.psi:.2f})" for f in shifted[:4])
+        if strength(p) < _SUBSTANTIAL:  # drift statuses crossed, but within sampling noise
+            return CheckResult(
+                Verdict.INCONCLUSIVE, strength(p),
+                f"{len(shifted)} feature(s) flagged ({top}), but on "
+                f"{shifted[0].raw.get('n_current')} rows that is within sampling noise of the "
+                "PSI threshold",
+                findings,
+            )
         return CheckResult(
             Verdict.SUPPORTED,
-            round(conf, 3),
-            f"{len(shifted)} of {len(feats)} features shifted together: {top}",
+            strength(p),
+            f"{len(shifted)} of {len(feats)} features shifted together (PSI > {psi_act:g}): "
+            f"{top}",
             findings,
         )
     if shifted:

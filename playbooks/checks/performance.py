@@ -18,10 +18,12 @@ from pydantic import Field
 
 from playbooks.checks.base import CheckResult
 from playbooks.checks.evidence_gate import metric_finding, needs_metrics
+from playbooks.checks.strength import Specificity, strength
 from playbooks.engine.plugins import check
 from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
+from playbooks.stats.significance import p_auc_drop
 
 __all__ = ["ConceptDriftParams", "InputDriftParams", "LabelDelayParams", "NoDecayParams",
            "ReleaseExplainsParams", "check_concept_drift", "check_input_drift_explains_it",
@@ -81,6 +83,19 @@ def _not_judgeable(ev: EvidencePackage, p: LabelGate) -> CheckResult | None:
     return None
 
 
+_UNKNOWN_POSITIVE_RATE = 0.1  # without it, assume few positives: a wider AUC error, weaker
+
+
+def auc_drop_strength(ev: EvidencePackage, drop: float, threshold: float) -> float:
+    """Strength of "the labelled AUC fell by more than ``threshold``" on the window's labels."""
+    window = (ev.parts.get(_PERF) or {}).get("window") or {}
+    rows = int(window.get("rows") or ev.metrics.get("labelled_window_rows", 0))
+    rate = float(window.get("positive_rate") or _UNKNOWN_POSITIVE_RATE)
+    auc = float(window.get("roc_auc") or 0.75)
+    n_pos = max(round(rows * rate), 0)
+    return strength(p_auc_drop(drop, auc, n_pos, rows - n_pos, threshold))
+
+
 def _drop(ev: EvidencePackage, threshold: float) -> tuple[float, list[Finding]]:
     drop = ev.metrics["performance_auc_drop"]
     return drop, [metric_finding(ev, "performance_decay", "performance_auc_drop", threshold,
@@ -108,11 +123,10 @@ def check_concept_drift(evidence: EvidencePackage, params: ConceptDriftParams) -
     if n > params.max_drifted_features or share >= params.max_drifted_share:
         return CheckResult(Verdict.REFUTED, 0.7, f"AUC fell {drop:.3f} but {n:.0f} input "
                            "feature(s) drifted too: not a pure concept change", findings)
-    conf = min(0.95, 0.6 + 2 * drop)
-    return CheckResult(Verdict.SUPPORTED, round(conf, 3),
+    return CheckResult(Verdict.SUPPORTED, auc_drop_strength(evidence, drop, params.min_auc_drop),
                        f"labelled AUC fell {drop:.3f} below baseline while inputs are stable "
                        f"({n:.0f} drifted feature(s)): the feature-outcome relation changed",
-                       findings)
+                       findings, specificity=Specificity.SYMPTOM)
 
 
 @check("input-drift-explains-it", params=InputDriftParams)
@@ -128,8 +142,8 @@ def check_input_drift_explains_it(evidence: EvidencePackage,
                                    params.min_drifted_features, n >= params.min_drifted_features,
                                    max_psi=evidence.metrics.get("max_psi")))
     if drop >= params.min_auc_drop and n >= params.min_drifted_features:
-        share = evidence.metrics.get("drifted_feature_share", 0.0)
-        return CheckResult(Verdict.SUPPORTED, round(min(0.95, 0.6 + share), 3),
+        return CheckResult(Verdict.SUPPORTED,
+                           auc_drop_strength(evidence, drop, params.min_auc_drop),
                            f"AUC fell {drop:.3f} and {n:.0f} input features drifted: hand over "
                            "to the data-drift playbook", findings)
     why = "AUC holds" if drop < params.min_auc_drop else f"only {n:.0f} feature(s) drifted"
@@ -147,7 +161,8 @@ def check_release_explains_it(evidence: EvidencePackage,
     changed = bool(evidence.metrics["version_changed_in_window"])
     findings.append(metric_finding(evidence, "release", "version_changed_in_window", 1.0, changed))
     if drop >= params.min_auc_drop and changed:
-        return CheckResult(Verdict.SUPPORTED, round(min(0.95, 0.65 + 2 * drop), 3),
+        return CheckResult(Verdict.SUPPORTED,
+                           auc_drop_strength(evidence, drop, params.min_auc_drop),
                            f"AUC fell {drop:.3f} after a new version started serving inside the "
                            "window: hand over to the bad-release playbook", findings)
     why = "AUC holds" if drop < params.min_auc_drop else "no version change inside the window"

@@ -19,10 +19,12 @@ from pydantic import Field
 
 from playbooks.checks.base import CheckResult
 from playbooks.checks.evidence_gate import reads_part
+from playbooks.checks.strength import MAX_BAYES_FACTOR, Specificity, strength, strength_from_bf
 from playbooks.engine.plugins import check
 from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
+from playbooks.stats.significance import p_share_above
 
 __all__ = [
     "DuplicateRowsParams",
@@ -79,7 +81,19 @@ class NoQualityIssueParams(StrictParams):
 def quality_issues(evidence: EvidencePackage) -> list[dict[str, Any]] | None:
     """The collector's issues, or None when the evidence has no data-quality part."""
     part = evidence.parts.get(_PART)
-    return None if part is None else list(part.get("issues") or [])
+    if part is None:
+        return None
+    rows = int(part.get("rows") or evidence.metrics.get("current_rows") or 0)
+    # Each issue carries the window's row count: the sample size of its strength.
+    return [{**i, "_rows": rows} for i in part.get("issues") or []]
+
+
+_CERTAIN = strength_from_bf(MAX_BAYES_FACTOR)  # no sampling involved (a column is absent)
+
+
+def _share_strength(issue: dict[str, Any], share: float, null_share: float) -> float:
+    """Strength of "``share`` of the window's rows, against ``null_share`` if all were well"."""
+    return strength(p_share_above(share, int(issue.get("_rows") or 0), null_share))
 
 
 def _finding(issue: dict[str, Any], threshold: float, breached: bool) -> Finding:
@@ -88,9 +102,8 @@ def _finding(issue: dict[str, Any], threshold: float, breached: bool) -> Finding
                    threshold=threshold, breached=breached, detail=dict(issue.get("detail") or {}))
 
 
-def _strength(excess: float, full: float) -> float:
-    """Confidence 0.6 .. 0.95, growing with how far past the threshold the data is."""
-    return round(min(0.95, 0.6 + 0.35 * min(max(excess, 0.0) / full, 1.0)), 3)
+def _failed(issues: list[dict[str, Any]]) -> list[Finding]:
+    return [_finding(i, i.get("threshold") or 0.0, True) for i in issues if i["breached"]]
 
 
 def _names(findings: list[Finding]) -> str:
@@ -123,9 +136,8 @@ def check_schema_break(issues: list[dict[str, Any]], params: SchemaBreakParams) 
         else:
             parts.append(f"{f.feature} changed type ({d.get('reference')} -> "
                          f"{', '.join(d.get('current') or [])})")
-    return CheckResult(Verdict.SUPPORTED, 0.95 if any(
-        f.detail.get("change") == "renamed" for f in hits) else 0.9,
-        "schema break: " + "; ".join(parts), hits)
+    return CheckResult(Verdict.SUPPORTED, _CERTAIN, "schema break: " + "; ".join(parts), hits,
+                       specificity=Specificity.MECHANISM)
 
 
 @check("null-spike", params=NullSpikeParams)
@@ -141,10 +153,13 @@ def check_null_spike(issues: list[dict[str, Any]], params: NullSpikeParams) -> C
         return CheckResult(Verdict.REFUTED, 0.85,
                            f"null shares match the reference (largest increase {top:.1%})",
                            findings[:3])
-    worst = hits[0].value or 0.0
-    return CheckResult(Verdict.SUPPORTED, _strength(worst - t, 0.25),
+    worst = next(i for i in rows if i["value"] >= t)
+    d = worst.get("detail") or {}
+    conf = _share_strength(worst, float(d.get("current", worst["value"])),
+                           float(d.get("reference", 0.0)) + t)
+    return CheckResult(Verdict.SUPPORTED, conf,
                        f"null spike in {len(hits)} feature(s): {_names(hits)} more rows empty "
-                       "than in the reference", hits)
+                       "than in the reference", hits, specificity=Specificity.MECHANISM)
 
 
 @check("out-of-range", params=OutOfRangeParams)
@@ -154,23 +169,32 @@ def check_out_of_range(issues: list[dict[str, Any]], params: OutOfRangeParams) -
     t = params.max_out_of_range_share
     ranged = [i for i in issues if i["kind"] == "out_of_range"
               and i["statistic"] == "out_of_range_share"]
-    hits = [_finding(i, t, True) for i in ranged if i["value"] > t]
-    units = [_finding(i, i["threshold"], True) for i in issues
-             if params.unit_changes and i["kind"] == "out_of_range"
-             and i["statistic"] == "scale_ratio" and i["breached"]]
+    over = [i for i in ranged if i["value"] > t]
+    hits = [_finding(i, t, True) for i in over]
+    scaled = [i for i in issues if params.unit_changes and i["kind"] == "out_of_range"
+              and i["statistic"] == "scale_ratio" and i["breached"]]
+    units = [_finding(i, i["threshold"], True) for i in scaled]
     if not hits and not units:
         top = max((i["value"] for i in ranged), default=0.0)
         return CheckResult(Verdict.REFUTED, 0.85,
                            f"values stay within the reference range (worst {top:.1%} outside)")
     said = []
-    if hits:
-        said.append(f"out-of-range values in {_names(hits)}")
+    scaled_names = {f.feature for f in units}
+    plain = [f for f in hits if f.feature not in scaled_names]  # one line per column
     if units:
         said.append("unit change in " + ", ".join(
-            f"{f.feature} (x{f.value:g}, near x{f.detail.get('nearest_unit_factor'):g})"
-            for f in units))
-    conf = 0.9 if units else _strength((max(f.value or 0 for f in hits)) - t, 0.2)
-    return CheckResult(Verdict.SUPPORTED, conf, "; ".join(said), [*units, *hits])
+            f"{f.feature} (x{f.value:.4g}, near x{f.detail.get('nearest_unit_factor'):g}; "
+            f"quantiles keep their shape)" for f in units))
+    if plain:
+        said.append(f"values outside the reference's plausible range in {_names(plain)}")
+    # Strength: the most surprising out-of-range share, against the reference's own rate
+    # (its 0.1%..99.9% range plus a margin leaves ~0.2% outside) when a column was rescaled.
+    cands = [_share_strength(i, i["value"], t) for i in over]
+    by_col = {i["feature"]: i for i in ranged}
+    cands += [_share_strength(i, by_col[i["feature"]]["value"] if i["feature"] in by_col
+                              else 1.0, 0.002) for i in scaled]
+    return CheckResult(Verdict.SUPPORTED, max(cands), "; ".join(said), [*units, *hits],
+                       specificity=Specificity.MECHANISM if units else Specificity.LOCALISED)
 
 
 @check("unseen-categories", params=UnseenCategoriesParams)
@@ -185,8 +209,9 @@ def check_unseen_categories(issues: list[dict[str, Any]],
         return CheckResult(Verdict.REFUTED, 0.85, "no category beyond the reference's codes")
     named = "; ".join(f"{f.feature}: {', '.join(map(str, f.detail.get('unseen_values', [])[:5]))} "
                       f"({f.value:.1%} of rows)" for f in hits)
-    return CheckResult(Verdict.SUPPORTED, _strength((hits[0].value or 0) - t, 0.2),
-                       f"unseen categories: {named}", hits)
+    return CheckResult(Verdict.SUPPORTED, _share_strength(rows[0], rows[0]["value"], t),
+                       f"category labels the reference never had: {named}", hits,
+                       specificity=Specificity.MECHANISM)
 
 
 @check("duplicate-rows", params=DuplicateRowsParams)
@@ -204,9 +229,9 @@ def check_duplicate_rows(issues: list[dict[str, Any]], params: DuplicateRowsPara
         return CheckResult(Verdict.REFUTED, 0.85,
                            f"duplicate share {dup['value']:.2%} is as in the reference", [f])
     key = ", ".join(dup["detail"].get("key") or [])
-    return CheckResult(Verdict.SUPPORTED, _strength(dup["value"] - t, 0.2),
+    return CheckResult(Verdict.SUPPORTED, _share_strength(dup, dup["value"], t),
                        f"{dup['value']:.1%} of rows repeat an earlier one (key: {key}); "
-                       f"reference {ref:.1%}", [f])
+                       f"reference {ref:.1%}", [f], specificity=Specificity.MECHANISM)
 
 
 @check("no-quality-issue", params=NoQualityIssueParams)
@@ -219,4 +244,4 @@ def check_no_quality_issue(issues: list[dict[str, Any]],
         return CheckResult(Verdict.SUPPORTED, 0.85,
                            f"all {len(issues)} quality checks pass against the reference")
     return CheckResult(Verdict.REFUTED, 0.9, f"{len(failed)} quality check(s) failed",
-                       [_finding(i, i.get("threshold") or 0.0, True) for i in failed[:10]])
+                       _failed(failed)[:10])

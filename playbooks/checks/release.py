@@ -16,10 +16,12 @@ from pydantic import Field
 
 from playbooks.checks.base import CheckResult
 from playbooks.checks.evidence_gate import metric_finding, needs_metrics
+from playbooks.checks.strength import MAX_BAYES_FACTOR, Specificity, strength, strength_from_bf
 from playbooks.engine.plugins import check
 from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
+from playbooks.stats.significance import p_auc_drop
 
 __all__ = ["NotTheReleaseParams", "RegressionParams", "SliceRegressionParams",
            "check_regression_after_release", "check_release_not_the_cause",
@@ -48,6 +50,20 @@ class NotTheReleaseParams(StrictParams):
     max_latency_ratio: float = Field(1.5, gt=1, description="Latency ratio that implicates it.")
 
 
+def _release_strength(ev: EvidencePackage, drop: float, threshold: float,
+                      share_of_rows: float = 1.0) -> float:
+    """Strength of an AUC drop measured on the release's labelled rows (or a share of them,
+    for a segment), few positives assumed (a wider error: weaker)."""
+    rows = int(ev.metrics.get("release_labelled_rows", 0) * share_of_rows)
+    n_pos = round(rows * 0.1)
+    return strength(p_auc_drop(drop, 0.75, n_pos, rows - n_pos, threshold))
+
+
+def _ratio_strength(ratio: float, threshold: float) -> float:
+    """Latency ratios are measured, not sampled: twice the threshold or more is certain."""
+    return strength_from_bf(MAX_BAYES_FACTOR ** min(max(ratio / threshold - 1.0, 0.0), 1.0))
+
+
 def _compared(ev: EvidencePackage, min_rows: int) -> bool:
     return ev.metrics.get("release_labelled_rows", 0.0) >= min_rows
 
@@ -71,12 +87,15 @@ def check_regression_after_release(evidence: EvidencePackage,
                            findings)
     drop, lat = m.get("release_auc_drop"), m.get("release_latency_ratio", 1.0)
     if drop is not None and _compared(evidence, params.min_rows) and drop >= params.min_auc_drop:
-        return CheckResult(Verdict.SUPPORTED, round(min(0.95, 0.6 + 3 * drop), 3),
+        return CheckResult(Verdict.SUPPORTED,
+                           _release_strength(evidence, drop, params.min_auc_drop),
                            f"the new version's AUC is {drop:.3f} below its predecessor's on the "
-                           f"same {m['release_labelled_rows']:.0f} labelled requests", findings)
+                           f"same {m['release_labelled_rows']:.0f} labelled requests", findings,
+                           specificity=Specificity.LOCALISED)
     if lat >= params.max_latency_ratio:
-        return CheckResult(Verdict.SUPPORTED, 0.7, f"the new version is x{lat:.1f} slower "
-                           "(p95) than its predecessor", findings)
+        return CheckResult(Verdict.SUPPORTED, _ratio_strength(lat, params.max_latency_ratio),
+                           f"the new version is x{lat:.1f} slower (p95) than its predecessor",
+                           findings, specificity=Specificity.LOCALISED)
     if drop is None or not _compared(evidence, params.min_rows):
         return CheckResult(Verdict.INCONCLUSIVE, 0.3,
                            "too few labelled requests since the release to compare versions",
@@ -103,9 +122,12 @@ def check_slice_regression(evidence: EvidencePackage,
         return CheckResult(Verdict.REFUTED, 0.6, "the regression is global, not one segment's",
                            findings)
     if worst >= params.min_slice_drop:
-        return CheckResult(Verdict.SUPPORTED, round(min(0.9, 0.6 + 2 * worst), 3),
+        # A segment is a fraction of the rows (a quarter, say): its AUC is that much noisier.
+        return CheckResult(Verdict.SUPPORTED,
+                           _release_strength(evidence, worst, params.min_slice_drop, 0.25),
                            f"a segment lost {worst:.3f} AUC under the new version while the "
-                           f"overall change is {-drop:+.3f}", findings)
+                           f"overall change is {-drop:+.3f}", findings,
+                           specificity=Specificity.LOCALISED)
     return CheckResult(Verdict.REFUTED, 0.8, f"no segment lost more than {worst:.3f} AUC",
                        findings)
 

@@ -16,10 +16,12 @@ from pydantic import Field
 
 from playbooks.checks.base import CheckResult
 from playbooks.checks.evidence_gate import metric_finding, needs_metrics
+from playbooks.checks.strength import Specificity, strength
 from playbooks.engine.plugins import check
 from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Verdict
+from playbooks.stats.significance import p_share_above
 
 __all__ = ["ErrorSpikeParams", "HeavierVersionParams", "SaturationParams", "WithinSloParams",
            "check_error_spike", "check_heavier_version", "check_saturation", "check_within_slo"]
@@ -51,6 +53,13 @@ def _latency_breached(ev: EvidencePackage) -> bool:
     return ev.metrics.get("latency_p95_slo_ratio", 0.0) > 1.0
 
 
+def _latency_strength(ev: EvidencePackage) -> float:
+    """A p95 SLO is breached when more than 5% of requests are slower than it."""
+    m = ev.metrics
+    return strength(p_share_above(m.get("latency_slo_exceed_share", 0.0),
+                                  int(m.get("recent_requests", 0)), 0.05))
+
+
 @check("heavier-version", params=HeavierVersionParams)
 @needs_metrics(_COLLECTOR, "latency_p95_slo_ratio", "version_changed_in_window")
 def check_heavier_version(evidence: EvidencePackage, params: HeavierVersionParams) -> CheckResult:
@@ -69,10 +78,10 @@ def check_heavier_version(evidence: EvidencePackage, params: HeavierVersionParam
     if ratio < params.min_version_ratio:
         return CheckResult(Verdict.REFUTED, 0.7, f"the new version is only x{ratio:.2f} slower",
                            findings)
-    return CheckResult(Verdict.SUPPORTED, round(min(0.95, 0.6 + 0.07 * ratio), 3),
+    return CheckResult(Verdict.SUPPORTED, _latency_strength(evidence),
                        f"p95 latency rose x{ratio:.1f} with the new version "
                        f"({m.get('latency_p95_ms', float('nan')):.0f} ms): a heavier release",
-                       findings)
+                       findings, specificity=Specificity.LOCALISED)
 
 
 @check("saturation", params=SaturationParams)
@@ -96,26 +105,33 @@ def check_saturation(evidence: EvidencePackage, params: SaturationParams) -> Che
                            f"latency does not follow volume (rho {corr:.2f})", findings)
     heavier = (m.get("version_changed_in_window") and
                m.get("latency_version_ratio", 1.0) >= params.version_ratio)
-    conf = (0.45 if heavier else 0.6) + 0.3 * corr
-    return CheckResult(Verdict.SUPPORTED, round(min(conf, 0.95), 3),
+    # A heavier version that also breaches explains the latency better: weaker evidence here.
+    conf = min(_latency_strength(evidence), 0.6) if heavier else _latency_strength(evidence)
+    return CheckResult(Verdict.SUPPORTED, conf,
                        f"hourly latency follows request volume (rho {corr:.2f}, volume "
                        f"x{m.get('volume_ratio', float('nan')):.1f} of baseline): the serving "
-                       "capacity is saturated; infrastructure finding for on-call", findings)
+                       "capacity is saturated; infrastructure finding for on-call", findings,
+                       specificity=Specificity.LOCALISED)
 
 
 @check("error-spike", params=ErrorSpikeParams)
 @needs_metrics(_COLLECTOR, "error_rate_slo_ratio")
 def check_error_spike(evidence: EvidencePackage, params: ErrorSpikeParams) -> CheckResult:
     """The serving error rate breaches its SLO."""
-    ratio = evidence.metrics["error_rate_slo_ratio"]
+    m = evidence.metrics
+    ratio = m["error_rate_slo_ratio"]
     findings = [metric_finding(evidence, "error_rate", "error_rate_slo_ratio",
                                params.max_slo_ratio, ratio > params.max_slo_ratio,
-                               error_rate=evidence.metrics.get("error_rate"))]
+                               error_rate=m.get("error_rate"))]
     if ratio <= params.max_slo_ratio:
         return CheckResult(Verdict.REFUTED, 0.9, "the error rate is within its SLO", findings)
-    return CheckResult(Verdict.SUPPORTED, round(min(0.95, 0.7 + 0.05 * ratio), 3),
-                       f"error rate {evidence.metrics.get('error_rate', 0.0):.1%} is x{ratio:.1f} "
-                       "its SLO: the serving stack is failing requests", findings)
+    rate = m.get("error_rate", 0.0)
+    slo = rate / ratio if ratio else 0.0
+    conf = strength(p_share_above(rate, int(m.get("recent_requests", 0)),
+                                  slo * params.max_slo_ratio))
+    return CheckResult(Verdict.SUPPORTED, conf,
+                       f"error rate {rate:.1%} is x{ratio:.1f} its SLO ({slo:.2%}): the serving "
+                       "stack is failing requests", findings, specificity=Specificity.LOCALISED)
 
 
 @check("within-slo", params=WithinSloParams)

@@ -16,10 +16,12 @@ from pydantic import Field
 
 from playbooks.checks.base import CheckResult
 from playbooks.checks.evidence_gate import reads_part
+from playbooks.checks.strength import Specificity, strength
 from playbooks.engine.plugins import check
 from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
+from playbooks.stats.significance import p_psi_above, p_share_above
 
 __all__ = [
     "DoubleTransformParams",
@@ -42,7 +44,8 @@ class StalePipelineParams(StrictParams):
 class SwappedColumnsParams(StrictParams):
     max_match_psi: float = Field(
         default=0.1, gt=0,
-        description="PSI of a column against another's reference that is a match.")
+        description="PSI of a column against another's reference that is a match (at least "
+        "the sampling noise of the window's size, which the collector records).")
 
 
 class DoubleTransformParams(StrictParams):
@@ -55,8 +58,24 @@ class NoSkewParams(StrictParams):
         default=0.02, ge=0, le=1, description="Re-scoring gap still consistent with the log.")
 
 
+_BINS = 10
+_OWN_DRIFT_PSI = 0.2  # the skew collector's drift_psi default: a candidate moved this much
+
+
 def _part(evidence: EvidencePackage) -> dict[str, Any] | None:
-    return evidence.parts.get("feature-skew")
+    part = evidence.parts.get("feature-skew")
+    if part is None:
+        return None
+    m = evidence.metrics  # sample sizes for the strengths (feature-drift's headline rows)
+    return {**part, "_n_ref": int(m.get("reference_rows") or 0),
+            "_n_cur": int(m.get("current_rows") or 0)}
+
+
+def _moved(part: dict[str, Any], features: list[str]) -> float:
+    """Strength that the features moved off their own reference (the skew's footprint)."""
+    psis = [float(part["own_psi"].get(f) or 0.0) for f in features]
+    return strength(min((p_psi_above(v, part["_n_ref"], part["_n_cur"], _BINS, _OWN_DRIFT_PSI)
+                         for v in psis), default=1.0))
 
 
 _reads_skew = reads_part(_part, "no feature-skew evidence: add 'feature-skew' to the spec's "
@@ -83,19 +102,22 @@ def check_stale_pipeline(part: dict[str, Any], params: StalePipelineParams) -> C
                      value=d["psi"], breached=True,
                      detail={"median_ratio": d["median_ratio"]})
              for name, d in v["features"].items()]
-    conf = 0.9 if diffs else 0.6  # a version mix that changes no feature is weak evidence
+    conf = strength(p_share_above(share, part["_n_cur"], params.min_stale_share))
     how = ", ".join(f"{d.feature} (x{d.detail['median_ratio']:g})" if d.detail["median_ratio"]
                     else f"{d.feature}" for d in diffs) or "no feature measurably"
     return CheckResult(Verdict.SUPPORTED, conf,
                        f"{share:.0%} of rows come from {', '.join(stale)} instead of "
-                       f"{v['expected']}; they compute {how} differently", [f, *diffs])
+                       f"{v['expected']}; they compute {how} differently", [f, *diffs],
+                       # a version mix that changes no feature says less about the cause
+                       specificity=Specificity.MECHANISM if diffs else Specificity.SYMPTOM)
 
 
 @check("swapped-columns", params=SwappedColumnsParams)
 @_reads_skew
 def check_swapped_columns(part: dict[str, Any], params: SwappedColumnsParams) -> CheckResult:
     """A feature carries another feature's values."""
-    swaps = {a: s for a, s in part["swaps"].items() if s["psi"] <= params.max_match_psi}
+    swaps = {a: s for a, s in part["swaps"].items()
+             if s["psi"] <= max(params.max_match_psi, s.get("psi_limit", 0.0))}
     if not swaps:
         return CheckResult(Verdict.REFUTED, 0.85,
                            f"no drifted feature matches another feature's reference "
@@ -105,10 +127,11 @@ def check_swapped_columns(part: dict[str, Any], params: SwappedColumnsParams) ->
                         detail={"matches": s["matches"], "own_psi": part["own_psi"].get(a),
                                 "mutual": swaps.get(s["matches"], {}).get("matches") == a})
                 for a, s in swaps.items()]
-    mutual = all(f.detail["mutual"] for f in findings)
     said = ", ".join(f"{f.feature} holds {f.detail['matches']}'s values" for f in findings)
-    return CheckResult(Verdict.SUPPORTED, 0.92 if mutual else 0.75,
-                       f"columns mis-mapped: {said}", findings)
+    mutual = all(f.detail["mutual"] for f in findings)
+    return CheckResult(Verdict.SUPPORTED, _moved(part, list(swaps)),
+                       f"columns mis-mapped: {said}", findings,
+                       specificity=Specificity.MECHANISM if mutual else Specificity.LOCALISED)
 
 
 @check("double-transform", params=DoubleTransformParams)
@@ -116,7 +139,8 @@ def check_swapped_columns(part: dict[str, Any], params: SwappedColumnsParams) ->
 def check_double_transform(part: dict[str, Any],
                            params: DoubleTransformParams) -> CheckResult:
     """A feature is its reference under one transformation too many, or one too few."""
-    hits = {a: s for a, s in part["transforms"].items() if s["psi"] <= params.max_match_psi}
+    hits = {a: s for a, s in part["transforms"].items()
+            if s["psi"] <= max(params.max_match_psi, s.get("psi_limit", 0.0))}
     if not hits:
         return CheckResult(Verdict.REFUTED, 0.85,
                            "no drifted feature is a common transformation of its reference")
@@ -128,7 +152,9 @@ def check_double_transform(part: dict[str, Any],
     how = {"applied_extra": "once too often", "missing": "in training, not in serving"}
     said = ", ".join(f"{f.feature}: {f.detail['transform']} applied {how[f.detail['direction']]}"
                      for f in findings)
-    return CheckResult(Verdict.SUPPORTED, 0.88, f"transformation mismatch: {said}", findings)
+    return CheckResult(Verdict.SUPPORTED, _moved(part, list(hits)),
+                       f"transformation mismatch: {said}", findings,
+                       specificity=Specificity.MECHANISM)
 
 
 @check("no-skew", params=NoSkewParams)

@@ -17,10 +17,13 @@ from pydantic import Field
 
 from playbooks.checks.base import CheckResult
 from playbooks.checks.evidence_gate import metric_finding, needs_metrics
+from playbooks.checks.performance import auc_drop_strength
+from playbooks.checks.strength import strength
 from playbooks.engine.plugins import check
 from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
+from playbooks.stats.significance import p_share_above
 
 __all__ = ["CalibrationErrorParams", "OnTargetParams", "PrevalenceShiftParams",
            "RankingDegradedParams", "check_calibration_error", "check_on_target",
@@ -57,6 +60,13 @@ def off_target(evidence: EvidencePackage) -> list[Finding]:
             for g in _GAPS if evidence.metrics.get(g, 0.0) > 0]
 
 
+def _gap_strength(ev: EvidencePackage, gap: float, threshold: float) -> float:
+    """Strength of "a labelled rate moved by more than ``threshold``" (a positive rate, or
+    ECE, a mean of such gaps), judged at the widest sampling error a rate has (at 1/2)."""
+    n = int(ev.metrics.get("labelled_window_rows", 0))
+    return strength(p_share_above(0.5 + abs(gap), n, 0.5 + threshold))
+
+
 def _auc_holds(ev: EvidencePackage, max_drop: float) -> bool:
     return ev.metrics.get("threshold_auc_drop", 0.0) < max_drop
 
@@ -78,8 +88,8 @@ def check_prevalence_shift(evidence: EvidencePackage,
     if abs(change) < params.min_prevalence_change:
         return CheckResult(Verdict.REFUTED, 0.75,
                            f"the positive rate barely moved ({change:+.3f})", findings)
-    conf = min(0.95, 0.6 + min(abs(change), 0.3))
-    return CheckResult(Verdict.SUPPORTED, round(conf, 3),
+    return CheckResult(Verdict.SUPPORTED,
+                       _gap_strength(evidence, change, params.min_prevalence_change),
                        f"positive rate moved {change:+.3f} while AUC holds; the threshold now "
                        f"gives approval rate {evidence.metrics['approval_rate']:.1%}, off target",
                        findings)
@@ -104,7 +114,7 @@ def check_calibration_error(evidence: EvidencePackage,
         return CheckResult(Verdict.INCONCLUSIVE, 0.4,
                            f"ECE {err:.3f} is high but decisions still meet their targets",
                            findings)
-    return CheckResult(Verdict.SUPPORTED, round(min(0.95, 0.6 + 2 * err), 3),
+    return CheckResult(Verdict.SUPPORTED, _gap_strength(evidence, err, params.max_ece),
                        f"scores are miscalibrated (ECE {err:.3f}) at a stable prevalence; the "
                        "threshold no longer sits where the targets need it", findings)
 
@@ -118,7 +128,8 @@ def check_ranking_degraded(evidence: EvidencePackage,
     findings = [metric_finding(evidence, "ranking", "threshold_auc_drop", params.max_auc_drop,
                                drop >= params.max_auc_drop)]
     if drop >= params.max_auc_drop:
-        return CheckResult(Verdict.SUPPORTED, round(min(0.95, 0.6 + 2 * drop), 3),
+        return CheckResult(Verdict.SUPPORTED,
+                           auc_drop_strength(evidence, drop, params.max_auc_drop),
                            f"labelled AUC fell {drop:.3f}: the ranking degraded, which no "
                            "threshold fixes; hand over to performance-decay", findings)
     return CheckResult(Verdict.REFUTED, 0.85, f"ranking holds (AUC drop {drop:+.3f})", findings)

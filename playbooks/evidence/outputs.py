@@ -3,7 +3,9 @@
 The recent span (default: the last 24 hours of the log - what is being served now) against
 the baseline before the current window: score spread (std, IQR), share of scores outside
 [0, 1] or missing, share of the single most common score (a collapsed model repeats one
-value), and the positive-decision rate. Per-day rows show when it started.
+value), the score distribution itself (PSI and KS: a shifted score), and the positive-
+decision rate. Per-day rows show when it started. When the log has no history before the
+window (reference and current are separate files), the reference's scores are the baseline.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from playbooks.evidence.frames import (
     version_threshold,
 )
 from playbooks.models.profile import ModelProfile
+from playbooks.stats.numeric import ks_statistic
 
 __all__ = ["OUTPUT_METRICS", "OutputParams", "collect_outputs_part", "decision_rate",
            "score_profile"]
@@ -34,11 +37,32 @@ OUTPUT_METRICS = {
     "score_out_of_range_share": "share of recent scores outside [0, 1] or missing",
     "modal_score_share": "share of recent scores equal to the most common (rounded) score",
     "decision_rate_change": "recent positive-decision rate minus the baseline's",
+    "score_psi": "PSI of the recent scores against the baseline's (baseline deciles)",
+    "score_ks": "two-sample KS distance of the recent scores from the baseline's",
+    "scored_rows": "scored requests in the recent span",
+    "baseline_scored_rows": "scored rows of the baseline",
 }
 
 
 class OutputParams(RecentParams):
     modal_decimals: int = Field(3, ge=1, le=8, description="Rounding before finding the mode.")
+    min_baseline_rows: int = Field(
+        100, ge=1, description="Fewer scored rows before the window: the reference's scores are "
+        "the baseline instead (when the reference has the score column).")
+
+
+def score_psi(recent: np.ndarray, baseline: np.ndarray, bins: int = 10) -> float | None:
+    """PSI of ``recent`` against ``baseline`` on the baseline's quantile bins (ties merged)."""
+    r = np.asarray(recent, dtype=float)
+    b = np.asarray(baseline, dtype=float)
+    r, b = r[np.isfinite(r)], b[np.isfinite(b)]
+    if len(r) < 2 or len(b) < 2:
+        return None
+    edges = np.unique(np.quantile(b, np.linspace(0, 1, bins + 1)[1:-1]))
+    pr = np.bincount(np.searchsorted(edges, r, side="right"), minlength=len(edges) + 1) / len(r)
+    pb = np.bincount(np.searchsorted(edges, b, side="right"), minlength=len(edges) + 1) / len(b)
+    pr, pb = np.clip(pr, 1e-4, None), np.clip(pb, 1e-4, None)
+    return float(np.sum((pr - pb) * np.log(pr / pb)))
 
 
 def score_profile(scores: np.ndarray, decimals: int = 3) -> dict[str, float]:
@@ -89,6 +113,9 @@ def collect_outputs_part(ctx: CollectContext, params: OutputParams) -> EvidenceP
     log = ok_rows(prof, view.log)
     recent = view.recent(params.recent, log)
     before = ok_rows(prof, view.before)
+    source = "the log before the current window"
+    if len(before) < params.min_baseline_rows and score in ctx.data.reference.columns:
+        before, source = ctx.data.reference, "the reference data's scores"
     cur = score_profile(recent[score].to_numpy(), params.modal_decimals)
     base = score_profile(before[score].to_numpy(), params.modal_decimals)
     rates = (decision_rate(prof, recent, threshold), decision_rate(prof, before, threshold))
@@ -98,17 +125,27 @@ def collect_outputs_part(ctx: CollectContext, params: OutputParams) -> EvidenceP
                       **score_profile(part[score].to_numpy(), params.modal_decimals),
                       "decision_rate": decision_rate(prof, part, threshold)})
     metrics: dict[str, float] = {"score_out_of_range_share": cur.get("out_of_range_share", 0.0),
-                                 "modal_score_share": cur.get("modal_share", 0.0)}
+                                 "modal_score_share": cur.get("modal_share", 0.0),
+                                 "scored_rows": cur["rows"], "baseline_scored_rows": base["rows"]}
     for name, key in (("score_std_ratio", "std"), ("score_iqr_ratio", "iqr")):
         if (r := _ratio(cur.get(key), base.get(key))) is not None:
             metrics[name] = r
     if rates[0] is not None and rates[1] is not None:
         metrics["decision_rate_change"] = rates[0] - rates[1]
-    data: dict[str, Any] = {"available": True, "threshold": threshold, "recent": cur,
+    rs, bs = (pd.to_numeric(f[score], errors="coerce").to_numpy(dtype=float)
+              for f in (recent, before))
+    if (psi := score_psi(rs, bs)) is not None:
+        metrics["score_psi"] = psi
+        metrics["score_ks"] = ks_statistic(rs, bs)
+    data: dict[str, Any] = {"available": True, "baseline_source": source,
+                            "threshold": threshold, "recent": cur,
                             "baseline": base, "recent_decision_rate": rates[0],
                             "baseline_decision_rate": rates[1], "daily": daily,
                             "recent_hours": params.recent.total_seconds() / 3600}
-    summary = (f"recent score std x{metrics.get('score_std_ratio', float('nan')):.2f} of baseline, "
-               f"modal share {metrics['modal_score_share']:.0%}, out of range "
-               f"{metrics['score_out_of_range_share']:.1%}")
+    spread = (f"recent score std x{metrics['score_std_ratio']:.2f} of {source}"
+              if "score_std_ratio" in metrics else f"no score spread to compare ({source} has "
+              "too few finite scores)")
+    summary = (f"{spread}, modal share {metrics['modal_score_share']:.0%}, out of range "
+               f"{metrics['score_out_of_range_share']:.1%}"
+               + (f", score PSI {metrics['score_psi']:.2f}" if "score_psi" in metrics else ""))
     return EvidencePart(data=data, metrics=metrics, summary=summary)

@@ -146,6 +146,16 @@ def assess_windows(profile: ModelProfile, data: DataWindows, params: QualityPara
     return report, per_file
 
 
+def _measured(i: dict[str, Any]) -> str:
+    """What one failed test measured, in words."""
+    v = i["value"]
+    if i["statistic"] == "scale_ratio":
+        return f"rescaled x{v:.4g}"
+    if i["kind"] == "schema_change":
+        return f"schema: {i['detail'].get('change', 'changed')}"
+    return f"{i['kind']}: {v:.1%}" if 0 <= v <= 1 else f"{i['kind']}: {v:.4g}"
+
+
 def _span(frame: pd.DataFrame, ts: str | None) -> tuple[str | None, str | None]:
     if not ts or ts not in frame.columns or frame.empty:
         return None, None
@@ -162,10 +172,14 @@ def collect_data_quality_part(ctx: CollectContext, params: QualityParams) -> Evi
     """Schema, nulls, ranges, unit changes, unseen categories and duplicates vs the reference."""
     report, per_file = assess_windows(ctx.profile, ctx.data, params)
     failed = report.failed
-    names = ", ".join(f"{i['feature'] or 'rows'} ({i['kind']})" for i in failed[:6])
+    said: dict[str, list[str]] = {}  # one entry per column, every failed test named once
+    for i in failed:
+        said.setdefault(i["feature"] or "rows", []).append(_measured(i))
+    names = ", ".join(f"{c} ({'; '.join(v)})" for c, v in list(said.items())[:6])
     summary = (f"{len(failed)} quality check(s) failed: {names}" if failed
                else "no quality check failed")
-    data = {"issues": report.issues, "columns": report.columns, "schema": report.schema,
+    data = {"rows": len(ctx.data.current), "issues": report.issues, "columns": report.columns,
+            "schema": report.schema,
             "duplicates": report.duplicates, "files": per_file,
             "params": params.model_dump(mode="json")}
     onset = _onset(per_file)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from pydantic import Field
 
 from playbooks.models.common import StrictParams
@@ -18,7 +20,7 @@ from playbooks.stats.quality import (
     duplicate_share,
     unseen_shares,
 )
-from playbooks.stats.units import unit_scale
+from playbooks.stats.units import unit_change
 
 __all__ = ["QualityParams", "duplicate_issues", "issue", "value_issues"]
 
@@ -89,8 +91,9 @@ def value_issues(base: Baseline, frame: pd.DataFrame, skip: set[str],
                             share > p.max_out_of_range_share and cv.valid[c] > 0,
                             row_share=share, range=[round(base.lo[c], 6), round(base.hi[c], 6)],
                             examples=examples))
-        if cv.scale_quantiles is not None and cv.valid[c] >= _MIN_SCALE_VALUES:
-            scale = _scale_issue(c, base.quantiles[c], cv.scale_quantiles[c].tolist(), p)
+        if cv.valid[c] >= _MIN_SCALE_VALUES and c in base.samples:
+            values = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)
+            scale = _scale_issue(c, base.samples[c], values, p)
             if scale is not None:
                 stats[c]["scale_ratio"] = scale["value"]
                 issues.append(scale)
@@ -107,14 +110,14 @@ def value_issues(base: Baseline, frame: pd.DataFrame, skip: set[str],
     return issues, stats
 
 
-def _scale_issue(col: str, ref_q: list[float], cur_q: list[float],
+def _scale_issue(col: str, reference: NDArray[np.float64], current: NDArray[np.float64],
                  p: QualityParams) -> dict[str, Any] | None:
-    scale = unit_scale(ref_q, cur_q, min_factor=p.min_unit_factor, tolerance=p.unit_tolerance)
+    scale = unit_change(reference, current, min_factor=p.min_unit_factor)
     if scale is None:
         return None
     return issue("out_of_range", col, "scale_ratio", scale.ratio, p.min_unit_factor, True,
                  row_share=1.0, change="unit", quantile_ratios=[round(r, 6) for r in scale.ratios],
-                 nearest_unit_factor=scale.nearest_factor)
+                 shape_ks=round(scale.spread, 4), nearest_unit_factor=scale.nearest_factor)
 
 
 def duplicate_issues(base: Baseline, frame: pd.DataFrame,

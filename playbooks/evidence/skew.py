@@ -17,6 +17,7 @@ Each test is one vectorized drift computation over all candidate columns at once
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from pydantic import Field
+from scipy.stats import chi2
 
 from playbooks.data.io import DataWindows
 from playbooks.engine.plugins import collector
@@ -102,7 +104,8 @@ def _swaps(ref: ReferenceProfile, cur: pd.DataFrame, drifted: list[str], num: li
         hits = sorted((s[0], b) for b, s in stats.items()
                       if b != a and s[0] <= p.match_psi and s[1] <= p.match_ks)
         if hits:
-            out[a] = {"matches": hits[0][1], "psi": round(hits[0][0], 4)}
+            out[a] = {"matches": hits[0][1], "psi": round(hits[0][0], 4),
+                      "psi_limit": round(p.match_psi, 4)}
     return out
 
 
@@ -115,7 +118,8 @@ def _transforms(ref: pd.DataFrame, cur: pd.DataFrame, cands: list[str], p: SkewP
 
     def keep(a: str, f: str, direction: str, psi: float, ks: float) -> None:
         if psi <= p.match_psi and ks <= p.match_ks and psi < best.get(a, {}).get("psi", np.inf):
-            best[a] = {"transform": f, "direction": direction, "psi": round(psi, 4)}
+            best[a] = {"transform": f, "direction": direction, "psi": round(psi, 4),
+                       "psi_limit": round(p.match_psi, 4)}
 
     # cur ≈ f(ref): f applied once too often in serving (fit the transformed references).
     ref_t = pd.DataFrame({f"{a}|{f}": transform(ref[a], f, ref[a]) for a in cands
@@ -194,6 +198,13 @@ def assess_skew(profile: ModelProfile, data: DataWindows, *, tags: dict[str, str
     ref = data.reference[num].astype(float)
     cur = data.current[num].astype(float)
     fitted = fit_reference(ref, num, [], t)
+    # Two samples of one distribution differ by noise: a match tolerates at least that
+    # (the 95% point of PSI ~ chi2(bins-1)/n_eff and of the two-sample KS distance).
+    n_eff = len(ref) * len(cur) / max(len(ref) + len(cur), 1)
+    if n_eff > 0:
+        p = p.model_copy(update={
+            "match_psi": max(p.match_psi, float(chi2.ppf(0.95, t.bins - 1)) / n_eff),
+            "match_ks": max(p.match_ks, 1.36 / math.sqrt(n_eff))})
     own = _psi_ks(fitted, cur, t)
     drifted = [a for a in num if own[a][0] >= p.drift_psi]
     swaps = _swaps(fitted, cur, drifted, num, p, t)

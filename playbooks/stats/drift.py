@@ -187,6 +187,10 @@ def _data_status(n_cur_rows: int, n_ref: int, n_cur: int, t: DriftThresholds) ->
     return None
 
 
+def _ks_noise(n_ref: int, n_cur: int) -> float:
+    return 1.36 * float(np.sqrt(1 / max(n_ref, 1) + 1 / max(n_cur, 1)))
+
+
 def _opt(value: float) -> float | None:
     return None if not np.isfinite(value) else float(value)
 
@@ -199,7 +203,10 @@ def _numeric_features(ref: NumericProfile, cur: NumericComparison,
         psi, ks, wn = float(cur.psi[i]), float(cur.ks[i]), float(cur.wasserstein_normed[i])
         status = _data_status(cur.n_rows, n_ref, n_cur, t)
         if status is None:
-            drifted = psi >= t.psi_act or (ks >= t.ks_act and wn >= t.wasserstein_act)
+            # KS counts only beyond its own sampling noise (95% critical value): a small
+            # window's KS passes 0.1 by chance alone.
+            ks_act = max(t.ks_act, _ks_noise(n_ref, n_cur))
+            drifted = psi >= t.psi_act or (ks >= ks_act and wn >= t.wasserstein_act)
             if ref.grid[i, 0] == ref.grid[i, -1]:  # constant reference
                 # Any sizeable share of other values is drift (PSI bins all collapse here).
                 status = "drift" if drifted or ks >= t.ks_act else "constant"

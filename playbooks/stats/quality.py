@@ -18,6 +18,7 @@ from pandas.api import types as ptypes
 from pandas.api.extensions import ExtensionDtype
 
 from playbooks.stats.categorical import fit_categorical
+from playbooks.stats.units import UNIT_QUANTILES
 
 __all__ = [
     "SCALE_QUANTILES",
@@ -31,7 +32,7 @@ __all__ = [
     "value_kind",
 ]
 
-SCALE_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)  # compared for unit-looking rescales
+SCALE_QUANTILES = UNIT_QUANTILES  # compared for unit-looking rescales (one estimator)
 _SAMPLE = 5000  # reference values kept per numeric column for rename matching
 
 

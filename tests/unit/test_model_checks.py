@@ -40,8 +40,10 @@ HEALTHY: dict[str, float] = {
     "recent_release": 0, "release_traffic_share": 1.0,
     # output-distribution
     "score_std_ratio": 1.05, "score_iqr_ratio": 1.1, "score_out_of_range_share": 0.0,
-    "modal_score_share": 0.02, "decision_rate_change": 0.01,
+    "modal_score_share": 0.02, "decision_rate_change": 0.01, "scored_rows": 2000,
+    "baseline_scored_rows": 10000,
     # serving-metrics
+    "recent_requests": 2000, "latency_slo_exceed_share": 0.01,
     "latency_p95_ms": 48, "latency_p95_slo_ratio": 0.4, "error_rate": 0.0,
     "error_rate_slo_ratio": 0.0, "latency_volume_corr": 0.0, "volume_ratio": 1.0,
 }
@@ -75,8 +77,9 @@ SIGNATURES: dict[str, dict[str, float]] = {
     "decision-jump": {"decision_rate_change": 0.09},
     "heavy-release": {"latency_p95_ms": 262, "latency_p95_slo_ratio": 2.2,
                       "version_changed_in_window": 1, "latency_version_ratio": 5.8,
-                      "latency_volume_corr": 0.02},
+                      "latency_volume_corr": 0.02, "latency_slo_exceed_share": 0.3},
     "saturation": {"latency_p95_ms": 203, "latency_p95_slo_ratio": 1.7,
+                   "latency_slo_exceed_share": 0.2,
                    "latency_volume_corr": 0.94, "volume_ratio": 2.8},
     "error-spike": {"error_rate": 0.08, "error_rate_slo_ratio": 4.0},
 }
@@ -213,7 +216,7 @@ def test_every_check_has_a_typed_params_model_with_defaults() -> None:
     mine = [n for n in reg.names("check")
             if reg.get("check", n).impl.__module__.rsplit(".", 1)[-1]
             in ("performance", "threshold", "release", "outputs", "serving")]
-    assert len(mine) == 20
+    assert len(mine) == 21
     for name in mine:
         params = reg.get("check", name).parse_params({})
         assert isinstance(params, BaseModel)
