@@ -100,11 +100,13 @@ def _keep(home: Path, incident_id: str, data: DataWindows, profile: ModelProfile
 
 
 def _baseline(log: pd.DataFrame, current: pd.DataFrame, ts: str | None) -> pd.DataFrame:
-    """The log before the current window: the "before" of a score distribution (the
-    reference is training data and has no scores)."""
+    """The log in the span just before the current window, as long as it: the "before" of a
+    score distribution (the reference is training data, without scores) and of first-signal
+    dating (a sample spread over the whole log would be too thin per day)."""
     if not ts or ts not in log or ts not in current or current.empty:
         return log.iloc[:0]
-    before: pd.DataFrame = log[log[ts] < current[ts].min()]
+    start, end = current[ts].min(), current[ts].max()
+    before: pd.DataFrame = log[(log[ts] < start) & (log[ts] >= start - (end - start))]
     return before
 
 
@@ -139,7 +141,9 @@ def samples_from_windows(evidence_windows: dict[str, Any], roles: dict[str, Any]
         if name == "current" and ts and ts in frame.columns and ref.start and ref.end:
             t = pd.to_datetime(frame[ts], utc=True, format="mixed")
             window = (t >= pd.Timestamp(ref.start)) & (t <= pd.Timestamp(ref.end))
-            frames["baseline"] = _bounded(frame[t < pd.Timestamp(ref.start)], max_rows, seed)
+            start, end = pd.Timestamp(ref.start), pd.Timestamp(ref.end)
+            frames["baseline"] = _bounded(frame[(t < start) & (t >= start - (end - start))],
+                                          max_rows, seed)
             frame = frame[window]
         frames[name] = _bounded(frame, max_rows, seed)
     return Samples(frames=frames, roles=roles) if frames else None

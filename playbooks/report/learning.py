@@ -93,7 +93,7 @@ def first_signals(samples: Samples | None, thresholds: DriftThresholds,
     t = pd.to_datetime(log[ts], utc=True, format="mixed")
     days = sorted(log.groupby(t.dt.floor("D")).indices.items())
     onset: dict[str, datetime | None] = {}
-    min_rows = 100  # fewer sampled rows on a day say nothing either way
+    min_rows = 150  # fewer sampled rows on a day say nothing either way
     for day, idx in days:
         if len(idx) < min_rows:
             continue

@@ -67,7 +67,7 @@ def _drifted_run(home: Path, incident_id: str) -> tuple[Incident, EvidencePackag
     data = DataWindows(reference=ref, log=pd.concat([before, cur], ignore_index=True),
                        current=cur, labelled=None)
     rows, metrics = collect_feature_drift(profile, data, SPEC.drift)
-    keep_samples(home, incident_id, data, profile, max_rows=800)
+    keep_samples(home, incident_id, data, profile, max_rows=1200)
     evidence = EvidencePackage.model_validate({
         "incident_id": incident_id, "collected_at": T0 + timedelta(days=21),
         "feature_drift": rows, "metrics": metrics})
@@ -176,7 +176,7 @@ def test_samples_are_bounded_and_written_once(home: Path) -> None:
     _drifted_run(home, "INC-S")
     s = load_samples(home, "INC-S")
     assert s is not None and set(s.frames) == {"reference", "current", "baseline"}
-    assert all(len(f) == 800 for f in s.frames.values())
+    assert all(len(f) == 1200 for f in s.frames.values())
     assert s.role("score") == "score" and "region" in s.categorical
     first = (home / "evidence" / "INC-S" / "current.parquet").read_bytes()
     _drifted_run(home, "INC-S")
