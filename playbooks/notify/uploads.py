@@ -20,7 +20,8 @@ from playbooks.ledger.outbox import Outbox
 from playbooks.models.incident import Incident
 from playbooks.notify.slack import SlackSettings
 
-__all__ = ["SHARED_EVENT", "UploadReport", "incident_chart_files", "share_charts"]
+__all__ = ["SHARED_EVENT", "UploadReport", "incident_chart_files", "post_report",
+           "share_charts"]
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +82,26 @@ def share_charts(ledger: Ledger, inc: Incident, *, settings: SlackSettings | Non
     ledger.add_event(inc.id, SHARED_EVENT, f"{len(names)} chart(s) shared in the Slack thread",
                      {"files": names, "channel": thread.channel_id, "thread_ts": thread.ts})
     return UploadReport(uploaded=names)
+
+
+def post_report(settings: SlackSettings | None, lines: Sequence[str], html: Path | None, *,
+                channel: str, client: WebClient | None = None) -> UploadReport:
+    """The periodic report in ``channel``: a message with its summary lines, the HTML file
+    in that message's thread (the upload needs the channel id the post answers with)."""
+    if settings is None:
+        return UploadReport(skipped="Slack is not configured (no SLACK_BOT_TOKEN)")
+    client = client or settings.client()
+    text = "*ML Playbooks report*\n" + "\n".join(f"• {line}" for line in lines)
+    try:
+        posted = client.chat_postMessage(channel=channel, text=text, unfurl_links=False)
+        if html is None or not html.exists():
+            return UploadReport()
+        client.files_upload_v2(file=str(html), filename=html.name, title=html.stem,
+                               channel=str(posted["channel"]), thread_ts=str(posted["ts"]))
+        return UploadReport(uploaded=[html.name])
+    except SlackApiError as exc:
+        code = str(exc.response.get("error", "unknown_error"))
+        return UploadReport(error=f"Slack refused the report: {code}; "
+                            + _HINTS.get(code, "check the channel and the app's scopes"))
+    except (SlackClientError, OSError) as exc:
+        return UploadReport(error=f"could not reach Slack: {type(exc).__name__}: {exc}")
