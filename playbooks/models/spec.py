@@ -210,8 +210,17 @@ class ApprovalSettings(StrictModel):
 
 class Communication(StrictModel):
     channel: str | None = Field(None, description="Notification channel (e.g. Slack channel).")
+    channels: dict[Literal["SEV1", "SEV2", "SEV3", "SEV4", "default"], str] = Field(
+        default_factory=dict, description="Slack channel by severity, e.g. {SEV1: '#ml-sev1', "
+        "default: '#ml-incidents'}; a severity not listed uses 'default', else 'channel'. "
+        "When an incident's severity is raised into another channel, its thread moves there.")
     status_every: Duration = Field(
         parse_duration("30m"), description="Status reminder cadence while waiting.")
+
+    def channel_for(self, severity: str) -> str | None:
+        """The channel for an incident of ``severity`` (e.g. 'SEV1'); None: the default."""
+        by_sev: dict[str, str] = dict(self.channels)
+        return by_sev.get(severity) or by_sev.get("default") or self.channel
 
 
 class PlaybookSpec(StrictModel):
@@ -235,9 +244,11 @@ class PlaybookSpec(StrictModel):
     )
     signatures: dict[str, float] | None = Field(
         None, description="Triage only: one 'this is a <playbook> problem' hypothesis per "
-        "other catalog playbook is generated at load, ranked by these weights (playbook id -> "
-        "confidence that it owns the incident; unlisted playbooks get 0.7). A new catalog "
-        "playbook is a candidate without an edit here.")
+        "other catalog playbook is generated at load. Values are priors (playbook id -> the "
+        "share of vague alerts that failure class causes; unlisted playbooks get 0.05): a "
+        "class's posterior is its prior times the Bayes factor of its strongest check "
+        "(playbooks/checks/strength.py). A new catalog playbook is a candidate without an "
+        "edit here.")
     hypotheses: list[HypothesisSpec] = Field(min_length=3, description="Competing hypotheses.")
     remediations: list[RemediationSpec] = Field(default_factory=list, description="The menu.")
     acceptance: Acceptance = Field(
