@@ -219,7 +219,7 @@ class Communication(StrictModel):
 
     def channel_for(self, severity: str) -> str | None:
         """The channel for an incident of ``severity`` (e.g. 'SEV1'); None: the default."""
-        by_sev: dict[str, str] = dict(self.channels)
+        by_sev = {str(k): v for k, v in self.channels.items()}
         return by_sev.get(severity) or by_sev.get("default") or self.channel
 
 
