@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.receiver_bench import main as receiver_main
 
         return receiver_main(args_in[1:])
+    if args_in[:1] == ["startup"]:  # `python -m bench startup`: quick mlpb commands
+        from bench.startup_bench import main as startup_main
+
+        return startup_main(args_in[1:])
     if args_in[:1] == ["e2e"]:  # `python -m bench e2e`: mlpb run on a partitioned log
         from bench.e2e_main import main as e2e_main
 
@@ -55,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      epilog="`python -m bench receiver --help`: the alert "
                                             "receiver benchmark; `python -m bench e2e "
-                                            "--help`: mlpb run on a partitioned log")
+                                            "--help`: mlpb run on a partitioned log; `python -m "
+                                            "bench startup`: mlpb start-up times")
     parser.add_argument("--rows", type=_rows_arg, default=[100_000, 1_000_000],
                         help="comma-separated row counts (default 100000,1000000)")
     parser.add_argument("--features", type=int, default=100, help="numeric features (100)")
