@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.table import Table
 
-from cli.output import Progress, err, out, print_json
+from cli.output import Progress, err, key_table, out, print_json
 from playbooks.config import load_settings
 from playbooks.errors import UnknownNameError
 
@@ -29,15 +29,14 @@ def list_faults() -> list[dict[str, Any]]:
 
 
 def faults_table(rows: list[dict[str, Any]]) -> Table:
-    """`mlpb drill --list`: what each fault's drill expects, live monitoring included."""
-    t = Table(title="Faults")
-    for col in ("fault", "enters via", "playbook", "expected root cause", "expected outcome",
-                "live monitoring", "persists"):
-        t.add_column(col)
-    for r in rows:
-        t.add_row(r["fault"], r["enters_via"], r["playbook"], r["expected_root_cause"],
-                  r["expected_outcome"], r["expected_live"] or "—", "yes" if r["persists"] else "")
-    return t
+    """`mlpb drill --list`: what each fault's drill expects, live monitoring included (fault
+    names stay whole at any width: they are what `mlpb drill FAULT` takes)."""
+    cols = ("fault", "enters via", "playbook", "expected root cause", "expected outcome",
+            "live monitoring", "persists")
+    return key_table("Faults", cols, [
+        [r["fault"], r["enters_via"], r["playbook"], r["expected_root_cause"],
+         r["expected_outcome"], r["expected_live"] or "—", "yes" if r["persists"] else "no"]
+        for r in rows], keep=("fault",))
 
 
 def _mark(ok: bool) -> str:

@@ -211,20 +211,9 @@ def drill(
         if json_out:
             print_json(rows)
             return
-        from rich.table import Table
+        from cli.drill import faults_table
 
-        t = Table(title="Faults")
-        for col in ("fault", "enters via", "playbook", "expected root cause", "expected outcome"):
-            t.add_column(col)
-        for r in rows:
-            t.add_row(
-                r["fault"],
-                r["enters_via"],
-                r["playbook"],
-                r["expected_root_cause"],
-                r["expected_outcome"],
-            )
-        out.print(t)
+        out.print(faults_table(rows))  # fault names whole at any width
         return
     if not all_ and not fault:
         raise MlpbError("name a fault, or use --all or --list", hint="mlpb drill --list")
