@@ -19,7 +19,16 @@ from playbooks.ledger import Ledger
 from playbooks.models.incident import Incident
 from playbooks.models.profile import ModelProfile
 from playbooks.modelstore.base import ModelStore
-from playbooks.notify import ConsoleNotifier, Notification, Notifier, SlackNotifier, SlackSettings
+from playbooks.notify import (
+    ConsoleNotifier,
+    FanoutNotifier,
+    Notification,
+    Notifier,
+    PagerDutyNotifier,
+    PagerDutySettings,
+    SlackNotifier,
+    SlackSettings,
+)
 from playbooks.notify.slack import RunUrl, TokenLoader
 
 __all__ = ["Runtime"]
@@ -34,7 +43,8 @@ class Runtime:
     def from_env(cls, home: str | None = None, *, quiet: bool = False,
                  token_loader: TokenLoader | None = None, run_url: RunUrl | None = None,
                  ) -> Runtime:
-        """``token_loader``/``run_url``: see playbooks.notify.slack (tasks/ passes Prefect's)."""
+        """``token_loader``/``run_url``: see playbooks.notify.slack (tasks/ passes Prefect's);
+        the same loader resolves ``MLPB_PAGERDUTY_KEY_BLOCK``."""
         rt = cls(load_settings(home).ensure(), ConsoleNotifier(quiet=quiet))
         try:  # None without SLACK_BOT_TOKEN / MLPB_SLACK_TOKEN_BLOCK: the console stays
             slack = SlackSettings.from_env(token_loader=token_loader)
@@ -44,6 +54,13 @@ class Runtime:
         if slack is not None:
             rt.notifier = SlackNotifier(slack, rt.ledger, postmortem_dir=rt.settings.postmortem_dir,
                                         run_url=run_url)
+        try:  # PagerDuty beside Slack / the console when a routing key is configured
+            pager = PagerDutySettings.from_env(key_loader=token_loader)
+        except MlpbError as exc:
+            logging.getLogger(__name__).warning("PagerDuty disabled: %s", exc)
+            pager = None
+        if pager is not None:
+            rt.notifier = FanoutNotifier([rt.notifier, PagerDutyNotifier(pager, rt.ledger)])
         return rt
 
     @cached_property

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 __all__ = ["TS", "UTCDateTime", "hypothesis_results", "incident_ref", "incidents", "metadata",
-           "remediation_journal", "seq_column", "timeline"]
+           "pagerduty_outbox", "remediation_journal", "seq_column", "timeline"]
 
 metadata = sa.MetaData()
 
@@ -109,4 +109,21 @@ remediation_journal = sa.Table(
     sa.Column("change", sa.JSON, nullable=True),
     sa.Column("at", TS, nullable=False),
     sa.Column("closed", sa.Boolean, nullable=False, default=False),
+)
+
+# PagerDuty Events API v2 outbox (playbooks/ledger/pagerduty.py): one row per event, sent in
+# order per incident. Defined here so every Ledger creates it. No foreign key, like Slack's.
+pagerduty_outbox = sa.Table(
+    "mlpb_pagerduty_outbox",
+    metadata,
+    seq_column(),
+    sa.Column("incident_id", sa.String(64), nullable=False, index=True),
+    sa.Column("action", sa.String(16), nullable=False),  # trigger | acknowledge | resolve
+    sa.Column("payload", sa.JSON, nullable=False),  # the event without its routing key
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("state", sa.String(8), nullable=False, index=True),  # pending | sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("sent_at", TS, nullable=True),
+    sa.Column("lease_until", TS, nullable=True),  # held by one sender while delivering
 )
