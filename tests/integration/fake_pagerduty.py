@@ -75,6 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"{}")
         except ValueError:
             body = None
+        resp: dict[str, Any]
         with st.lock:
             failure = st.failures.pop(0) if st.failures else None
             if self.path != "/v2/enqueue":
