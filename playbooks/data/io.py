@@ -17,10 +17,11 @@ from pandas.api import types as ptypes
 from playbooks.data.files import file_format, footer, hash_files, resolve_files
 from playbooks.data.needs import WindowNeeds, default_needs
 from playbooks.data.reader import SourceFile, newest_timestamp, read_frame, read_span
+from playbooks.data.sql import masked_url, sql_identity, sql_newest, sql_span
 from playbooks.data.stream import WindowStream, estimated_bytes, memory_budget, sample_step
 from playbooks.errors import DataError
 from playbooks.models.evidence import DataWindowRef
-from playbooks.models.profile import ModelProfile
+from playbooks.models.profile import DataSource, ModelProfile
 
 __all__ = ["DataWindows", "SourceFile", "WindowNeeds", "hash_files", "load_windows",
            "profile_columns", "read_frame", "resolve_files", "span"]
@@ -126,6 +127,27 @@ def _ref(name: str, files: list[Path], frame: pd.DataFrame, ts: str | None) -> D
     )
 
 
+def is_sql(source: DataSource) -> bool:
+    return source.table is not None or source.query is not None
+
+
+def _source_ref(name: str, source: DataSource, files: list[Path], frame: pd.DataFrame,
+                ts: str | None) -> DataWindowRef:
+    if not is_sql(source):
+        return _ref(name, files, frame, ts)
+    start, end = span(frame, ts)
+    return DataWindowRef(name=name, files=[f"{masked_url(source)} {source.table or 'query'}"],
+                         rows=len(frame), start=start, end=end,
+                         sha256=sql_identity(source, frame, ts))
+
+
+def _sql_since(source: DataSource, ts: str | None, needs: WindowNeeds) -> pd.Timestamp | None:
+    if needs.history is None or ts is None:
+        return None
+    newest = sql_newest(source, ts, "current")
+    return None if newest is None else pd.Timestamp(newest) - needs.history
+
+
 def profile_columns(profile: ModelProfile) -> set[str]:
     """Every log column the profile names: all a strict load reads."""
     d, pr = profile.data, profile.prediction
@@ -188,16 +210,36 @@ def _read_labels(profile: ModelProfile, log: pd.DataFrame, cur_files: list[Path]
     d = profile.data
     if not (d.labels and d.id and d.timestamp):
         return None, None
-    lab_files = resolve_files(profile, d.labels, "labels")
-    labels, _ = read_span(lab_files, d.labels.format, columns={d.id, d.labels.column},
-                          per_file_frames=True)
+    lab_files = [] if is_sql(d.labels) else resolve_files(profile, d.labels, "labels")
+    wanted = {d.id, d.labels.column}
+    labels = sql_span(d.labels, "labels", columns=wanted) if is_sql(d.labels) else read_span(
+        lab_files, d.labels.format, columns=wanted, per_file_frames=True)[0]
     _require_columns(labels, [d.id, d.labels.column], "labels", lab_files)
     _require_columns(log, [d.id], "current", cur_files)
     lab = labels[[d.id, d.labels.column]].drop_duplicates(d.id, keep="last")
     labelled = log.merge(lab, on=d.id, how="inner", suffixes=("", "_label"))
     if d.labels.column != (profile.target or d.labels.column):
         labelled = labelled.rename(columns={d.labels.column: profile.target})
-    return labelled, _ref("labels", lab_files, labels, None)
+    return labelled, _source_ref("labels", d.labels, lab_files, labels, None)
+
+
+def _read_log(profile: ModelProfile, files: list[Path], needs: WindowNeeds,
+              columns: set[str] | None, lenient: bool
+              ) -> tuple[pd.DataFrame, list[SourceFile], WindowStream | None]:
+    """The log over the needed span: from SQL (the database prunes: WHERE ts > since, only
+    the needed columns), as a sample plus a stream (over the memory budget), or read."""
+    d = profile.data
+    if is_sql(d.current):
+        since = _sql_since(d.current, d.timestamp, needs)
+        log = sql_span(d.current, "current", ts=d.timestamp, since=since, columns=columns)
+        return log, [], None
+    since = _since(files, d.current.format, d.timestamp, needs)
+    stream = _over_budget(files, d.current.format, d.timestamp, since, columns)
+    if stream is not None:
+        return stream.sample(), [], stream
+    log, log_files = read_span(files, d.current.format, ts=d.timestamp, since=since,
+                               columns=columns, per_file_frames=lenient)
+    return log, log_files, None
 
 
 def load_windows(profile: ModelProfile, *, lenient: bool = False,
@@ -217,18 +259,12 @@ def load_windows(profile: ModelProfile, *, lenient: bool = False,
     """
     d, feats = profile.data, profile.features
     needs = needs or default_needs(profile)
-    ref_files = resolve_files(profile, d.reference, "reference")
-    cur_files = resolve_files(profile, d.current, "current")
-    reference = read_frame(ref_files, d.reference.format)
-    since = _since(cur_files, d.current.format, d.timestamp, needs)
+    ref_files = [] if is_sql(d.reference) else resolve_files(profile, d.reference, "reference")
+    cur_files = [] if is_sql(d.current) else resolve_files(profile, d.current, "current")
+    reference = (sql_span(d.reference, "reference") if is_sql(d.reference)
+                 else read_frame(ref_files, d.reference.format))
     columns = None if lenient else profile_columns(profile)
-    span_stream = _over_budget(cur_files, d.current.format, d.timestamp, since, columns)
-    log_files: list[SourceFile] = []
-    if span_stream is not None:
-        log = span_stream.sample()
-    else:
-        log, log_files = read_span(cur_files, d.current.format, ts=d.timestamp, since=since,
-                                   columns=columns, per_file_frames=lenient)
+    log, log_files, span_stream = _read_log(profile, cur_files, needs, columns, lenient)
     need = feats.all + ([d.timestamp] if d.timestamp else [])
     _require_columns(reference, feats.all, "reference", ref_files)
     missing: list[str] = []
@@ -259,14 +295,14 @@ def load_windows(profile: ModelProfile, *, lenient: bool = False,
     window_files = cur_files
     if d.timestamp and len(log) and log_files:
         window_files = _files_with_rows_after(log_files, log[d.timestamp], window_start)
-    refs["reference"] = _ref("reference", ref_files, reference, d.timestamp)
+    refs["reference"] = _source_ref("reference", d.reference, ref_files, reference, d.timestamp)
     stream = None
     if span_stream is not None and window_start is not None:
         stream = replace(span_stream, files=tuple(
             f for f in span_stream.files if not _ends_before(f, d.timestamp, window_start)),
             start=window_start)
         window_files = list(stream.files)
-    refs["current"] = _ref("current", window_files, current, d.timestamp)
+    refs["current"] = _source_ref("current", d.current, window_files, current, d.timestamp)
     if stream is not None:
         refs["current"] = refs["current"].model_copy(update={
             "name": f"current (drift streamed over every row; other evidence on a 1-in-"

@@ -29,14 +29,40 @@ _DOTTED = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+")
 
 
 class DataSource(StrictModel):
-    path: str = Field(description="File or glob (CSV or parquet), relative to the profile file.")
+    path: str = Field(
+        "", description="File or glob (CSV or parquet), relative to the profile file. Empty "
+        "for a SQL source (table or query with url).")
     format: Literal["auto", "csv", "parquet"] = Field(
         "auto", description="File format; 'auto' picks by extension."
     )
     window: Duration | None = Field(
         None, description="Only the last span of data (by the timestamp column), e.g. '7d'."
     )
+    table: str | None = Field(
+        None, description="SQL table ('schema.table' or 'table') read instead of files; the "
+        "window is pushed into the query on the timestamp column. Needs url.")
+    query: str | None = Field(
+        None, description="SQL SELECT read instead of files (wrapped as a subquery so the "
+        "window is pushed into it). Needs url.")
+    url: str | None = Field(
+        None, description="SQLAlchemy URL of the database of table/query, e.g. "
+        "'postgresql+psycopg://user@host/db'; ${VAR} is read from the environment (keep "
+        "passwords out of the file).")
 
+    @model_validator(mode="after")
+    def _one_kind(self) -> DataSource:
+        sql = self.table is not None or self.query is not None
+        if self.table is not None and self.query is not None:
+            raise ValueError("give table or query, not both")
+        if sql and not self.url:
+            raise ValueError("table/query need url: (a SQLAlchemy database URL)")
+        if self.url and not sql:
+            raise ValueError("url is for SQL sources: add table: or query:")
+        if sql and self.path:
+            raise ValueError("give path (files) or table/query (SQL), not both")
+        if not sql and not self.path:
+            raise ValueError("give path (a file or glob), or table/query with url")
+        return self
 
 class LabelSource(DataSource):
     column: str = Field(description="Label column in the label files.")
