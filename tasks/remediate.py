@@ -25,12 +25,13 @@ from playbooks.engine.runner import (
 )
 from playbooks.engine.runtime import Runtime
 from playbooks.models.evidence import EvidencePackage
-from playbooks.models.incident import Incident, Verification
+from playbooks.models.incident import Incident, IncidentStatus, Verification
 from playbooks.models.spec import RemediationSpec
 from playbooks.remediations.base import RemediationContext
+from tasks.approval import offer_approval_form
 from tasks.common import TASK_DEFAULTS
 
-__all__ = ["remediate"]
+__all__ = ["PrefectSteps", "remediate"]
 
 
 @task(name="plan-remediation", task_run_name="plan-{entry.id}", **TASK_DEFAULTS)
@@ -85,4 +86,7 @@ class PrefectSteps:
 def remediate(rt: Runtime, inputs: Inputs, inc: Incident, evidence: EvidencePackage,
               decision: Decision) -> Incident:
     steps = PrefectSteps(rt, inputs, remediation_context(rt, inputs, inc, evidence))
-    return run_remediations(rt, inputs, inc, evidence, decision, steps)
+    inc = run_remediations(rt, inputs, inc, evidence, decision, steps)
+    if inc.status is IncidentStatus.AWAITING_APPROVAL:  # served: a form in the Prefect UI too
+        offer_approval_form(inc.id, str(rt.settings.home))
+    return inc

@@ -78,9 +78,9 @@ def people_incidents(rt: Runtime) -> list[str]:
             if status is IncidentStatus.REMEDIATING:
                 if inc.approval is None or inc.approval.state != "approved":
                     continue
-            elif status in HUMAN_WAIT and (inc.escalation is None
+            elif status in HUMAN_WAIT and (inc.drill or inc.escalation is None
                                            or inc.escalation.acknowledged_at is not None):
-                continue  # paged only until acknowledged
+                continue  # paged only until acknowledged; a game day pages nobody
             ids.append(inc.id)
     return ids
 

@@ -262,7 +262,7 @@ def _ask_approval(rt: Runtime, inputs: Inputs, inc: Incident, evidence: Evidence
                       remaining=remaining,
                       escalate_to=escalate_to, now=rt.now())
     lead = f"{voided}; " if voided else ""
-    inc = rt.record(inc, Event.APPROVAL_REQUESTED,
+    inc = rt.record(inc, Event.APPROVAL_VOID if voided else Event.APPROVAL_REQUESTED,
                     f"{lead}'{entry.id}' waits for approval: {why}",
                     data={"plan_hash": req.plan_hash, "approvers": req.approvers,
                           "due_at": req.due_at.isoformat()}, approval=req)

@@ -112,7 +112,7 @@ def _table() -> dict[tuple[IncidentStatus, Event], IncidentStatus]:
         (S.REMEDIATING, Event.APPROVAL_REQUESTED): S.AWAITING_APPROVAL,
         (S.AWAITING_APPROVAL, Event.APPROVED): S.REMEDIATING,
         (S.AWAITING_APPROVAL, Event.REJECTED): S.ESCALATED,
-        (S.AWAITING_APPROVAL, Event.APPROVAL_VOID): S.AWAITING_APPROVAL,
+        (S.REMEDIATING, Event.APPROVAL_VOID): S.AWAITING_APPROVAL,
         (S.AWAITING_APPROVAL, Event.APPROVAL_EXPIRED): S.ESCALATED,
     }
     for status in S:  # bookkeeping that never moves the incident

@@ -40,10 +40,13 @@ SMALL: dict[str, Any] = {"seed": 3, "rows_per_day": 300, "history_days": 14,
 def _sandbox(home: Path, entrypoint: str | None = None) -> Sandbox:
     sb = bootstrap_sandbox(home / "sb", **SMALL)
     inject_fault(sb, CovariateDrift(strength=1.0), days=7, seed=5)
+    prof = yaml.safe_load(sb.profile_path.read_text())
+    # These runs are killed mid-change: the retrain must run unattended (a criticality: high
+    # model would wait for an approval first; tests/e2e/test_demo_arc.py covers that path).
+    prof["criticality"] = "medium"
     if entrypoint:
-        prof = yaml.safe_load(sb.profile_path.read_text())
         prof["training"]["entrypoint"] = entrypoint
-        sb.profile_path.write_text(yaml.safe_dump(prof))
+    sb.profile_path.write_text(yaml.safe_dump(prof))
     return sb
 
 

@@ -19,6 +19,7 @@ from playbooks.sandbox import (
     CovariateDrift,
     NoFault,
     UnitChange,
+    advance_sandbox,
     bootstrap_sandbox,
     inject_fault,
     make_fault,
@@ -61,6 +62,12 @@ def test_population_shift_is_retrained_promoted_and_watched_live(home: Path) -> 
     assert req["remediation_id"] == "retrain" and req["plan_hash"].startswith("sha256:")
     assert "criticality: high" in req["why"] and req["state"] == "pending"
     assert _champion(sb) == "1"
+    advance_sandbox(sb.state_dir, 1)  # a day of new labelled traffic: the plan moves
+    (void,) = approve_waiting(str(home), [asked["id"]], approver="bob", channel="cli")
+    assert void.status.value == "awaiting_approval" and void.timeline[-1].kind == "approval_void"
+    assert void.approval is not None and void.approval.plan_hash != req["plan_hash"]
+    assert void.remediations == [] and _champion(sb) == "1"  # nothing applied on a stale yes
+    req = void.approval.model_dump(mode="json")
     (after,) = approve_waiting(str(home), [asked["id"]], approver="bob", channel="cli")
     res = after.to_contract()
     assert res["approval"]["state"] == "applied" and res["approval"]["plan_hash"] == req[
