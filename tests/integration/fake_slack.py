@@ -7,7 +7,10 @@ documents (https://api.slack.com/methods), including its errors: ``ok:false`` wi
 ``not_authed`` / ``invalid_auth`` / ``channel_not_found`` / ``message_not_found`` /
 ``invalid_blocks`` / ``msg_too_long`` (HTTP 200, as Slack does) and 429 + ``Retry-After``
 with ``{"ok": false, "error": "ratelimited"}``. It records every request, can fail the next N
-requests, and can go down (socket closed: connection refused) and come back on its port."""
+requests, and can go down (socket closed: connection refused) and come back on its port.
+For interactivity it answers ``views.open`` (a modal needs a ``trigger_id``: Slack's
+``invalid_trigger_id`` otherwise) and serves ``response_url``s (``response_url()`` hands one
+out; what is POSTed there is recorded as method ``response_url``)."""
 
 from __future__ import annotations
 
@@ -89,6 +92,9 @@ class _Handler(BaseHTTPRequestHandler):
         st = self.server.state
         if self.path.startswith("/upload/v1/"):  # files_upload_v2 step 2: the raw bytes
             self._upload(st)
+            return
+        if self.path.startswith("/actions/"):  # an interaction's response_url
+            self._response_url(st)
             return
         method = self.path.split("?")[0].rsplit("/", 1)[-1]
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
@@ -184,6 +190,41 @@ class _Handler(BaseHTTPRequestHandler):
             st.messages[(channel, ts)] = msg
         return {"ok": True, "files": shared}
 
+    def _response_url(self, st: _State) -> None:
+        """Slack answers a response_url POST (JSON: text/blocks, response_type,
+        replace_original) with 200 ``ok``; malformed JSON is a 400 ``invalid_payload``."""
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body = json.loads(raw or b"{}")
+            status, text = 200, "ok"
+        except ValueError:
+            body, status, text = {}, 400, "invalid_payload"
+        with st.lock:
+            st.requests.append(Recorded("response_url", {"path": self.path, **body},
+                                        dict(self.headers.items()), status, {"ok": status == 200},
+                                        time.monotonic()))
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    @staticmethod
+    def _views_open(body: dict[str, Any]) -> dict[str, Any]:
+        view = body.get("view")
+        if isinstance(view, str):  # form-encoded requests carry JSON strings
+            view = json.loads(view)
+        if not str(body.get("trigger_id") or "").strip():
+            return {"ok": False, "error": "invalid_trigger_id"}
+        if not isinstance(view, dict) or view.get("type") != "modal" or not view.get("title"):
+            return {"ok": False, "error": "invalid_arguments"}
+        if len((view.get("title") or {}).get("text", "")) > 24:
+            return {"ok": False, "error": "invalid_arguments",
+                    "response_metadata": {"messages": ["[ERROR] must be less than 25 "
+                                                       "characters [json-pointer:/view/title]"]}}
+        return {"ok": True, "view": {"id": "V0FAKEVIEW", **view}}
+
     @staticmethod
     def _answer(st: _State, method: str, body: dict[str, Any],
                 headers: dict[str, str]) -> dict[str, Any]:
@@ -199,6 +240,8 @@ class _Handler(BaseHTTPRequestHandler):
                     "is_enterprise_install": False}
         if method in ("files.getUploadURLExternal", "files.completeUploadExternal"):
             return _Handler._files_method(st, method, body, headers)
+        if method == "views.open":
+            return _Handler._views_open(body)
         if method not in ("chat.postMessage", "chat.update"):
             return {"ok": False, "error": "unknown_method"}
         channel = st.channels.get(str(body.get("channel", "")))
@@ -312,6 +355,17 @@ class FakeSlack:
         channel, thread_ts); ``data`` is absent for a URL that was never uploaded to."""
         with self._state.lock:
             return {k: dict(v) for k, v in self._state.files.items()}
+
+    def response_url(self) -> str:
+        """A fresh response_url, as Slack puts in an interaction payload."""
+        n = next(self._state.ts)
+        return f"http://127.0.0.1:{self.port}/actions/T0FAKE/{n}/fake-response-token"
+
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """The message as it stands now (edits applied), or None."""
+        with self._state.lock:
+            m = self._state.messages.get((channel, ts))
+            return dict(m) if m is not None else None
 
     def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
         """The replies in a thread, in posting order."""
