@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cli.output import Progress, err, incident_summary, out
+from cli.output import Progress, err, print_incident
 from playbooks.config import Settings
 
 if TYPE_CHECKING:  # imported where used: `mlpb --help` stays fast
@@ -95,7 +95,7 @@ def run_demo(settings: Settings, *, fault: str = "covariate-drift", seed: int = 
     clock = load_sandbox(settings.home).now
     steps.step(f"done: {result['status']}")
     if not quiet:
-        out.print(incident_summary(result))
+        print_incident(result)
         err.print(f"[bold]state[/]: ledger {settings.ledger_url} · MLflow {sandbox.tracking_uri} · "
                   f"Prefect home {settings.home / 'prefect'} · sandbox {sandbox.root} · engine "
                   f"clock {clock:%Y-%m-%d %H:%M} UTC (sandbox time)", highlight=False,

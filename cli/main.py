@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeVar
 
 import typer
 
-from cli.output import err, incident_summary, incidents_table, out, print_json
+from cli.output import err, incidents_table, out, print_incident, print_json
 from cli.people import register as register_people
 from cli.report import register as register_report
 from cli.sandbox import sandbox_app
@@ -121,7 +121,7 @@ def run(
     if json_out:
         print_json(result)
     else:
-        out.print(incident_summary(result))
+        print_incident(result)
 
 
 @app.command()
@@ -389,7 +389,7 @@ def incidents_show(
     if json_out:
         print_json(inc.to_contract())
         return
-    out.print(incident_summary(inc.to_contract()))
+    print_incident(inc.to_contract())
     for ev in inc.timeline:
         out.print(f"  {ev.at:%Y-%m-%d %H:%M:%S}  {ev.kind:<12} {ev.message}", highlight=False)
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from playbooks.models.incident import Incident
 
 __all__ = ["Progress", "err", "incident_summary", "incidents_table", "key_table", "out",
-           "print_json"]
+           "print_incident", "print_json"]
 
 
 def _width(stream: Any) -> int | None:
@@ -100,7 +100,16 @@ def incidents_table(items: list[Incident], *, width: int | None = None) -> Table
     return key_table("Incidents", INCIDENT_COLUMNS, rows, keep=("id",), width=width)
 
 
+def print_incident(data: dict[str, Any]) -> None:
+    """The summary table, then the post-mortem path on a line of its own, printed without
+    wrapping or cropping (a terminal's soft wrap keeps it one line to copy)."""
+    out.print(incident_summary(data))
+    out.print(f"post-mortem: {data.get('postmortem_path') or 'not written yet'}",
+              soft_wrap=True, highlight=False, markup=False)
+
+
 def incident_summary(data: dict[str, Any]) -> Table:
+    """The incident as a two-column table (the post-mortem path: :func:`print_incident`)."""
     t = Table(show_header=False, title=f"Incident {data['id']}")
     t.add_column(style="bold")
     t.add_column(overflow="fold")  # a long path wraps instead of losing its end
@@ -162,8 +171,7 @@ def incident_summary(data: dict[str, Any]) -> Table:
     if data.get("escalated_to"):
         t.add_row("escalated to", data["escalated_to"])
     mttd, mttr = _span(data.get("mttd_seconds")), _span(data.get("mttr_seconds"))
-    t.add_row("MTTD / MTTR", f"{mttd} / {mttr}")
-    t.add_row("post-mortem", str(data.get("postmortem_path")))
+    t.add_row("MTTD / MTTA / MTTR", f"{mttd} / {_span(data.get('mtta_seconds'))} / {mttr}")
     return t
 
 
