@@ -156,3 +156,18 @@ def test_cli_spec_diff_between_an_archived_version_and_the_catalog(cli_home: Pat
     assert same.exit_code == 0
     bad = runner.invoke(app, ["spec", "diff", "data-drift@ffff", "data-drift@current"])
     assert bad.exit_code == 2 and "matches no archived spec" in bad.output
+
+
+def test_cli_lessons_gathers_closed_incidents_of_a_playbook(cli_home: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["lessons", "data-drift", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["closed_incidents"] == 4  # A, C, the drill and the dry run: all closed
+    [cause] = data["causes"]
+    assert cause["root_cause"] == "population-shift" and cause["drills"] == 1
+    assert cause["open_actions"] == ["ACT-1 (ml-credit, due 2026-01-08): Review it"]
+    text = runner.invoke(app, ["lessons", "data-drift"]).stdout
+    assert "permanent fix: schedule retraining" in text
+    unknown = runner.invoke(app, ["lessons", "no-such-playbook"])
+    assert unknown.exit_code == 2 and "data-drift" in unknown.output
