@@ -32,7 +32,8 @@ def drift_statistic_chart(feature_drift: Sequence[dict[str, Any]], threshold: fl
                   key=lambda d: d[statistic])[-top:]
     if not rows:
         return None
-    fig = figure(8, max(2.5, 0.35 * len(rows) + 1.2))
+    longest = max(len(str(d["feature"])) for d in rows)
+    fig = figure(8, max(2.5, 0.35 * len(rows) + 1.2), left=min(0.45, 0.03 + 0.012 * longest))
     ax = fig.add_subplot()
     values = [float(d[statistic]) for d in rows]
     colors = [BAD if v > threshold else NEUTRAL for v in values]

@@ -35,7 +35,8 @@ def bar_chart(counts: Mapping[str, float], path: Path, *, title: str,
               xlabel: str = "incidents") -> Chart | None:
     if not counts:
         return None
-    fig = figure(7, max(2.2, 0.35 * len(counts) + 1.0))
+    longest = max(len(n) for n in counts)
+    fig = figure(7, max(2.2, 0.35 * len(counts) + 1.0), left=min(0.45, 0.03 + 0.013 * longest))
     ax = fig.add_subplot()
     names = list(counts)
     ax.barh(names, [counts[n] for n in names], color=[REFERENCE if i % 2 == 0 else NEUTRAL
