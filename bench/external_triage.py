@@ -7,7 +7,7 @@ evidence, checks and decision in-process, printed as a confusion table.
 
 The data: 569 diagnosed tumours, 8 of their measurements as numeric features, one categorical
 derived from a ninth (``size_band``), the label ``malignant``. A logistic regression trained
-on a 300-row reference scores a 7-day inference log bootstrapped from the other rows
+on a 300-row reference scores a 7-day inference log bootstrapped from all 569
 (timestamps ending now, a request id, a serving version, latency and a status), with labels
 a day later. The profile is written by ``mlpb profile init`` (``infer_profile``) from the
 clean files, then given the label source; every scenario breaks a copy of the files the
@@ -33,7 +33,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from playbooks.checks.triage import SIGNATURE_CHECK
-from playbooks.engine.decide import decide, rank
+from playbooks.engine.decide import assess_severity, decide, rank
 from playbooks.engine.diagnosis import assemble_package, test_hypothesis
 from playbooks.engine.lifecycle import load_inputs, new_incident
 from playbooks.evidence.base import CollectContext
@@ -79,7 +79,8 @@ def _base(seed: int) -> tuple[Frames, Any]:
     frame["size_band"] = band.astype(str)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(frame))
-    ref, pool = frame.iloc[order[:REF_ROWS]], frame.iloc[order[REF_ROWS:]]
+    # Production draws from the whole population the reference was sampled from.
+    ref, pool = frame.iloc[order[:REF_ROWS]], frame
     cols = [*NUMERIC, "size_band"]
     model = make_pipeline(StandardScaler(), LogisticRegression(C=0.3, max_iter=500))
     x_ref = pd.get_dummies(ref[cols], columns=["size_band"], dtype=float)
@@ -112,7 +113,8 @@ def _score(frames: Frames, model: Any) -> None:
 
 def _recent(frames: Frames, days: float) -> pd.Series[bool]:
     ts = frames.log["ts"]
-    return ts > ts.max() - pd.Timedelta(days=days)
+    recent: pd.Series[bool] = ts > ts.max() - pd.Timedelta(days=days)
+    return recent
 
 
 # -- the faults: each changes the frames the way an upstream break would ---------------------
@@ -199,8 +201,8 @@ def _concept(f: Frames, rng: np.random.Generator) -> None:
 def _prevalence(f: Frames, rng: np.random.Generator) -> None:
     """More borderline tumours turn out malignant: prevalence up, ranking intact, recall of
     the fixed threshold below its floor."""
-    m = (_recent(f, 3) & (f.log["malignant"] == 0) & f.log["score"].between(0.1, 0.5)
-         ).to_numpy() & (rng.random(len(f.log)) < 0.8)
+    m = (_recent(f, 3) & (f.log["malignant"] == 0) & f.log["score"].between(0.02, 0.5)
+         ).to_numpy() & (rng.random(len(f.log)) < 0.9)
     f.log.loc[m, "malignant"] = 1
     f.slo = {"min_recall": 0.9}
 
@@ -327,8 +329,6 @@ def run_triage(profile: Path) -> Outcome:
     evidence = assemble_package(inc, parts)
     results = [test_hypothesis(inputs, h, evidence) for h in inputs.spec.hypotheses]
     decision = decide(rank(results, inputs.spec), inputs.spec, inputs.profile)
-    from playbooks.engine.decide import assess_severity
-
     severity = assess_severity(inputs.spec, inputs.profile, evidence.metrics).value
     by_id = {r.id: r for r in results}
     if decision.action == "handover" and decision.handover_to:

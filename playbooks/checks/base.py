@@ -9,7 +9,7 @@ from playbooks.checks.strength import Specificity
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
 
-__all__ = ["CheckResult", "FeatureDriftView", "drift_view"]
+__all__ = ["CheckResult", "FeatureDriftView", "drift_view", "moved_features"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +71,13 @@ def drift_view(evidence: EvidencePackage) -> list[FeatureDriftView]:
             missing_current=float(d.get("missing_current") or 0.0), raw=d)
         for d in evidence.feature_drift
     ]
+
+
+def moved_features(evidence: EvidencePackage) -> float | None:
+    """Features whose PSI crosses the action threshold: how many inputs materially moved
+    (drift statuses also fire on KS, which small windows cross by noise). Falls back to the
+    ``drifted_features`` metric; None when drift was not measured."""
+    if evidence.feature_drift:
+        act = evidence.metrics.get("psi_act", 0.2)
+        return float(sum((d.get("psi") or 0.0) >= act for d in evidence.feature_drift))
+    return evidence.metrics.get("drifted_features")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from playbooks.checks.base import CheckResult
+from playbooks.checks.base import CheckResult, moved_features
 from playbooks.checks.evidence_gate import metric_finding, needs_metrics
 from playbooks.checks.strength import Specificity, strength
 from playbooks.engine.plugins import check
@@ -178,11 +178,7 @@ def check_score_shift(evidence: EvidencePackage, params: ScoreShiftParams) -> Ch
     if collapsed(evidence, params.collapse) or m.get("score_out_of_range_share", 0.0) > 0:
         return CheckResult(Verdict.INCONCLUSIVE, 0.3, f"scores moved (PSI {psi:.2f}), explained "
                            "by the collapsed or broken scores", findings)
-    # Inputs moved when their PSI crosses the action threshold (drift statuses also fire on
-    # KS, which a small window exceeds by noise alone).
-    psi_act = m.get("psi_act", 0.2)
-    drifted = (float(sum((d.get("psi") or 0.0) >= psi_act for d in evidence.feature_drift))
-               if evidence.feature_drift else m.get("drifted_features"))
+    drifted = moved_features(evidence)
     if drifted is not None and drifted > params.max_drifted_features:
         return CheckResult(Verdict.REFUTED, 0.7, f"scores moved (PSI {psi:.2f}) with "
                            f"{drifted:.0f} drifted input features: the inputs explain it",

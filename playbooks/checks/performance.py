@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from playbooks.checks.base import CheckResult
+from playbooks.checks.base import CheckResult, moved_features
 from playbooks.checks.evidence_gate import metric_finding, needs_metrics
 from playbooks.checks.strength import Specificity, strength
 from playbooks.engine.plugins import check
@@ -111,7 +111,10 @@ def check_concept_drift(evidence: EvidencePackage, params: ConceptDriftParams) -
     if (wait := _not_judgeable(evidence, params)) is not None:
         return wait
     drop, findings = _drop(evidence, params.min_auc_drop)
-    n, share = evidence.metrics["drifted_features"], evidence.metrics["drifted_feature_share"]
+    share = evidence.metrics["drifted_feature_share"]
+    n = moved_features(evidence) or 0.0
+    if evidence.feature_drift:  # the same material count, as a share
+        share = n / len(evidence.feature_drift)
     findings.append(metric_finding(evidence, "input_stability", "drifted_feature_share",
                                    params.max_drifted_share, share >= params.max_drifted_share))
     if drop < params.min_auc_drop:

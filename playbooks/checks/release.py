@@ -95,7 +95,8 @@ def check_regression_after_release(evidence: EvidencePackage,
     if lat >= params.max_latency_ratio:
         return CheckResult(Verdict.SUPPORTED, _ratio_strength(lat, params.max_latency_ratio),
                            f"the new version is x{lat:.1f} slower (p95) than its predecessor",
-                           findings, specificity=Specificity.LOCALISED)
+                           # latency is serving-latency's to localise; here it is a symptom
+                           findings, specificity=Specificity.SYMPTOM)
     if drop is None or not _compared(evidence, params.min_rows):
         return CheckResult(Verdict.INCONCLUSIVE, 0.3,
                            "too few labelled requests since the release to compare versions",
