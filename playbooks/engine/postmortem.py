@@ -41,8 +41,12 @@ def postmortem_context(inc: Incident, spec: PlaybookSpec,
 
     path = Path(inc.postmortem_path)
     settings = load_settings(path.parent.parent)
-    return gather_context(inc, spec, evidence, home=settings.home,
-                          ledger=Ledger(settings.ledger_url), postmortem_path=path)
+    ledger = Ledger(settings.ledger_url)
+    try:
+        return gather_context(inc, spec, evidence, home=settings.home, ledger=ledger,
+                              postmortem_path=path)
+    finally:
+        ledger.close()  # a long-running worker closes many incidents
 
 
 def render_postmortem(inc: Incident, spec: PlaybookSpec, evidence: EvidencePackage | None,
