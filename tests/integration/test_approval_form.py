@@ -106,6 +106,12 @@ def test_prefect_form_approves_the_pinned_plan(api: str, runner: None, tmp_path:
             schema = json.loads(client.read_flow_run_input(run.id, keyset["schema"]))
             assert {"decision", "approver", "reason"} <= set(schema["properties"])
 
+            # A form with a missing field is refused by the server; the run stays suspended.
+            with pytest.raises(RuntimeError, match="Cannot resume"):
+                resume_flow_run(run.id, run_input={"decision": "approve"})
+            assert client.read_flow_run(run.id).state.name == "Suspended"
+            assert Ledger(load_settings(home).ledger_url).get(asked["id"]).status is (
+                IncidentStatus.AWAITING_APPROVAL)
             # What the UI's Resume button sends, typed by the form.
             resume_flow_run(run.id, run_input={"decision": "approve", "approver": "carol",
                                                "reason": "release v2 is the regression"})
