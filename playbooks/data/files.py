@@ -15,7 +15,8 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,9 +24,72 @@ import pyarrow.parquet as pq
 from playbooks.errors import DataError
 from playbooks.models.profile import DataSource, ModelProfile
 
-__all__ = ["Footer", "file_format", "footer", "hash_files", "resolve_files"]
+__all__ = ["Footer", "Location", "file_format", "filesystem", "footer", "hash_files", "is_url",
+           "open_binary", "resolve_files", "resolve_locations"]
 
 _EDGE = 64 * 1024  # CSV identity: this many bytes from each end
+# A local file, or an fsspec URL ('s3://bucket/key'): object stores have no Path.
+Location = Path | str
+
+
+def is_url(path: str | Path) -> bool:
+    return isinstance(path, str) and "://" in path and not path.startswith("file://")
+
+
+def filesystem(url: str) -> tuple[Any, str]:
+    """(fsspec filesystem, path without the protocol) for ``url``; credentials and endpoints
+    come from each store's standard settings (AWS_* incl. AWS_ENDPOINT_URL, GOOGLE_*,
+    AZURE_STORAGE_*)."""
+    import fsspec  # only remote sources pay for it
+
+    options: dict[str, Any] = {}
+    if url.startswith(("s3://", "s3a://")) and os.environ.get("AWS_ENDPOINT_URL"):
+        # Part of fsspec's instance cache key: a changed endpoint gets a fresh client.
+        options["endpoint_url"] = os.environ["AWS_ENDPOINT_URL"]
+    try:
+        fs, path = fsspec.core.url_to_fs(url, **options)
+    except (ImportError, ValueError) as exc:
+        raise DataError(f"{url}: no filesystem for this URL: {exc}",
+                        hint="install the store's fsspec package (s3fs, gcsfs, adlfs)") from None
+    return fs, str(path)
+
+
+def _remote_error(url: str, exc: Exception) -> DataError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return DataError(f"{url}: cannot reach the object store: {text}",
+                     hint="check the bucket and prefix, the credentials (AWS_ACCESS_KEY_ID / "
+                     "AWS_SECRET_ACCESS_KEY or a profile) and AWS_ENDPOINT_URL for "
+                     "S3-compatible stores")
+
+
+def _resolve_remote(url: str, what: str) -> list[Location]:
+    fs, path = filesystem(url)
+    protocol = url.split("://", 1)[0]
+    try:
+        fs.invalidate_cache()  # a long-lived process must see partitions written since
+        found = sorted(p for p in fs.glob(path) if fs.isfile(p)) if glob.has_magic(path) else (
+            [path] if fs.isfile(path) else [])
+    except Exception as exc:  # botocore / aiohttp errors differ by store: all are 'unreachable'
+        raise _remote_error(url, exc) from None
+    if not found:
+        raise DataError(f"{what}: no objects match '{url}'",
+                        hint=f"fix data.{what}.path (bucket, prefix, glob) in the profile")
+    return [f"{protocol}://{p}" for p in found]
+
+
+def resolve_locations(profile: ModelProfile, source: DataSource, what: str) -> list[Location]:
+    """The source's files: local paths (relative to the profile) or fsspec URLs."""
+    if is_url(source.path):
+        return _resolve_remote(source.path, what)
+    return list(resolve_files(profile, source, what))
+
+
+def open_binary(path: Location) -> Any:
+    """A readable binary file object for ``path``."""
+    if isinstance(path, Path):
+        return path.open("rb")
+    fs, inner = filesystem(path)
+    return fs.open(inner, "rb")
 
 
 def resolve_files(profile: ModelProfile, source: DataSource, what: str) -> list[Path]:
@@ -40,12 +104,13 @@ def resolve_files(profile: ModelProfile, source: DataSource, what: str) -> list[
     return files
 
 
-def file_format(path: Path, fmt: str) -> str:
+def file_format(path: Location, fmt: str) -> str:
     if fmt != "auto":
         return fmt
-    if path.suffix.lower() in (".parquet", ".pq"):
+    name = PurePosixPath(path) if isinstance(path, str) else path
+    if name.suffix.lower() in (".parquet", ".pq"):
         return "parquet"
-    if path.suffix.lower() in (".csv", ".txt") or path.name.lower().endswith(".csv.gz"):
+    if name.suffix.lower() in (".csv", ".txt") or name.name.lower().endswith(".csv.gz"):
         return "csv"
     raise DataError(
         f"{path}: cannot tell the format from the extension",
@@ -64,10 +129,19 @@ class Footer:
     ts_max: datetime | None = None
 
 
-def _stamp(path: Path) -> tuple[int, int]:
-    """(size, change stamp): ctime moves on every write, even one that restores the mtime."""
-    st = os.stat(path)
-    return st.st_size, max(st.st_mtime_ns, st.st_ctime_ns)
+def _stamp(path: Location) -> tuple[int, str]:
+    """(size, change stamp): ctime moves on every write, even one that restores the mtime;
+    an object's ETag changes with its content."""
+    if isinstance(path, Path):
+        st = os.stat(path)
+        return st.st_size, str(max(st.st_mtime_ns, st.st_ctime_ns))
+    fs, inner = filesystem(path)
+    try:
+        info = fs.info(inner)
+    except Exception as exc:  # any store error means the same to the user: unreachable
+        raise _remote_error(path, exc) from None
+    tag = info.get("ETag") or info.get("etag") or info.get("LastModified") or info.get("mtime")
+    return int(info.get("size") or 0), str(tag)
 
 
 def _as_utc(value: object) -> datetime | None:
@@ -98,18 +172,23 @@ def _ts_range(meta: pq.FileMetaData, ts: str | None) -> tuple[datetime | None, d
 
 def _raw_footer(path: str, size: int) -> bytes:
     """The footer's bytes: a parquet file ends with the footer, its 4-byte length, b'PAR1'."""
-    with open(path, "rb") as fh:
+    with open_binary(path if is_url(path) else Path(path)) as fh:
         fh.seek(max(size - 8, 0))
-        tail = fh.read(8)
+        tail: bytes = fh.read(8)
         length = int.from_bytes(tail[:4], "little")
         fh.seek(max(size - 8 - length, 0))
-        return fh.read(length) + tail
+        body: bytes = fh.read(length)
+        return body + tail
 
 
 @lru_cache(maxsize=65_536)
-def _footer(path: str, size: int, mtime_ns: int, ts: str | None) -> Footer:
+def _footer(path: str, size: int, stamp: str, ts: str | None) -> Footer:
     try:
-        pf = pq.ParquetFile(path)
+        if is_url(path):
+            fs, inner = filesystem(path)
+            pf = pq.ParquetFile(inner, filesystem=fs)
+        else:
+            pf = pq.ParquetFile(path)
     except (OSError, pa.ArrowException) as exc:
         raise DataError(f"{path}: not a readable parquet file: {exc}",
                         hint="replace or remove the file, or set format: csv") from None
@@ -119,16 +198,18 @@ def _footer(path: str, size: int, mtime_ns: int, ts: str | None) -> Footer:
     return Footer(schema=pf.schema_arrow, rows=meta.num_rows, digest=digest, ts_min=lo, ts_max=hi)
 
 
-def footer(path: Path, ts: str | None = None) -> Footer:
+def footer(path: Location, ts: str | None = None) -> Footer:
     """``path``'s parquet footer (cached while the file keeps its size and change stamp)."""
-    size, mtime = _stamp(path)
-    return _footer(str(path), size, mtime, ts)
+    size, stamp = _stamp(path)
+    return _footer(str(path), size, stamp, ts)
 
 
 @lru_cache(maxsize=65_536)
-def _identity(path: str, size: int, mtime_ns: int, kind: str) -> str:
+def _identity(path: str, size: int, stamp: str, kind: str) -> str:
+    if is_url(path):
+        return hashlib.sha256(f"{size}\0{stamp}".encode()).hexdigest()  # the ETag says it all
     if kind == "parquet":
-        return _footer(path, size, mtime_ns, None).digest
+        return _footer(path, size, stamp, None).digest
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         h.update(fh.read(_EDGE))
@@ -138,7 +219,7 @@ def _identity(path: str, size: int, mtime_ns: int, kind: str) -> str:
     return h.hexdigest()
 
 
-def hash_files(files: list[Path]) -> str:
+def hash_files(files: list[Path] | list[Location]) -> str:
     """One digest of the files' identities (path, size, mtime, footer or ends), not of every
     byte: reading a year of log to hash it would cost more than the playbook."""
     h = hashlib.sha256()

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from playbooks.data.files import file_format, footer, hash_files, resolve_files
+from playbooks.data.files import (
+    Location,
+    file_format,
+    footer,
+    hash_files,
+    resolve_files,
+    resolve_locations,
+)
 from playbooks.data.needs import WindowNeeds, default_needs
 from playbooks.data.reader import SourceFile, newest_timestamp, read_frame, read_span
 from playbooks.data.sql import masked_url, sql_identity, sql_newest, sql_span
@@ -36,7 +42,8 @@ def _to_utc(frame: pd.DataFrame, col: str, what: str) -> pd.Series:
         ) from None
 
 
-def _require_columns(frame: pd.DataFrame, cols: list[str], what: str, files: list[Path]) -> None:
+def _require_columns(frame: pd.DataFrame, cols: list[str], what: str,
+                     files: list[Location]) -> None:
     missing = [c for c in cols if c not in frame.columns]
     where = files[0] if len(files) == 1 else f"{len(files)} files"
     if missing:
@@ -113,7 +120,7 @@ class DataWindows:
         return self.labelled[(t >= start) & (t < end)]
 
 
-def _ref(name: str, files: list[Path], frame: pd.DataFrame, ts: str | None) -> DataWindowRef:
+def _ref(name: str, files: list[Location], frame: pd.DataFrame, ts: str | None) -> DataWindowRef:
     start = end = None
     if ts and ts in frame.columns and len(frame):
         start, end = frame[ts].min().to_pydatetime(), frame[ts].max().to_pydatetime()
@@ -131,7 +138,7 @@ def is_sql(source: DataSource) -> bool:
     return source.table is not None or source.query is not None
 
 
-def _source_ref(name: str, source: DataSource, files: list[Path], frame: pd.DataFrame,
+def _source_ref(name: str, source: DataSource, files: list[Location], frame: pd.DataFrame,
                 ts: str | None) -> DataWindowRef:
     if not is_sql(source):
         return _ref(name, files, frame, ts)
@@ -156,7 +163,7 @@ def profile_columns(profile: ModelProfile) -> set[str]:
     return {n for n in names if n}
 
 
-def _since(files: list[Path], fmt: str, ts: str | None, needs: WindowNeeds
+def _since(files: list[Location], fmt: str, ts: str | None, needs: WindowNeeds
            ) -> pd.Timestamp | None:
     """The lower bound of the read (rows newer than it), from footers when they can tell."""
     if needs.history is None or ts is None:
@@ -170,12 +177,12 @@ def _since(files: list[Path], fmt: str, ts: str | None, needs: WindowNeeds
     return pd.Timestamp(newest) - needs.history
 
 
-def _ends_before(path: Path, ts: str | None, start: pd.Timestamp) -> bool:
+def _ends_before(path: Location, ts: str | None, start: pd.Timestamp) -> bool:
     hi = footer(path, ts).ts_max
     return hi is not None and pd.Timestamp(hi) <= start
 
 
-def _over_budget(files: list[Path], fmt: str, ts: str | None, since: pd.Timestamp | None,
+def _over_budget(files: list[Location], fmt: str, ts: str | None, since: pd.Timestamp | None,
                  columns: set[str] | None) -> WindowStream | None:
     """A stream over the span when reading it whole would exceed the memory budget (parquet
     with a timestamp only: CSV and untimed logs are read whole)."""
@@ -194,7 +201,7 @@ def _over_budget(files: list[Path], fmt: str, ts: str | None, since: pd.Timestam
 
 
 def _files_with_rows_after(sources: list[SourceFile], stamps: pd.Series,
-                           start: pd.Timestamp | None) -> list[Path]:
+                           start: pd.Timestamp | None) -> list[Location]:
     """The files that put rows into the frame newer than ``start`` (the current window's)."""
     out, offset = [], 0
     for sf in sources:
@@ -205,12 +212,12 @@ def _files_with_rows_after(sources: list[SourceFile], stamps: pd.Series,
     return out
 
 
-def _read_labels(profile: ModelProfile, log: pd.DataFrame, cur_files: list[Path]
+def _read_labels(profile: ModelProfile, log: pd.DataFrame, cur_files: list[Location]
                  ) -> tuple[pd.DataFrame | None, DataWindowRef | None]:
     d = profile.data
     if not (d.labels and d.id and d.timestamp):
         return None, None
-    lab_files = [] if is_sql(d.labels) else resolve_files(profile, d.labels, "labels")
+    lab_files = [] if is_sql(d.labels) else resolve_locations(profile, d.labels, "labels")
     wanted = {d.id, d.labels.column}
     labels = sql_span(d.labels, "labels", columns=wanted) if is_sql(d.labels) else read_span(
         lab_files, d.labels.format, columns=wanted, per_file_frames=True)[0]
@@ -223,7 +230,7 @@ def _read_labels(profile: ModelProfile, log: pd.DataFrame, cur_files: list[Path]
     return labelled, _source_ref("labels", d.labels, lab_files, labels, None)
 
 
-def _read_log(profile: ModelProfile, files: list[Path], needs: WindowNeeds,
+def _read_log(profile: ModelProfile, files: list[Location], needs: WindowNeeds,
               columns: set[str] | None, lenient: bool
               ) -> tuple[pd.DataFrame, list[SourceFile], WindowStream | None]:
     """The log over the needed span: from SQL (the database prunes: WHERE ts > since, only
@@ -259,8 +266,8 @@ def load_windows(profile: ModelProfile, *, lenient: bool = False,
     """
     d, feats = profile.data, profile.features
     needs = needs or default_needs(profile)
-    ref_files = [] if is_sql(d.reference) else resolve_files(profile, d.reference, "reference")
-    cur_files = [] if is_sql(d.current) else resolve_files(profile, d.current, "current")
+    ref_files = [] if is_sql(d.reference) else resolve_locations(profile, d.reference, "reference")
+    cur_files = [] if is_sql(d.current) else resolve_locations(profile, d.current, "current")
     reference = (sql_span(d.reference, "reference") if is_sql(d.reference)
                  else read_frame(ref_files, d.reference.format))
     columns = None if lenient else profile_columns(profile)

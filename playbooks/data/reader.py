@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from playbooks.data.files import file_format, footer
+from playbooks.data.files import Location, file_format, filesystem, footer, is_url, open_binary
 from playbooks.errors import DataError
 
 __all__ = ["SourceFile", "newest_timestamp", "read_frame", "read_span"]
@@ -31,7 +31,7 @@ class SourceFile:
     pruned because it ends before the span is listed with ``rows=0`` (its schema still says
     which columns the feed had)."""
 
-    path: Path
+    path: Location  # a local Path, or an fsspec URL
     rows: int
     dtypes: dict[str, str]
 
@@ -41,7 +41,7 @@ def _dtypes(schema: pa.Schema) -> dict[str, str]:
     return {str(c): str(t) for c, t in frame.dtypes.items()}
 
 
-def _read_error(path: Path, kind: str, exc: Exception) -> DataError:
+def _read_error(path: Location, kind: str, exc: Exception) -> DataError:
     if isinstance(exc, UnicodeDecodeError):
         return DataError(f"{path}: not UTF-8 text ({exc.reason})",
                          hint="re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`")
@@ -49,11 +49,12 @@ def _read_error(path: Path, kind: str, exc: Exception) -> DataError:
                      hint="replace or remove the file, or fix format: on the data source")
 
 
-def _read_csv(path: Path, columns: Collection[str] | None) -> pd.DataFrame:
+def _read_csv(path: Location, columns: Collection[str] | None) -> pd.DataFrame:
     try:
         usecols = None if columns is None else (lambda c: c in columns)
-        frame: pd.DataFrame = pd.read_csv(path, encoding="utf-8", low_memory=False,
-                                          usecols=usecols)
+        with open_binary(path) as fh:
+            frame: pd.DataFrame = pd.read_csv(fh, encoding="utf-8", low_memory=False,
+                                              usecols=usecols)
         return frame
     except (UnicodeDecodeError, OSError, ValueError, pd.errors.ParserError) as exc:
         raise _read_error(path, "csv", exc) from None
@@ -67,7 +68,7 @@ def _bound(field: pa.Field, since: pd.Timestamp) -> pc.Expression | None:
     return pc.field(field.name) > pa.scalar(value.to_pydatetime(), type=field.type)
 
 
-def _read_parquet(path: Path, columns: Collection[str] | None, ts: str | None,
+def _read_parquet(path: Location, columns: Collection[str] | None, ts: str | None,
                   since: pd.Timestamp | None) -> pa.Table:
     schema = footer(path).schema
     cols = None if columns is None else [n for n in schema.names if n in columns]
@@ -76,12 +77,16 @@ def _read_parquet(path: Path, columns: Collection[str] | None, ts: str | None,
         where = _bound(schema.field(ts), since)
     try:
         # partitioning=None: hive directory names (date=...) are not data columns.
+        if is_url(path):
+            fs, inner = filesystem(str(path))
+            return pq.read_table(inner, columns=cols, filters=where, partitioning=None,
+                                 filesystem=fs)
         return pq.read_table(path, columns=cols, filters=where, partitioning=None)
     except (OSError, pa.ArrowException) as exc:
         raise _read_error(path, "parquet", exc) from None
 
 
-def _pruned(path: Path, ts: str | None, since: pd.Timestamp | None) -> bool:
+def _pruned(path: Location, ts: str | None, since: pd.Timestamp | None) -> bool:
     if since is None or ts is None:
         return False
     hi = footer(path, ts).ts_max
@@ -102,7 +107,7 @@ def _concat(tables: list[pa.Table], frames: list[pd.DataFrame] | None) -> pd.Dat
     return frame
 
 
-def read_span(files: list[Path], fmt: str = "auto", *, ts: str | None = None,
+def read_span(files: list[Path] | list[Location], fmt: str = "auto", *, ts: str | None = None,
               since: pd.Timestamp | None = None, columns: Collection[str] | None = None,
               per_file_frames: bool = False) -> tuple[pd.DataFrame, list[SourceFile]]:
     """Rows of ``files`` with ``ts > since`` (all rows when ``since`` is None), only
@@ -135,12 +140,12 @@ def read_span(files: list[Path], fmt: str = "auto", *, ts: str | None = None,
     return _concat(tables, frames), sources
 
 
-def read_frame(files: list[Path], fmt: str = "auto") -> pd.DataFrame:
+def read_frame(files: list[Path] | list[Location], fmt: str = "auto") -> pd.DataFrame:
     """Every row and column of ``files`` (small sources: a reference, a label file)."""
     return read_span(files, fmt, per_file_frames=True)[0]
 
 
-def newest_timestamp(files: list[Path], fmt: str, ts: str) -> datetime | None:
+def newest_timestamp(files: list[Path] | list[Location], fmt: str, ts: str) -> datetime | None:
     """The newest ``ts`` of ``files`` from parquet footers alone, or None when some file
     cannot tell (CSV, no statistics, a column that is not a timestamp): then the caller
     reads the column."""

@@ -12,13 +12,12 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from playbooks.data.files import footer
+from playbooks.data.files import Location, filesystem, footer, is_url
 from playbooks.errors import MlpbError
 from playbooks.stats import DriftReport, DriftThresholds, ReferenceProfile
 from playbooks.stats.streaming import DriftAccumulator
@@ -44,7 +43,7 @@ def memory_budget() -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
-def estimated_bytes(files: list[Path], columns: int) -> int:
+def estimated_bytes(files: list[Location], columns: int) -> int:
     """Upper bound of the frame the rows of ``files`` make: 8 bytes a cell (footers only)."""
     return sum(footer(f).rows for f in files) * columns * 8
 
@@ -54,14 +53,19 @@ class WindowStream:
     """The current window as batches, re-readable: parquet ``files``, rows with
     ``ts > start``, only ``columns``. ``every`` is the sample step of the frames in memory."""
 
-    files: tuple[Path, ...]
+    files: tuple[Location, ...]
     ts: str
     start: pd.Timestamp
     columns: tuple[str, ...]
     every: int
 
     def _scanner(self, columns: list[str] | None = None) -> ds.Scanner:
-        dataset = ds.dataset([str(f) for f in self.files], format="parquet")
+        if self.files and is_url(self.files[0]):  # one source, one store
+            fs = filesystem(str(self.files[0]))[0]
+            dataset = ds.dataset([filesystem(str(f))[1] for f in self.files], format="parquet",
+                                 filesystem=fs)
+        else:
+            dataset = ds.dataset([str(f) for f in self.files], format="parquet")
         field = dataset.schema.field(self.ts)
         bound = self.start if field.type.tz else self.start.tz_convert(None)
         cols = columns or [c for c in self.columns if c in dataset.schema.names]
