@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date as Date
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -18,6 +19,7 @@ __all__ = [
     "Acceptance",
     "AcceptanceCriterion",
     "ApprovalSettings",
+    "ChangelogEntry",
     "Communication",
     "Comparison",
     "Escalation",
@@ -223,8 +225,18 @@ class Communication(StrictModel):
         return by_sev.get(severity) or by_sev.get("default") or self.channel
 
 
+class ChangelogEntry(StrictModel):
+    version: str = Field(pattern=_SEMVER, description="The spec version this entry describes.")
+    date: Date = Field(description="When the version was written (YYYY-MM-DD).")
+    author: str = Field(min_length=1, description="Who changed the spec: checked against the "
+                        "policy's `edit` rules by `mlpb validate`.")
+    changes: list[str] = Field(min_length=1, description="What changed, one line per change.")
+
+
 class PlaybookSpec(StrictModel):
-    """What we do. ``hash`` is the sha256 of the canonical JSON of the spec content."""
+    """What we do. ``hash`` is the sha256 of the canonical JSON of the spec content, without
+    the changelog: it identifies what runs, and a changelog entry describes a content change
+    rather than being one (so writing the entry of a bump never changes the hash again)."""
 
     id: str = Field(pattern=_KEBAB, description="Playbook id used by `mlpb run ID`.")
     version: str = Field(pattern=_SEMVER, description="Semantic version of this playbook.")
@@ -259,6 +271,10 @@ class PlaybookSpec(StrictModel):
     escalation: Escalation = Field(default_factory=Escalation)
     approval: ApprovalSettings = Field(default_factory=ApprovalSettings)
     communication: Communication = Field(default_factory=Communication)
+    changelog: list[ChangelogEntry] = Field(
+        default_factory=list, description="One entry per version (version, date, author, "
+        "changes). `mlpb validate` requires an entry for a new version and refuses a content "
+        "change that keeps its version. Not part of `hash`.")
 
     @model_validator(mode="after")
     def _references(self) -> PlaybookSpec:
@@ -291,7 +307,8 @@ class PlaybookSpec(StrictModel):
 
     @property
     def hash(self) -> str:
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        content = self.model_dump(mode="json", exclude={"changelog"})
+        payload = json.dumps(content, sort_keys=True).encode()
         return hashlib.sha256(payload).hexdigest()[:16]
 
     def hypothesis(self, hid: str) -> HypothesisSpec:
