@@ -26,6 +26,7 @@ __all__ = ["DEFAULT_CONTROLLER_INTERVAL", "DEFAULT_GAMEDAY_CRON", "PREFECT_YAML"
 
 DEFAULT_GAMEDAY_CRON = "0 10 * * 1"
 DEFAULT_CONTROLLER_INTERVAL = 300  # seconds between incident-controller passes
+DEFAULT_REPORT_CRON = "0 9 * * 1"  # report/weekly: Mondays 09:00 UTC (MLPB_REPORT_CRON)
 PREFECT_YAML = Path(__file__).with_name("prefect.yaml")
 
 
@@ -50,6 +51,7 @@ def build_deployments() -> list[Any]:
     from flows.controller import advance_incidents
     from flows.engine import run_playbook
     from flows.game_day import game_day
+    from flows.report import weekly_report
     from playbooks.loader import catalog_ids
 
     deployments = [run_playbook.to_deployment(name=pid, parameters={"playbook": pid},
@@ -63,6 +65,11 @@ def build_deployments() -> list[Any]:
         name="controller", interval=controller_interval(), tags=["mlpb", "controller"],
         description="Incident controller: measure due monitoring windows; resolve, revert or "
         "escalate what waits; flush the notification outbox."))
+    report_cron = os.environ.get("MLPB_REPORT_CRON", DEFAULT_REPORT_CRON).strip()
+    deployments.append(weekly_report.to_deployment(
+        name="weekly", cron=report_cron or None, tags=["mlpb", "report"],
+        description="Incident report: MTTx, outcomes, drills, open action items (HTML "
+        "artifact, Slack summary)."))
     return deployments
 
 
@@ -97,6 +104,11 @@ deployments:
     parameters: {{playbook: {pid}}}
     work_pool: *pool
 """ for pid in catalog_ids()]
+    items.append(_scheduled(
+        "weekly", "flows/report.py:weekly_report",
+        "Incident report: MTTx, outcomes, drills, open action items.", "report",
+        f'cron: "{DEFAULT_REPORT_CRON}"   # MLPB_REPORT_CRON in deployments/serve.py\n'
+        "        timezone: UTC"))
     items.append(_scheduled(
         "weekly", "flows/game_day.py:game_day",
         "Game-day drill: inject a sandbox fault, alert, run, score.", "drill",
