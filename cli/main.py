@@ -105,9 +105,11 @@ def run(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect logs.")] = False,
 ) -> None:
     """Run one playbook against one model profile."""
+    from playbooks.data import hand_off_loads
     from playbooks.engine.lifecycle import load_inputs
 
-    load_inputs(playbook, profile)  # fail fast, before Prefect starts, on bad input
+    with hand_off_loads():  # the flow takes these frames instead of reading the data again
+        load_inputs(playbook, profile)  # fail fast, before Prefect starts, on bad input
     _prefect(home, verbose)
     err.print(
         f"[dim]running playbook '{playbook}' on {profile} "

@@ -21,6 +21,7 @@ from playbooks.data.files import (
     resolve_files,
     resolve_locations,
 )
+from playbooks.data.handoff import keeping, put, take
 from playbooks.data.needs import WindowNeeds, default_needs
 from playbooks.data.reader import SourceFile, newest_timestamp, read_frame, read_span
 from playbooks.data.sql import masked_url, sql_identity, sql_newest, sql_span
@@ -30,7 +31,7 @@ from playbooks.models.evidence import DataWindowRef
 from playbooks.models.profile import DataSource, ModelProfile
 
 __all__ = ["DataWindows", "SourceFile", "WindowNeeds", "hash_files", "load_windows",
-           "profile_columns", "read_frame", "resolve_files", "span"]
+           "profile_columns", "read_frame", "read_windows", "resolve_files", "span"]
 
 
 def _to_utc(frame: pd.DataFrame, col: str, what: str) -> pd.Series:
@@ -249,7 +250,35 @@ def _read_log(profile: ModelProfile, files: list[Location], needs: WindowNeeds,
     return log, log_files, None
 
 
+def _handoff_key(profile: ModelProfile, lenient: bool, needs: WindowNeeds
+                 ) -> tuple[str, ...] | None:
+    """What makes two loads the same: the profile, the options, the files' identities."""
+    d = profile.data
+    sources = [s for s in (d.reference, d.current, d.labels) if s is not None]
+    if any(is_sql(s) for s in sources):
+        return None  # a table has no cheap identity: read it again
+    ids = [hash_files(resolve_locations(profile, s, "source")) for s in sources]
+    return (profile.model_dump_json(), str(profile.base_dir), str(lenient), repr(needs), *ids)
+
+
 def load_windows(profile: ModelProfile, *, lenient: bool = False,
+                 needs: WindowNeeds | None = None) -> DataWindows:
+    """``read_windows``, or the load a ``hand_off_loads()`` block kept for this same one."""
+    needs = needs or default_needs(profile)
+    try:
+        key = _handoff_key(profile, lenient, needs)
+    except DataError:
+        key = None  # let the read say what is wrong
+    if key is not None and (kept := take(key)) is not None:
+        assert isinstance(kept, DataWindows)
+        return kept
+    data = read_windows(profile, lenient=lenient, needs=needs)
+    if key is not None and keeping():
+        put(key, data)
+    return data
+
+
+def read_windows(profile: ModelProfile, *, lenient: bool = False,
                  needs: WindowNeeds | None = None) -> DataWindows:
     """Read reference, the log over the needed span, its current window, and labels;
     validate columns and types up front.

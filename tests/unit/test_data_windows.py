@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from playbooks.data import WindowNeeds, hash_files, load_windows, needs_for
+from playbooks.data import WindowNeeds, hand_off_loads, hash_files, load_windows, needs_for
 from playbooks.errors import DataError
 from playbooks.loader import CATALOG_DIR, load_spec
 from playbooks.models import ModelProfile
@@ -182,3 +182,16 @@ class ModelProfileModel:
     model = ModelProfile.model_validate({
         "name": "m", "data": {"reference": {"path": "r"}, "current": {"path": "c"}},
         "features": {"numeric": ["x"]}, "model": {"registry_name": "m"}}).model
+
+
+def test_a_load_is_handed_to_the_next_identical_load_once(tmp_path: Path) -> None:
+    paths = _write_log(tmp_path)
+    prof = _profile(tmp_path)
+    with hand_off_loads():
+        first = load_windows(prof)
+    assert load_windows(prof) is first  # the flow gets what the CLI validated
+    assert load_windows(prof) is not first  # once: later loads read afresh
+    with hand_off_loads():
+        kept = load_windows(prof)
+    pq.write_table(_table(_day(DAYS - 1, np.random.default_rng(9))), paths[-1])
+    assert load_windows(prof) is not kept  # a file changed: read again
