@@ -1,7 +1,9 @@
 """The alert receiver: a FastAPI app (``create_app``) served by uvicorn (``uvicorn_config``),
 run by ``mlpb receiver``.
 
-POST /alerts/alertmanager | /alerts/grafana | /alerts/generic, GET /healthz, GET /metrics.
+POST /alerts/alertmanager | /alerts/grafana | /alerts/generic, GET /healthz, GET /metrics, and
+POST /slack/interactions (Slack buttons and modals, signed by Slack: deployments/
+slack_interactions.py).
 Contract (DESIGN.md §5): 2xx only after the request's alerts are committed to the ledger (one
 transaction per request); bad input gets a 4xx with a JSON reason — a notification with some
 bad alerts records the good ones and answers 422 naming the rest; a ledger outage (or the
@@ -55,7 +57,13 @@ from playbooks.alerts.routing import BUILTIN_PROFILES
 from playbooks.config import load_settings
 from playbooks.errors import ConfigError
 from playbooks.ledger import AlertStore, Ledger, LedgerError
-from playbooks.notify import Notifier
+from playbooks.notify import Notifier, SlackNotifier, find_notifier
+from playbooks.notify.interactions import (
+    InteractionError,
+    header_problem,
+    parse_interaction,
+    signature_problem,
+)
 
 __all__ = ["DEFAULT_MAX_BODY", "ReceiverConfig", "create_app", "hide_password",
            "timed_protocol", "uvicorn_config"]
@@ -66,7 +74,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]],
                     Callable[[Message], Awaitable[None]]], Awaitable[None]]
-_ENDPOINTS = {"/healthz": "healthz", "/metrics": "metrics",
+_ENDPOINTS = {"/healthz": "healthz", "/metrics": "metrics", "/slack/interactions": "slack",
               **{f"/alerts/{s}": s for s in PARSERS}}
 _REQUESTS, _ALERTS = "mlpb_receiver_requests_total", "mlpb_receiver_alerts_total"
 
@@ -99,6 +107,7 @@ class ReceiverConfig:
     limit_concurrency: int = 512  # connections + requests at once; beyond: 503 + retry
     reject_sample_s: float = 60.0  # a rejection row per (endpoint, status) at most this often
     routing: str = "routes given by the caller"  # how the rules were chosen (for the banner)
+    slack_signing_secret: str | None = None  # SLACK_SIGNING_SECRET: /slack/interactions
 
     @property
     def safe_ledger_url(self) -> str:
@@ -134,6 +143,7 @@ class ReceiverConfig:
 
         return cls(ledger_url=settings.ledger_url, home=settings.home, rules=rules,
                    credentials=creds, notifier=prefect_runtime(str(settings.home)).notifier,
+                   slack_signing_secret=os.environ.get("SLACK_SIGNING_SECRET") or None,
                    prefect_api_url=prefect_api_url or os.environ.get("PREFECT_API_URL")
                    or "http://127.0.0.1:4200/api", routing=routing)
 
@@ -220,6 +230,15 @@ def create_app(config: ReceiverConfig) -> FastAPI:
     app.add_middleware(_Measure, metrics=metrics)
     app.state.store, app.state.intake, app.state.dispatch = store, intake, loop
     app.state.metrics, app.state.config = metrics, config
+    slack = None
+    if config.slack_signing_secret:  # the engine's decision paths: imported only when used
+        from deployments.slack_interactions import SlackInteractions
+
+        slack_bot = find_notifier(config.notifier, SlackNotifier)
+        slack = SlackInteractions(config.home, config.ledger_url,
+                                  config.notifier or intake.notifier,
+                                  client=slack_bot.client if slack_bot else None)
+    app.state.slack = slack
 
     @app.exception_handler(SQLAlchemyError)
     @app.exception_handler(LedgerError)
@@ -337,6 +356,35 @@ def create_app(config: ReceiverConfig) -> FastAPI:
     for source in PARSERS:
         app.add_api_route(f"/alerts/{source}", endpoint(source), methods=["POST"],
                           status_code=202, response_class=JSONResponse)
+
+    @app.post("/slack/interactions")
+    async def slack_interactions(request: Request) -> Response:
+        """Slack buttons and modals (README: Slack interactivity). Signed by Slack, so the
+        receiver's bearer token is not asked for; 401 for a missing, bad or stale one."""
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > config.max_body:
+            return await reject("slack", 413, f"body of {int(length)} bytes exceeds the "
+                                f"{config.max_body}-byte limit")
+        early = header_problem(config.slack_signing_secret, request.headers)
+        if early is not None:
+            return await reject("slack", 401, early)  # before the body is read
+        try:
+            body = await _read_limited(request, config.max_body)
+        except _TooLarge:
+            return await reject("slack", 413, f"body exceeds the {config.max_body}-byte limit")
+        except ClientDisconnect:
+            return Response(status_code=499)
+        problem = signature_problem(config.slack_signing_secret, request.headers, body)
+        if problem is not None or slack is None:
+            return await reject("slack", 401, problem or "Slack interactivity is off")
+        try:
+            press = parse_interaction(body)
+        except InteractionError as exc:
+            return await reject("slack", exc.status, exc.message)
+        out = await run_in_threadpool(slack.handle, press)
+        if out.body is None:
+            return Response(status_code=out.status)
+        return JSONResponse(out.body, status_code=out.status)
 
     async def ledger_up() -> bool:
         try:

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
+    ConfirmObject,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -21,7 +24,39 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-__all__ = ["LIMITS", "Limits", "Message", "build_message", "clip", "escape"]
+__all__ = ["ACK", "APPROVE", "LIMITS", "REJECT", "Button", "Limits", "Message", "build_message",
+           "button_value", "clip", "escape", "parse_button_value"]
+
+# action_ids of our buttons; the receiver's /slack/interactions dispatches on them.
+APPROVE, REJECT, ACK = "mlpb_approve", "mlpb_reject", "mlpb_ack"
+
+
+@dataclass(frozen=True)
+class Button:
+    action_id: str
+    text: str
+    value: str  # button_value(): the incident id, and for decisions the pinned plan's hash
+    style: str | None = None  # "primary" | "danger"
+    confirm: str | None = None  # ask "are you sure?" with this text before sending
+
+
+def button_value(incident_id: str, plan_hash: str = "") -> str:
+    """What a button carries back: ``INC-…`` or ``INC-…|sha256:…`` (Slack: <= 2000 chars)."""
+    return f"{incident_id}|{plan_hash}" if plan_hash else incident_id
+
+
+def parse_button_value(value: str) -> tuple[str, str | None]:
+    """(incident id, plan hash or None) from ``button_value``'s output."""
+    incident_id, _, plan = value.partition("|")
+    return incident_id.strip(), plan.strip() or None
+
+
+def _button(b: Button) -> ButtonElement:
+    confirm = None if b.confirm is None else ConfirmObject(
+        title="Are you sure?", text=clip(b.confirm, 300), confirm=clip(b.text, 30),
+        deny="Cancel")
+    return ButtonElement(text=clip(b.text, 75), action_id=b.action_id, value=b.value,
+                         style=b.style, confirm=confirm)
 
 
 @dataclass(frozen=True)
@@ -82,8 +117,8 @@ def _chunks(lines: Sequence[str], size: int) -> list[str]:
 
 def build_message(*, header: str | None, body: Sequence[str], fields: Sequence[str] = (),
                   context: Sequence[str] = (), text: str, pointer: str,
-                  limits: Limits = LIMITS) -> Message:
-    """Header, optional field grid, body sections (mrkdwn lines), a context line.
+                  buttons: Sequence[Button] = (), limits: Limits = LIMITS) -> Message:
+    """Header, optional field grid, body sections (mrkdwn lines), buttons, a context line.
 
     When the body does not fit, it is cut at a line boundary where possible and ``pointer``
     (e.g. "… truncated; full post-mortem: PATH") is added as the last section."""
@@ -94,7 +129,7 @@ def build_message(*, header: str | None, body: Sequence[str], fields: Sequence[s
     if fields:
         blocks.append(SectionBlock(fields=[MarkdownTextObject(text=clip(f, limits.field_text))
                                            for f in fields[: limits.fields]]))
-    reserve = 3  # divider + context + pointer
+    reserve = 4  # buttons + divider + context + pointer
     room = limits.blocks - len(blocks) - reserve
     budget = limits.total_block_text - sum(len(f) for f in fields)
     chunks = _chunks([ln for ln in body if ln.strip()], limits.section_text)
@@ -112,6 +147,9 @@ def build_message(*, header: str | None, body: Sequence[str], fields: Sequence[s
     if truncated:
         note = clip(pointer, limits.section_text)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=note)))
+    if buttons:  # never cut: they are how people answer
+        blocks.append(ActionsBlock(block_id="mlpb_actions",
+                                   elements=[_button(b) for b in buttons[:5]]))
     if context:
         blocks.append(DividerBlock())
         blocks.append(ContextBlock(elements=[

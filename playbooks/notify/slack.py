@@ -33,11 +33,19 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from playbooks.errors import ConfigError
 from playbooks.ledger import Ledger
-from playbooks.ledger.outbox import Outbox, OutboxItem, OutboxRow
-from playbooks.models.incident import Incident, utcnow
+from playbooks.ledger.outbox import Outbox, OutboxItem, OutboxRow, notify_threads
+from playbooks.models.incident import Incident, Severity, utcnow
+from playbooks.models.profile import Owners
 from playbooks.models.spec import Communication
 from playbooks.notify.base import Notification
-from playbooks.notify.templates import render_parent, render_reminder, render_reply
+from playbooks.notify.templates import (
+    approval_outcome,
+    render_moved,
+    render_parent,
+    render_reminder,
+    render_reply,
+    retire_buttons,
+)
 
 __all__ = ["DEFAULT_CHANNEL", "FlushReport", "RunUrl", "SlackNotifier", "SlackSettings",
            "TokenLoader", "slack_configured"]
@@ -182,6 +190,7 @@ class SlackNotifier:
         self._postmortem_dir = postmortem_dir
         self._client = client or settings.client()
         self._comms: dict[str, Communication] = {}
+        self._owners: dict[str, tuple[float, Owners | None]] = {}
         self._hold_until = 0.0
 
     def __repr__(self) -> str:
@@ -200,6 +209,15 @@ class SlackNotifier:
         if time.monotonic() >= self._hold_until:
             self._deliver(note.incident.id)
 
+    def enqueue(self, note: Notification) -> None:
+        """Queue only (durably); ``flush`` delivers. For callers that must answer fast."""
+        self._enqueue(note)
+
+    @property
+    def client(self) -> WebClient:
+        """The Web API client (the receiver opens modals with it)."""
+        return self._client
+
     def flush(self) -> FlushReport:
         """Deliver the whole backlog: per incident the parent first, then replies in order."""
         self._hold_until = 0.0
@@ -210,7 +228,9 @@ class SlackNotifier:
         thread = self._outbox.thread(inc.id)
         if thread is None:  # never notified in Slack: nothing to remind in
             return
-        msg = render_reminder(inc, waiting_for=waiting_for, since=since, now=now)
+        owners = self._owners_of(inc)
+        msg = render_reminder(inc, waiting_for=waiting_for, since=since, now=now,
+                              slack_ids=owners.slack_ids if owners else None)
         self._outbox.enqueue(inc.id, [OutboxItem("reminder", "reply", msg.to_payload())],
                              parent_digest=thread.parent_digest, reminded_at=now)
         self._deliver(inc.id)
@@ -228,28 +248,104 @@ class SlackNotifier:
     def _enqueue(self, note: Notification) -> None:
         inc = note.incident
         thread = self._outbox.thread(inc.id)
+        owners = self._owners_of(inc)
         title = thread.title if thread else (
             note.title if note.kind == "opened" else f"{inc.playbook} incident on {inc.model}")
         links = thread.links if thread else self._links(note)
-        parent = render_parent(inc, title=title, links=links, postmortem_dir=self._postmortem_dir)
+        parent = render_parent(inc, title=title, links=links, postmortem_dir=self._postmortem_dir,
+                               owners=owners)
         canonical = json.dumps(parent.to_payload(), sort_keys=True).encode()
         digest = hashlib.sha256(canonical).hexdigest()
         items: list[OutboxItem] = []
         new_thread: dict[str, Any] | None = None
+        comm = self._communication(inc.playbook)
+        wanted = self._channel(note, comm)
+        reply = render_reply(note, postmortem_dir=self._postmortem_dir, owners=owners)
+        done_asking = thread is not None and (
+            note.kind == "approval_needed" or inc.approval is None
+            or inc.approval.state != "pending")
         if thread is None:
-            comm = self._communication(inc.playbook)
-            channel = (self._settings.channel or note.channel or comm.channel
-                       or DEFAULT_CHANNEL)
-            new_thread = {"channel": channel, "title": title, "links": links,
+            new_thread = {"channel": wanted, "title": title, "links": links,
                           "status_every_s": int(comm.status_every.total_seconds())}
-            items.append(OutboxItem("parent", "post", {**parent.to_payload(), "channel": channel}))
+            items.append(OutboxItem("parent", "post", {**parent.to_payload(), "channel": wanted}))
+        elif note.channel is None and wanted != thread.channel and self._raised(
+                inc, thread.channel, comm):
+            # Severity raised into another channel: retire the buttons here, say where it
+            # went, and start a new parent there (linking back); replies follow the new one.
+            line = approval_outcome(inc, owners) if done_asking else f":arrow_right: moved to " \
+                f"{wanted}: decide there"
+            items += self._retire(inc, line)
+            items.append(OutboxItem("moved", "reply", render_moved(inc, to=wanted).to_payload()))
+            items.append(OutboxItem("parent", "post", {**parent.to_payload(), "channel": wanted,
+                                                       "moved_from": thread.channel}))
+            self._outbox_channel(inc.id, wanted)
+            done_asking = False  # retired above
+            if inc.approval is not None and inc.approval.state == "pending" \
+                    and note.kind != "approval_needed":
+                ask = Notification("approval_needed", inc, "approval still needed",
+                                   [inc.approval.summary],
+                                   data={"plan_hash": inc.approval.plan_hash})
+                items.append(OutboxItem("approval_needed", "reply", render_reply(
+                    ask, postmortem_dir=self._postmortem_dir, owners=owners).to_payload()))
         elif digest != thread.parent_digest:
             items.append(OutboxItem("parent", "update", parent.to_payload()))
-        reply = render_reply(note, postmortem_dir=self._postmortem_dir)
+        if done_asking:
+            items += self._retire(inc, approval_outcome(inc, owners))
         items.append(OutboxItem(note.kind, "reply", reply.to_payload()))
         if not self._outbox.enqueue(inc.id, items, parent_digest=digest, new_thread=new_thread,
                                     waiting=self._waiting(note)):
             self._enqueue(note)  # another process opened the thread first: render as update
+
+    def _channel(self, note: Notification, comm: Communication) -> str:
+        """MLPB_SLACK_CHANNEL, else the notification's, else the spec's for the severity."""
+        return (self._settings.channel or note.channel
+                or comm.channel_for(note.incident.severity.value) or DEFAULT_CHANNEL)
+
+    def _raised(self, inc: Incident, current: str, comm: Communication) -> bool:
+        """Moves follow a raised severity only: the current channel is one of a less severe
+        level (or the default) than the incident's severity now."""
+        if self._settings.channel:
+            return False
+        order = [s.value for s in Severity]  # SEV1 (most severe) first
+        now = order.index(inc.severity.value)
+        levels = [i for i, sev in enumerate(order) if comm.channel_for(sev) == current]
+        return bool(levels) and min(levels) > now
+
+    def _retire(self, inc: Incident, line: str) -> list[OutboxItem]:
+        """Edits that take the buttons off this incident's earlier approval requests."""
+        rows = self._outbox.rows(inc.id)
+        done = {r.payload.get("edit_of") for r in rows if r.kind == "approval_closed"}
+        return [OutboxItem("approval_closed", "update",
+                           {**retire_buttons(r.payload, line).to_payload(), "edit_of": r.seq})
+                for r in rows if r.kind == "approval_needed" and r.seq not in done]
+
+    def _outbox_channel(self, incident_id: str, channel: str) -> None:
+        """Record the channel the thread moves to (its id and ts follow the new parent)."""
+        with self._outbox.engine.begin() as conn:
+            conn.execute(notify_threads.update()
+                         .where(notify_threads.c.incident_id == incident_id)
+                         .values(channel=channel))
+
+    def _owners_of(self, inc: Incident) -> Owners | None:
+        """The incident profile's owners (Slack ids for mentions); None when unreadable."""
+        path = inc.profile_path
+        if not path:
+            return None
+        try:
+            stamp = os.stat(path).st_mtime
+        except OSError:
+            return None
+        cached = self._owners.get(path)
+        if cached is None or cached[0] != stamp:
+            owners = None
+            try:
+                from playbooks.loader import load_profile
+
+                owners = load_profile(Path(path)).owners
+            except Exception as exc:  # mentions fall back to names
+                log.debug("no owners from %s: %s", path, exc)
+            self._owners[path] = cached = (stamp, owners)
+        return cached[1]
 
     @staticmethod
     def _waiting(note: Notification) -> tuple[str | None, datetime | None] | None:
@@ -330,17 +426,28 @@ class SlackNotifier:
         body = {"text": row.payload["text"], "blocks": row.payload["blocks"]}
         channel = row.payload.get("channel", "")
         try:
+            thread = self._outbox.thread(row.incident_id)
             if row.op == "post":
+                if row.payload.get("moved_from") and thread and thread.ts and thread.channel_id:
+                    body["blocks"] = [*body["blocks"], _moved_from(
+                        str(row.payload["moved_from"]), thread.channel_id, thread.ts)]
                 resp = self._client.chat_postMessage(channel=channel, unfurl_links=False, **body)
                 self._outbox.mark_sent(row, resp["ts"], parent_channel_id=resp["channel"])
                 return None
-            thread = self._outbox.thread(row.incident_id)
             if thread is None or thread.ts is None or thread.channel_id is None:
                 return DeliveryError("no_parent", "the incident's parent message was never "
                                      "posted; it is retried first by `mlpb notify flush`",
                                      "incident")
             channel = thread.channel
-            if row.op == "update":
+            if row.op == "update" and "edit_of" in row.payload:  # one of the thread's replies
+                target = next((r for r in self._outbox.rows(row.incident_id)
+                               if r.seq == row.payload["edit_of"]), None)
+                if target is None or target.slack_ts is None:
+                    self._outbox.mark_sent(row, None)  # nothing was posted to edit
+                    return None
+                resp = self._client.chat_update(channel=thread.channel_id, ts=target.slack_ts,
+                                                **body)
+            elif row.op == "update":
                 resp = self._client.chat_update(channel=thread.channel_id, ts=thread.ts, **body)
             else:
                 resp = self._client.chat_postMessage(channel=thread.channel_id,
@@ -382,3 +489,11 @@ class SlackNotifier:
     def _scrub(self, text: str) -> str:
         secret = self._settings.token.get_secret_value()
         return text.replace(secret, "[token]") if secret else text
+
+
+def _moved_from(channel: str, channel_id: str, ts: str) -> dict[str, Any]:
+    """A context block linking the new parent to the thread it continues."""
+    link = f"https://slack.com/archives/{channel_id}/p{ts.replace('.', '')}"
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": (
+        f":leftwards_arrow_with_hook: continued from <{link}|the earlier thread> in "
+        f"{channel.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}")}]}
