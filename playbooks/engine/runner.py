@@ -218,10 +218,22 @@ def resume_approved(rt: Runtime, incident_id: str,
         raise MlpbError(f"incident {inc.id}: its evidence package is missing from "
                         f"{rt.settings.home}/evidence", hint="re-run the playbook to collect it")
     steps = make_steps(rt, inputs, remediation_context(rt, inputs, inc, evidence))
-    inc = _run_menu(rt, inputs, inc, evidence, steps, [req.remediation_id, *req.remaining],
-                    req.escalate_to)
+    try:
+        inc = _run_menu(rt, inputs, inc, evidence, steps, [req.remediation_id, *req.remaining],
+                        req.escalate_to)
+    except _NotNow as busy:  # another caller got there first, or the model is busy
+        return busy.incident
     inc, _ = close(rt, inputs, inc, evidence)
     return inc
+
+
+class _NotNow(Exception):
+    """Not this caller's turn to carry out the approved change: another process took it, or
+    holds the model's lease (a later controller pass tries again)."""
+
+    def __init__(self, incident: Incident) -> None:
+        super().__init__(incident.id)
+        self.incident = incident
 
 
 def _run_menu(rt: Runtime, inputs: Inputs, inc: Incident, evidence: EvidencePackage,
@@ -313,12 +325,13 @@ def _try_one(rt: Runtime, inputs: Inputs, inc: Incident, evidence: EvidencePacka
             if approved is not None:
                 inc = rt.ledger.get(inc.id)  # re-read under the lease: applied only once
                 if inc.approval is None or inc.approval.state != "approved":
-                    rec.error = "the approval was already carried out by another process"
-                    return inc, rec
+                    raise _NotNow(inc)
                 inc = rt.ledger.save(inc.model_copy(update={
                     "approval": inc.approval.model_copy(update={"state": "applying"})}))
             inc, rec, verification = _apply_verify(rt, inputs, inc, steps, entry, rec, plan)
     except LeaseBusy as exc:
+        if approved is not None:  # stays approved: the next controller pass applies it
+            raise _NotNow(inc) from None
         rec.error = exc.message
         return inc.model_copy(update={"remediations": [*inc.remediations, rec]}), rec
     if approved is not None and inc.approval is not None:
