@@ -18,6 +18,7 @@ from playbooks.engine.runtime import Runtime
 from playbooks.errors import ConfigError
 from playbooks.ledger import Ledger, Outbox
 from playbooks.models.incident import (
+    ApprovalRequest,
     CriterionResult,
     HypothesisResult,
     Incident,
@@ -368,3 +369,62 @@ def test_waiting_incident_gets_a_reminder_every_status_every(
     assert len(due_reminders(any_ledger, later + timedelta(minutes=30))) == 1
     n.send(_note("escalated", inc.model_copy(update={"status": IncidentStatus.ESCALATED})))
     assert due_reminders(any_ledger, later + timedelta(hours=5)) == []
+
+
+# -- channel by severity ------------------------------------------------------------------
+def test_severity_picks_the_channel_and_a_raise_moves_the_thread(
+        slack: FakeSlack, ledger: Ledger, tmp_path: Path) -> None:
+    """communication.channels {SEV1: '#ml-sev1', default: '#ml-incidents'}: raised to SEV1,
+    the incident gets a new parent in #ml-sev1 linking back, the old thread says where it
+    went, the pending approval's buttons move along; lowered again, it stays."""
+    spec = tmp_path / "drift-by-severity.yaml"
+    text = (Path(__file__).parents[2] / "playbooks/catalog/data-drift.yaml").read_text()
+    spec.write_text(text.split("\ncommunication:")[0] + "\ncommunication: {channels: "
+                    "{SEV1: '#ml-sev1', default: '#ml-incidents'}}\n", encoding="utf-8")
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(
+        "name: credit-risk\nowners: {model: ml-team, approvers: [alice, 'group:leads'], "
+        "groups: {leads: [bob]}, slack_ids: {alice: U01ALICE, bob: U01BOB}}\n"
+        "data: {reference: {path: r.csv}, current: {path: c.csv}}\n"
+        "features: {numeric: [x]}\n", encoding="utf-8")
+    n = _notifier(slack, ledger, tmp_path)
+    inc = _incident(ledger).model_copy(update={
+        "playbook": str(spec), "severity": Severity.SEV3, "profile_path": str(profile)})
+    now = utcnow()
+    asking = inc.model_copy(update={"status": IncidentStatus.AWAITING_APPROVAL,
+                                    "approval": ApprovalRequest(
+        remediation_id="retrain", action="retrain", risk="high", plan={},
+        plan_hash="sha256:" + "a" * 64, why="policy", approvers=["alice", "group:leads"],
+        requested_at=now, due_at=now + timedelta(hours=4))})
+    n.send(_note("opened", inc))
+    n.send(_note("approval_needed", asking, data={"plan_hash": "sha256:" + "a" * 64}))
+    old_parent, ask = _posts(slack)[0], _posts(slack)[-1]
+    assert old_parent.body["channel"] == "#ml-incidents"
+    assert "<@U01ALICE>" in str(ask.body["blocks"]) and "leads (<@U01BOB>)" in str(
+        ask.body["blocks"])
+    old_ts = old_parent.response["ts"]
+
+    before = len(slack.requests)
+    n.send(_note("evidence", asking.model_copy(update={"severity": Severity.SEV1})))
+    moved = slack.requests[before:]
+    assert [r.method for r in moved] == ["chat.update", "chat.postMessage", "chat.postMessage",
+                                         "chat.postMessage", "chat.postMessage"]
+    edit, note, parent, again, reply = moved
+    assert (edit.body["channel"], edit.body["ts"]) == (PARENT_CHANNEL, ask.response["ts"])
+    assert "actions" not in str([b["type"] for b in edit.body["blocks"]])
+    assert "moved to #ml-sev1" in str(edit.body["blocks"])
+    assert note.body["thread_ts"] == old_ts and "moved to #ml-sev1" in note.body["text"]
+    assert parent.body["channel"] == "#ml-sev1" and "thread_ts" not in parent.body
+    link = f"https://slack.com/archives/{PARENT_CHANNEL}/p{old_ts.replace('.', '')}"
+    assert link in str(parent.body["blocks"])
+    new_ts = parent.response["ts"]
+    assert again.body["thread_ts"] == new_ts and _kind(again) == "approval_needed"
+    assert "mlpb_approve" in str(again.body["blocks"])  # decide in the new thread
+    assert reply.body["thread_ts"] == new_ts and _kind(reply) == "evidence"
+
+    before = len(slack.requests)  # lowered: it stays where it is
+    n.send(_note("hypotheses", asking.model_copy(update={"severity": Severity.SEV3})))
+    later = slack.requests[before:]
+    assert [r.method for r in later] == ["chat.update", "chat.postMessage"]
+    assert later[0].body["ts"] == new_ts and later[1].body["thread_ts"] == new_ts
+    assert all(r.response["ok"] for r in slack.requests)
