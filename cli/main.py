@@ -392,6 +392,10 @@ def incidents_show(
         print_json(inc.to_contract())
         return
     print_incident(inc.to_contract())
+    from cli.people import people_lines
+
+    for line in people_lines(inc):
+        out.print(line, highlight=False, soft_wrap=True)
     for ev in inc.timeline:
         out.print(f"  {ev.at:%Y-%m-%d %H:%M:%S}  {ev.kind:<12} {ev.message}", highlight=False)
 

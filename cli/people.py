@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from playbooks.models.incident import Incident
     from playbooks.models.profile import ModelProfile
 
-__all__ = ["register"]
+__all__ = ["people_lines", "register"]
 
 IdArg = Annotated[str, typer.Argument(help="Incident id (or a unique prefix).")]
 AsOpt = Annotated[str, typer.Option("--as", help="Who you are (recorded on the incident).")]
@@ -40,6 +40,26 @@ def _profile(inc: Incident) -> ModelProfile:
         raise MlpbError(f"incident {inc.id} does not name the profile it ran with, so its "
                         "approvers are unknown", hint="re-run the playbook with --profile")
     return load_profile(Path(inc.profile_path))
+
+
+def people_lines(inc: Incident) -> list[str]:
+    """Who holds the incident and where its approval stands (for `incidents show`)."""
+    lines = [f"held by {inc.owner}" + (f" · escalated to {inc.escalated_to}"
+                                       if inc.escalated_to else "")
+             + (f" · acknowledged by {inc.acknowledged_by} at {inc.acknowledged_at:%Y-%m-%d %H:%M}"
+                if inc.acknowledged_at else " · not acknowledged")]
+    req = inc.approval
+    if req is not None:
+        lines.append(f"approval of '{req.remediation_id}': {req.state} · plan {req.plan_hash} · "
+                     f"approvers {', '.join(req.approvers) or 'none configured'} · due "
+                     f"{req.due_at:%Y-%m-%d %H:%M} UTC")
+        lines += [f"  {d.at:%Y-%m-%d %H:%M} {d.decision} by {d.approver} via {d.channel}: "
+                  + ("accepted" if d.accepted else f"REFUSED ({d.refusal})")
+                  + (f" — {d.reason}" if d.reason else "") for d in req.decisions]
+        if req.state == "pending":
+            lines.append(f"  decide: mlpb approve {inc.id} --as NAME | mlpb reject {inc.id} "
+                         "--as NAME --reason TEXT")
+    return lines
 
 
 def _done(inc: Incident, json_out: bool, what: str) -> None:
