@@ -13,6 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from playbooks.engine.runtime import Runtime
@@ -28,6 +29,7 @@ from playbooks.models.incident import (
 from playbooks.models.profile import ModelProfile
 from playbooks.models.spec import PlaybookSpec, RemediationSpec
 from playbooks.notify import Notification
+from playbooks.policy import approval_refusal, policy_for
 
 __all__ = ["DecisionRefused", "Outcome", "allowed_approvers", "approval_needed", "decide",
            "is_approver", "new_request", "plan_hash", "render_plan"]
@@ -128,7 +130,8 @@ def decide(rt: Runtime, incident_id: str, decision: Literal["approve", "reject"]
     inc = rt.ledger.get(incident_id)
     req = inc.approval
     now = rt.now()
-    refusal = _refusal(inc, decision, approver, channel, reason, profile, plan_hash)
+    refusal = _refusal(inc, decision, approver, channel, reason, profile, plan_hash,
+                       rt.settings.home)
     record = ApprovalDecision(decision=decision, approver=approver, channel=channel,
                               reason=reason, at=now, accepted=refusal is None,
                               refusal=refusal or "")
@@ -161,7 +164,7 @@ def decide(rt: Runtime, incident_id: str, decision: Literal["approve", "reject"]
 
 
 def _refusal(inc: Incident, decision: str, approver: str, channel: Channel, reason: str,
-             profile: ModelProfile, pinned: str | None) -> str | None:
+             profile: ModelProfile, pinned: str | None, home: Path) -> str | None:
     req = inc.approval
     if inc.status is not IncidentStatus.AWAITING_APPROVAL or req is None or (
             req.state != "pending"):
@@ -176,6 +179,9 @@ def _refusal(inc: Incident, decision: str, approver: str, channel: Channel, reas
     elif not is_approver(profile, approver):
         allowed = ", ".join(profile.owners.approvers) or "nobody (owners.approvers is empty)"
         return f"{approver} is not an approver of {profile.name} (allowed: {allowed})"
+    elif why := approval_refusal(policy_for(home), approver, risk=req.risk,  # policy.yaml
+                                 criticality=profile.criticality, model=profile.name):
+        return why
     if decision == "reject" and not reason.strip():
         return "a rejection needs a reason"
     if pinned is not None and pinned != req.plan_hash:

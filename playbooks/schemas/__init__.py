@@ -11,16 +11,19 @@ from pydantic import BaseModel
 from playbooks.errors import UnknownNameError
 from playbooks.models.profile import ModelProfile
 from playbooks.models.spec import PlaybookSpec
+from playbooks.policy import Policy
 
 __all__ = ["SCHEMA_DIR", "export_schemas", "schema_for"]
 
 SCHEMA_DIR = Path(__file__).parent
-_MODELS: dict[str, type[BaseModel]] = {"spec": PlaybookSpec, "profile": ModelProfile}
+_MODELS: dict[str, type[BaseModel]] = {"spec": PlaybookSpec, "profile": ModelProfile,
+                                        "policy": Policy}
 
 
 def schema_for(kind: str) -> dict[str, Any]:
     if kind not in _MODELS:
-        raise UnknownNameError(f"unknown schema '{kind}'", hint="use 'spec' or 'profile'")
+        raise UnknownNameError(f"unknown schema '{kind}'",
+                               hint="use 'spec', 'profile' or 'policy'")
     schema: dict[str, Any] = _MODELS[kind].model_json_schema(mode="validation")
     schema["properties"].pop("base_dir", None)
     return schema
