@@ -293,3 +293,42 @@ def test_acknowledge_button_takes_the_escalated_incident(world: World) -> None:
     shown = world.slack.message(parent["channel_id"], parent["ts"])
     assert shown is not None and "mlpb_ack" not in json.dumps(shown["blocks"])
     assert "Acknowledged by*\\n<@U01BOB>" in json.dumps(shown["blocks"])
+
+
+def test_reject_with_a_reason_from_the_modal_hands_the_incident_over(world: World) -> None:
+    """A second incident waiting for approval: Reject → modal → submitted reason decides."""
+    from playbooks.engine.approvals import new_request
+    from playbooks.engine.plugins import default_plugins
+    from playbooks.engine.transitions import Event
+    from playbooks.loader import CATALOG_DIR, load_profile, load_spec
+
+    rt, profile_path = world.rt, world.root / "profile.yaml"
+    spec = load_spec(CATALOG_DIR / "data-quality.yaml", default_plugins())
+    inc, _ = rt.ledger.open_incident(Incident(
+        id="INC-slack-reject", playbook="data-quality", playbook_version="1.0.0",
+        playbook_hash="h", model="credit-risk", dedup_key="k-reject", detected_at=T,
+        profile_path=str(profile_path)))
+    for ev in (Event.STARTED, Event.PLANNING):
+        inc = rt.record(inc, ev, ev.value)
+    req = new_request(spec, load_profile(profile_path), spec.remediation("quarantine-batch"),
+                      {"summary": "move 1 file"}, why="policy", evidence=[], remaining=[],
+                      escalate_to=None, now=T)
+    inc = rt.record(inc, Event.APPROVAL_REQUESTED, "ask", approval=req)
+    value = f"{inc.id}|{req.plan_hash}"
+    assert _press(world, "U01BOB", "mlpb_reject", value).status_code == 200
+    opened = [q for q in world.slack.requests if q.method == "views.open"][-1]
+    view = opened.body["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert json.loads(view["private_metadata"])["incident"] == inc.id
+    submit = {"type": "view_submission", "user": {"id": "U01BOB"}, "view": {
+        "callback_id": "mlpb_reject", "private_metadata": view["private_metadata"],
+        "state": {"values": {"reason": {"reason": {"type": "plain_text_input",
+                                                   "value": "the feed is being fixed"}}}}}}
+    done = _post(world, {"payload": json.dumps(submit)})
+    assert done.status_code == 200 and done.content == b""  # closes the modal
+    after = rt.ledger.get(inc.id)
+    assert after.status is IncidentStatus.ESCALATED and after.escalated_to == "ml-team"
+    assert after.approval is not None and after.approval.state == "rejected"
+    d = after.approval.accepted
+    assert d is not None and (d.approver, d.channel, d.reason) == (
+        "bob", "slack", "the feed is being fixed")
