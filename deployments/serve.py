@@ -4,8 +4,10 @@
     python -m deployments.serve --write-prefect-yaml (regenerate deployments/prefect.yaml)
 
 Deployments: ``run-playbook/<playbook-id>`` for each catalog playbook (the engine flow with
-``playbook`` preset; the UI renders the typed parameters as a form: profile path, dry_run,
-drill, trigger, dedup_key) — the receiver starts these — and ``game-day/weekly`` on the cron
+``playbook`` preset; the UI's custom-run form is ``flows.params.RunPlaybookParams``: the
+playbook as a choice of catalog ids, a profile *name*, dry_run, each with its description; the
+plumbing the receiver passes - trigger, dedup_key, drill - is left out of the form) — the
+receiver starts these — and ``game-day/weekly`` on the cron
 schedule ``MLPB_GAMEDAY_CRON`` (default Mondays 10:00 UTC; "" serves it unscheduled).
 ``advance-incidents/controller`` runs the incident controller every
 ``MLPB_CONTROLLER_INTERVAL`` seconds (default 300): it measures due monitoring windows and
@@ -22,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["DEFAULT_CONTROLLER_INTERVAL", "DEFAULT_GAMEDAY_CRON", "PREFECT_YAML",
-           "build_deployments", "controller_interval", "main", "render_prefect_yaml"]
+           "build_deployments", "controller_interval", "form_schema", "main",
+           "render_prefect_yaml"]
 
 DEFAULT_GAMEDAY_CRON = "0 10 * * 1"
 DEFAULT_CONTROLLER_INTERVAL = 300  # seconds between incident-controller passes
@@ -47,6 +50,27 @@ def controller_interval() -> int:
     return seconds
 
 
+def form_schema() -> Any:
+    """The run-playbook deployments' parameter schema: RunPlaybookParams, refs inlined (the
+    playbook's enum renders as a select), nothing else; Prefect's own would list every flow
+    parameter. Parameters outside it (the receiver's trigger, dedup_key, drill) still pass:
+    the schema does not forbid additional properties."""
+    from prefect.utilities.callables import ParameterSchema
+
+    from flows.params import RunPlaybookParams
+
+    schema = RunPlaybookParams.model_json_schema()
+    defs = schema.get("$defs", {})
+    props = {}
+    for position, (key, prop) in enumerate(schema["properties"].items()):
+        ref = prop.pop("$ref", None) or (prop.pop("allOf", [{}])[0].get("$ref"))
+        if ref:
+            target = defs[ref.rsplit("/", 1)[-1]]
+            prop = {**{k: v for k, v in target.items() if k != "title"}, **prop}
+        props[key] = {"title": key.replace("_", " ").title(), **prop, "position": position}
+    return ParameterSchema(properties=props, required=list(schema.get("required", [])))
+
+
 def build_deployments() -> list[Any]:
     from flows.controller import advance_incidents
     from flows.engine import run_playbook
@@ -57,6 +81,8 @@ def build_deployments() -> list[Any]:
     deployments = [run_playbook.to_deployment(name=pid, parameters={"playbook": pid},
                                               tags=["mlpb", pid], description=_description(pid))
                    for pid in catalog_ids()]
+    for dep in deployments:  # sync here: to_deployment returns the deployment itself
+        dep._parameter_openapi_schema = form_schema()  # type: ignore[union-attr]
     cron = os.environ.get("MLPB_GAMEDAY_CRON", DEFAULT_GAMEDAY_CRON).strip()
     deployments.append(game_day.to_deployment(
         name="weekly", cron=cron or None, tags=["mlpb", "drill"],
@@ -82,6 +108,9 @@ def render_prefect_yaml() -> str:
 # (`prefect work-pool create mlpb --type process`, `prefect worker start --pool mlpb`).
 # Deploy from the repository root with MLPB_REPO_DIR set to it:
 #   prefect deploy --prefect-file deployments/prefect.yaml --all
+# Note: `prefect deploy` builds each run form from the flow's whole signature; the trimmed form
+# (flows/params.py: playbook choice, profile name, dry_run) is what deployments/serve.py
+# registers. Either way a deployment run takes only a catalog id and a profile name.
 name: ml-playbooks
 prefect-version: 3.9.1
 
@@ -119,7 +148,17 @@ deployments:
         "Incident controller: measure due monitoring windows, act on what waits.", "controller",
         f"interval: {DEFAULT_CONTROLLER_INTERVAL}   # MLPB_CONTROLLER_INTERVAL in "
         "deployments/serve.py"))
-    return head + "\n".join(items)
+    return head + "\n".join(item.replace("    work_pool: *pool\n", _POOL_HARDENED)
+                             for item in items)
+
+
+# Every flow-run process a worker starts: MLflow never unpickles an artifact (issue 13).
+_POOL_HARDENED = """\
+    work_pool:
+      <<: *pool
+      job_variables:
+        env: {MLFLOW_ALLOW_PICKLE_DESERIALIZATION: "false"}
+"""
 
 
 def _scheduled(name: str, entrypoint: str, description: str, tag: str, schedule: str) -> str:
@@ -146,6 +185,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     from prefect import serve
 
+    from playbooks.config import harden_env
+
+    harden_env()  # before any flow runs here: MLflow never unpickles an artifact
     limit = int(os.environ.get("MLPB_SERVE_LIMIT", "4"))  # concurrent runs in this process
     serve(*build_deployments(), limit=limit)
 

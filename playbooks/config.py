@@ -7,14 +7,16 @@ entrypoint may come from (a profile names code; anyone who can write one must no
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from playbooks.errors import ConfigError
 
-__all__ = ["DEFAULT_TRAINING_MODULES", "HARDENED_ENV", "TRAINING_MODULES_ENV", "Settings",
-           "check_training_entrypoint", "harden_env", "load_settings", "training_modules"]
+__all__ = ["DEFAULT_TRAINING_MODULES", "HARDENED_ENV", "PROFILE_NAME", "TRAINING_MODULES_ENV",
+           "Settings", "check_training_entrypoint", "harden_env", "load_settings", "profile_dirs",
+           "resolve_profile", "training_modules"]
 
 TRAINING_MODULES_ENV = "MLPB_TRAINING_MODULES"
 # The project's own trainers; an operator widens the list with MLPB_TRAINING_MODULES.
@@ -76,3 +78,40 @@ def check_training_entrypoint(entrypoint: str) -> None:
         hint=f"the operator allows training modules with {TRAINING_MODULES_ENV}="
         f"'{','.join((*allowed, module))}' (comma-separated module prefixes) where playbooks "
         "run; a profile alone cannot choose the code a retrain runs")
+
+
+PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def profile_dirs(home: Path) -> tuple[Path, Path]:
+    """Where a profile *name* is looked up: ``<home>/profiles/<name>.yaml``, then the
+    sandbox's ``<home>/sandbox/<name>/profile.yaml``."""
+    return home / "profiles", home / "sandbox"
+
+
+def resolve_profile(ref: str, home: Path) -> Path:
+    """A profile name, or a path inside :func:`profile_dirs` (what the alert receiver's
+    routes produce), as the profile file; anything else is refused. Deployment runs come from
+    anyone who can create a Prefect run, and a profile names code (its training entrypoint)."""
+    profiles, sandbox = (d.resolve() for d in profile_dirs(home))
+
+    def inside(path: Path) -> bool:  # ``path`` resolved: a symlink out of the dirs is refused
+        return path.is_file() and any(path.is_relative_to(d) for d in (profiles, sandbox))
+
+    if PROFILE_NAME.fullmatch(ref) and ".." not in ref:
+        for candidate in (profiles / f"{ref}.yaml", profiles / f"{ref}.yml",
+                          sandbox / ref / "profile.yaml"):
+            if inside(candidate.resolve()):
+                return candidate.resolve()
+        known = sorted({p.stem for p in profiles.glob("*.y*ml")}
+                       | {p.parent.name for p in sandbox.glob("*/profile.yaml")})
+        raise ConfigError(f"no model profile named '{ref}' in {profiles} or {sandbox}",
+                          hint=f"profiles there: {', '.join(known) or '(none)'}; put the "
+                          f"profile at {profiles}/{ref}.yaml (`mlpb profile init`)")
+    path = Path(ref).expanduser().resolve()
+    if not inside(path):
+        raise ConfigError(
+            f"profile '{ref}' is not a profile name or a file inside {profiles} or {sandbox}",
+            hint="deployment runs take a profile name (e.g. 'credit-risk' for "
+            f"{profiles}/credit-risk.yaml), never an arbitrary path")
+    return path

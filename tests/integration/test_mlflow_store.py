@@ -246,7 +246,7 @@ def _xy(data: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
 
 
 def test_a_pickle_format_version_is_refused(
-    store: MlflowModelStore, data: pd.DataFrame
+    store: MlflowModelStore, data: pd.DataFrame, tmp_path: Path
 ) -> None:
     """A version logged by hand as pickle (write access to the registry) is never unpickled."""
     import mlflow
@@ -254,9 +254,11 @@ def test_a_pickle_format_version_is_refused(
     from mlflow import MlflowClient
 
     x, y = _xy(data)
+    experiment = MlflowClient(store.tracking_uri).create_experiment(
+        "by-hand", artifact_location=tmp_path.as_uri())  # not ./mlruns of the cwd
     mlflow.set_tracking_uri(store.tracking_uri)
     try:
-        with mlflow.start_run():
+        with mlflow.start_run(experiment_id=experiment):
             logged = mlflow.sklearn.log_model(
                 LogisticRegression(max_iter=2000).fit(x, y), name="model",
                 serialization_format="pickle", pip_requirements=["scikit-learn"])
