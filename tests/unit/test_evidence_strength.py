@@ -91,7 +91,7 @@ def _windows(ts: pd.Series) -> DataWindows:
 def _freshness_check(profile: ModelProfile, log_end: datetime, days: int) -> Any:
     ts = pd.Series(pd.date_range(log_end - timedelta(days=days), log_end, freq="10min"))
     part = assess_freshness(profile, _windows(ts), NOW) | {"clock": "wall clock"}
-    return part, check_stale_feed(_ev(parts={"freshness": part}), StaleFeedParams())
+    return part, check_stale_feed(_ev({"freshness": part}), StaleFeedParams())
 
 
 def test_a_historical_extract_without_an_slo_is_not_judged_stale() -> None:
@@ -99,7 +99,7 @@ def test_a_historical_extract_without_an_slo_is_not_judged_stale() -> None:
     assert res.verdict is Verdict.INCONCLUSIVE and "historical extract" in res.summary
     assert "x the" not in res.summary  # no ratio to an SLO nobody set
     assert part["max_staleness_hours"] is None
-    fresh = check_fresh(_ev(parts={"freshness": part}), FreshParams())
+    fresh = check_fresh(_ev({"freshness": part}), FreshParams())
     assert fresh.verdict is Verdict.SUPPORTED and "not judged" in fresh.summary
 
 
@@ -111,7 +111,7 @@ def test_a_feed_that_stopped_breaches_the_slo_inferred_from_its_cadence() -> Non
     assert ok.verdict is Verdict.REFUTED and "profile slo.max_staleness" in ok.summary
 
 
-def _ev(parts: dict[str, Any] | None = None, **metrics: float) -> EvidencePackage:
+def _ev(parts: dict[str, Any] | None = None, /, **metrics: float) -> EvidencePackage:
     return EvidencePackage(incident_id="INC-t", collected_at=NOW, metrics=metrics,
                            parts=parts or {})
 

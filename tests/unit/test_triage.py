@@ -36,7 +36,8 @@ ERROR_SPIKE = {"error_rate": 0.08, "error_rate_slo_ratio": 4.0, "latency_p95_ms"
                "latency_p95_slo_ratio": 0.4, "recent_requests": 2000.0}
 
 
-def _ev(parts: dict[str, dict[str, Any]] | None = None, **metrics: float) -> EvidencePackage:
+def _ev(parts: dict[str, dict[str, Any]] | None = None, /, **metrics: float
+        ) -> EvidencePackage:
     return EvidencePackage(incident_id="INC-t", collected_at=datetime.now(UTC), metrics=metrics,
                            parts=parts or {})
 
