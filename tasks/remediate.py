@@ -27,17 +27,29 @@ from playbooks.engine.runtime import Runtime
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Incident, IncidentStatus, Verification
 from playbooks.models.spec import RemediationSpec
-from playbooks.remediations.base import RemediationContext
+from playbooks.remediations.base import NotApplicable, RemediationContext
 from tasks.approval import offer_approval_form
 from tasks.common import TASK_DEFAULTS
 
 __all__ = ["PrefectSteps", "remediate"]
 
 
+@dataclass(frozen=True)
+class Inapplicable:
+    """A plan that does not apply (NotApplicable) as the task's result: an expected outcome,
+    so the task completes instead of failing with an ERROR traceback in the Prefect logs."""
+
+    message: str
+    hint: str | None
+
+
 @task(name="plan-remediation", task_run_name="plan-{entry.id}", **TASK_DEFAULTS)
 def plan_remediation(inputs: Inputs, ctx: RemediationContext,
-                     entry: RemediationSpec) -> dict[str, Any]:
-    return plan_step(inputs, ctx, entry)
+                     entry: RemediationSpec) -> dict[str, Any] | Inapplicable:
+    try:
+        return plan_step(inputs, ctx, entry)
+    except NotApplicable as exc:
+        return Inapplicable(exc.message, exc.hint)
 
 
 @task(name="apply-remediation", task_run_name="apply-{entry.id}", **TASK_DEFAULTS)
@@ -69,7 +81,10 @@ class PrefectSteps:
     ctx: RemediationContext
 
     def plan(self, entry: RemediationSpec) -> dict[str, Any]:
-        return plan_remediation(self.inputs, self.ctx, entry)
+        planned = plan_remediation(self.inputs, self.ctx, entry)
+        if isinstance(planned, Inapplicable):  # the runner's policy sees the same exception
+            raise NotApplicable(planned.message, hint=planned.hint)
+        return planned
 
     def apply(self, entry: RemediationSpec, plan: dict[str, Any], undo: Undo) -> dict[str, Any]:
         return apply_remediation(self.rt, self.inputs, self.ctx, entry, plan, undo)
