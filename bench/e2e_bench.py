@@ -53,6 +53,10 @@ class E2ERow:
         return self.run.seconds / self.floor.seconds
 
     @property
+    def cpu_ratio(self) -> float:
+        return self.run.cpu_seconds / max(self.floor.cpu_seconds, 1e-9)
+
+    @property
     def memory_ratio(self) -> float:
         return self.run.peak_mb / self.floor.peak_mb
 
@@ -115,7 +119,9 @@ def run_length(days: int, *, cache: Path, home: Path, progress: Progress,
     shape = LogShape(days=days)
     root = ensure_log(shape, cache, progress)
     profile = write_profile(shape, root, window=f"{WINDOW_DAYS}d")
-    env = {**os.environ, "MLPB_HOME": str(home)}
+    # A busy machine can take minutes to start the embedded Prefect server: wait for it.
+    env = {"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600", **os.environ,
+           "MLPB_HOME": str(home)}
     mlpb = str(Path(sys.executable).with_name("mlpb"))
     progress(f"{days} days: mlpb run data-drift --dry-run ...")
     run = measure([mlpb, "run", "data-drift", "--profile", str(profile), "--dry-run", "--json"],
