@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast bench lint validate clean lock serve
+.PHONY: install demo test test-fast bench bench-full lint validate clean lock serve
 
 install: $(STAMP)
 
@@ -32,8 +32,16 @@ test-fast: install
 serve: install
 	$(BIN)/python -m deployments.stack
 
+# Drift engine vs Evidently, then start-up times, then mlpb run data-drift on generated
+# 30/120-day partitioned logs (generated once under .bench/logs). `make bench-full` adds the
+# 365-day log (13 GB, a few minutes to generate once).
 bench: install
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench startup
+	$(BIN)/python -m bench e2e $(BENCH_E2E_FLAGS)
+
+bench-full: BENCH_E2E_FLAGS = --full
+bench-full: bench
 
 validate: install
 	$(BIN)/mlpb validate
