@@ -380,7 +380,7 @@ def create_app(config: ReceiverConfig) -> FastAPI:
         try:
             press = parse_interaction(body)
         except InteractionError as exc:
-            return await reject("slack", exc.status, exc.message)
+            return await reject("slack", exc.http_status, exc.message)
         out = await run_in_threadpool(slack.handle, press)
         if out.body is None:
             return Response(status_code=out.status)

@@ -26,9 +26,9 @@ _REASON = "reason"  # block_id and action_id of the modal's text input
 class InteractionError(Exception):
     """A request that is not a usable interaction (the HTTP status says which kind)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, http_status: int, message: str) -> None:
         super().__init__(message)
-        self.status, self.message = status, message
+        self.http_status, self.message = http_status, message
 
 
 @dataclass(frozen=True)
