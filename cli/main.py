@@ -148,30 +148,18 @@ def demo(
 @friendly
 def validate(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Spec/profile files; default: the catalog.")
+        list[Path] | None, typer.Argument(help="Spec/profile/policy files; default: the catalog.")
     ] = None,
+    against: Annotated[str | None, typer.Option(
+        "--against", help="Git ref the specs are compared with (default HEAD).")] = None,
+    git: Annotated[bool, typer.Option("--git/--no-git", help="Compare with git.")] = True,
+    home: HomeOpt = None,
 ) -> None:
-    """Validate playbook specs and model profiles (default: the whole catalog)."""
-    from playbooks.loader import CATALOG_DIR, detect_kind, load_profile, load_spec, read_yaml
+    """Validate specs, profiles and the policy; a changed spec needs a new version and a
+    changelog entry (vs the archive of versions that ran, and git)."""
+    from cli.validate import validate_files
 
-    targets = list(paths or sorted(CATALOG_DIR.glob("*.yaml")))
-    failed = 0
-    for path in targets:
-        try:
-            kind = detect_kind(read_yaml(path))
-            if kind == "unknown":
-                raise MlpbError(
-                    f"{path}: neither a playbook spec nor a model profile",
-                    hint="a spec has 'hypotheses'; a profile has 'features' and 'data'",
-                )
-            load_spec(path) if kind == "spec" else load_profile(path)
-            out.print(f"[green]✓[/] {path} ({kind})", highlight=False)
-        except MlpbError as exc:
-            failed += 1
-            out.print(f"[red]✗[/] {exc.message}", highlight=False, soft_wrap=True)
-    if failed:
-        err.print(f"[red]{failed} of {len(targets)} file(s) failed validation[/]")
-        raise typer.Exit(2)
+    validate_files(paths, against=against, use_git=git, home=home)
 
 
 @app.command()
