@@ -94,8 +94,9 @@ def actions_list(
         return
     cols = ("id", "status", "owner", "due", "incident", "item")
     out.print(key_table("Action items", cols, [
-        [str(r["id"]), str(r["status"]) + (" (overdue)" if r["overdue"] else ""), str(r["owner"]),
-         str(r["due"]), str(r["incident"]) + (" (drill)" if r["drill"] else ""), str(r["text"])]
+        [str(r["id"]), str(r["status"]) + (" (overdue)" if r["overdue"] else "")
+         + (" (drill)" if r["drill"] else ""), str(r["owner"]), str(r["due"]),
+         str(r["incident"]), str(r["text"])]
         for r in rows], keep=("id", "incident")))
 
 

@@ -67,6 +67,10 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     lines = [f"production incidents since {report['since'][:10]}: {o['incidents']} ({outcomes})",
              f"MTTD {span(o['mttd_s'])} · MTTA {span(o['mtta_s'])} · MTTR (verified) "
              f"{span(o['mttr_s'])} · to remediation {span(o['time_to_remediation_s'])}"]
+    ex = report["excluded"]
+    if ex["drill_incidents"] or ex["dry_runs"]:
+        lines.append(f"not counted above: {ex['drill_incidents']} drill incident(s), "
+                     f"{ex['dry_runs']} dry run(s)")
     if d["drills"]:
         lines.append(f"drills: {d['drills']}, detected {d['detection_rate']:.0%}, top-1 root "
                      f"cause {d['top1_rate']:.0%}, passed {d['pass_rate']:.0%}")
