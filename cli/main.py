@@ -103,23 +103,29 @@ def run(
     json_out: JsonOpt = False,
     home: HomeOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect logs.")] = False,
+    as_: Annotated[str | None, typer.Option("--as", help="Who runs it (default: the OS user); "
+                                            "checked against the policy, recorded.")] = None,
 ) -> None:
     """Run one playbook against one model profile."""
     from playbooks.data import hand_off_loads
     from playbooks.engine.lifecycle import load_inputs
+    from playbooks.policy import check_run, cli_identity, policy_for, policy_path
 
     with hand_off_loads():  # the flow takes these frames instead of reading the data again
-        load_inputs(playbook, profile)  # fail fast, before Prefect starts, on bad input
+        inputs = load_inputs(playbook, profile)  # fail fast, before Prefect starts, on bad input
+    who, root = cli_identity(as_), load_settings(home).home
+    check_run(policy_for(root), who, playbook=inputs.spec.id, model=inputs.profile.name,
+              live=not dry_run, where=policy_path(root))  # refused: nothing starts
     _prefect(home, verbose)
     err.print(
         f"[dim]running playbook '{playbook}' on {profile} "
-        f"({'dry run' if dry_run else 'live'}); starting Prefect...[/]"
+        f"({'dry run' if dry_run else 'live'}) as {who.name} ({who.source}); starting Prefect...[/]"
     )
     from flows.engine import run_playbook
 
     result = run_playbook(
-        playbook=playbook, profile=str(profile), dry_run=dry_run, home=home, quiet=json_out
-    )
+        playbook=playbook, profile=str(profile), dry_run=dry_run, home=home, quiet=json_out,
+        trigger={"source": "manual", "by": who.name, "identity": who.source})
     if json_out:
         print_json(result)
     else:
