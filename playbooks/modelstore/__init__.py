@@ -3,6 +3,7 @@ imports mlflow only when first used, so importing this package stays fast)."""
 
 from playbooks.modelstore.base import (
     INCIDENT_TAG,
+    POSTMORTEM_TAG,
     PREVIOUS_ALIAS,
     REFERENCE_TAG,
     AliasChange,
@@ -13,11 +14,13 @@ from playbooks.modelstore.base import (
     ModelStoreUnavailable,
     ModelVersionInfo,
     UnsafeModel,
+    link_postmortem,
 )
 from playbooks.modelstore.mlflow_store import MlflowModelStore
 
 __all__ = [
     "INCIDENT_TAG",
+    "POSTMORTEM_TAG",
     "PREVIOUS_ALIAS",
     "REFERENCE_TAG",
     "AliasChange",
@@ -29,4 +32,5 @@ __all__ = [
     "ModelStoreUnavailable",
     "ModelVersionInfo",
     "UnsafeModel",
+    "link_postmortem",
 ]

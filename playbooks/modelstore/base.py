@@ -16,6 +16,7 @@ from playbooks.errors import MlpbError
 
 __all__ = [
     "INCIDENT_TAG",
+    "POSTMORTEM_TAG",
     "PREVIOUS_ALIAS",
     "REFERENCE_TAG",
     "AliasChange",
@@ -26,12 +27,15 @@ __all__ = [
     "ModelStoreUnavailable",
     "ModelVersionInfo",
     "UnsafeModel",
+    "link_postmortem",
 ]
 
 INCIDENT_TAG = "mlpb.incident_id"
 # The data a version learned from, "<start ISO>/<end ISO>" (end exclusive): drift evidence
 # compares against it while that version serves (playbooks/engine/reference.py).
 REFERENCE_TAG = "mlpb.reference_window"
+# On versions an incident changed: where its post-mortem is (MLflow UI -> the write-up).
+POSTMORTEM_TAG = "mlpb.postmortem"
 # The alias a promotion leaves on the version it replaced (one step back, for people and tools).
 PREVIOUS_ALIAS = "previous"
 
@@ -141,3 +145,12 @@ class ModelStore(Protocol):
     def list_versions(self, name: str) -> list[ModelVersionInfo]: ...
 
     def version_exists(self, name: str, version: str) -> bool: ...
+
+
+def link_postmortem(store: ModelStore, name: str, incident_id: str, path: str) -> list[str]:
+    """Tag every version the incident touched (tagged with its id) with its post-mortem's
+    path; returns those versions."""
+    mine = [v.version for v in store.list_versions(name) if v.tags.get(INCIDENT_TAG) == incident_id]
+    for version in mine:
+        store.tag_version(name, version, POSTMORTEM_TAG, path)
+    return mine

@@ -17,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 
 from playbooks.modelstore import (
     INCIDENT_TAG,
+    POSTMORTEM_TAG,
     AliasChange,
     AliasConflict,
     MlflowModelStore,
@@ -25,6 +26,7 @@ from playbooks.modelstore import (
     ModelStoreError,
     ModelStoreUnavailable,
     UnsafeModel,
+    link_postmortem,
 )
 from playbooks.sandbox import model as credit_model
 from playbooks.sandbox.simulator import (
@@ -343,3 +345,12 @@ def test_signature_is_logged_from_the_input_frame(
         mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
     assert sig is not None
     assert [c.name for c in sig.inputs.inputs] == list(FEATURES)
+
+
+def test_the_versions_an_incident_touched_link_to_its_postmortem(
+    store: MlflowModelStore,
+) -> None:
+    store.set_alias(NAME, "pm-test", "2", incident_id="INC-pm")
+    assert link_postmortem(store, NAME, "INC-pm", "/state/postmortems/INC-pm.md") == ["2"]
+    assert store.get_version(NAME, "2").tags[POSTMORTEM_TAG] == "/state/postmortems/INC-pm.md"
+    assert POSTMORTEM_TAG not in store.get_version(NAME, "1").tags
