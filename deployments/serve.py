@@ -72,6 +72,7 @@ def form_schema() -> Any:
 
 
 def build_deployments() -> list[Any]:
+    from flows.approval import approve_remediation
     from flows.controller import advance_incidents
     from flows.engine import run_playbook
     from flows.game_day import game_day
@@ -96,6 +97,11 @@ def build_deployments() -> list[Any]:
         name="weekly", cron=report_cron or None, tags=["mlpb", "report"],
         description="Incident report: MTTx, outcomes, drills, open action items (HTML "
         "artifact, Slack summary)."))
+    # Scheduled by a run that ends awaiting approval; suspends with the decision form.
+    deployments.append(approve_remediation.to_deployment(
+        name="approve-remediation", tags=["mlpb", "approval"],
+        description="Decide on a change waiting for approval: the run suspends with a form "
+        "(approve/reject, approver, reason); the plan it applies is in the form."))
     return deployments
 
 
@@ -148,6 +154,13 @@ deployments:
         "Incident controller: measure due monitoring windows, act on what waits.", "controller",
         f"interval: {DEFAULT_CONTROLLER_INTERVAL}   # MLPB_CONTROLLER_INTERVAL in "
         "deployments/serve.py"))
+    items.append("""\
+  - name: approve-remediation
+    entrypoint: flows/approval.py:approve_remediation
+    description: "Decide on a change waiting for approval (suspends with the form)."
+    tags: [mlpb, approval]
+    work_pool: *pool
+""")
     return head + "\n".join(item.replace("    work_pool: *pool\n", _POOL_HARDENED)
                              for item in items)
 
