@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from playbooks.engine.plugins import default_plugins
-from playbooks.errors import UnknownNameError
+from playbooks.errors import MlpbError, UnknownNameError
 from playbooks.ledger.actions import ActionItem
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Incident, RemediationRecord
@@ -34,19 +34,27 @@ def postmortem_context(inc: Incident, spec: PlaybookSpec,
     """The context of a post-mortem about to be written at ``inc.postmortem_path``
     (``$MLPB_HOME/postmortems/INC.md``: its state dir is two levels up); an empty one
     without a path (a preview renders from the incident alone)."""
-    if not inc.postmortem_path:
-        return PostmortemContext()
+    path = Path(inc.postmortem_path or "")
+    if not inc.postmortem_path or path.parent.name != "postmortems":
+        return PostmortemContext()  # not in a state dir: nothing to gather, nowhere to write
     from playbooks.config import load_settings
     from playbooks.ledger import Ledger
 
-    path = Path(inc.postmortem_path)
     settings = load_settings(path.parent.parent)
-    ledger = Ledger(settings.ledger_url)
     try:
-        return gather_context(inc, spec, evidence, home=settings.home, ledger=ledger,
-                              postmortem_path=path)
+        ledger: Ledger | None = Ledger(settings.ledger_url)
+    except MlpbError as exc:  # the post-mortem is still written, without history
+        ledger, note = None, f"incident history and action items unavailable: {exc.message}"
+    else:
+        note = ""
+    try:
+        ctx = gather_context(inc, spec, evidence, home=settings.home, ledger=ledger,
+                             postmortem_path=path)
     finally:
-        ledger.close()  # a long-running worker closes many incidents
+        if ledger is not None:
+            ledger.close()  # a long-running worker closes many incidents
+    ctx.notes += [note] if note else []
+    return ctx
 
 
 def render_postmortem(inc: Incident, spec: PlaybookSpec, evidence: EvidencePackage | None,

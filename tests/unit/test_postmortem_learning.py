@@ -181,3 +181,11 @@ def test_samples_are_bounded_and_written_once(home: Path) -> None:
     first = (home / "evidence" / "INC-S" / "current.parquet").read_bytes()
     _drifted_run(home, "INC-S")
     assert (home / "evidence" / "INC-S" / "current.parquet").read_bytes() == first
+
+
+def test_a_path_outside_a_state_dir_renders_from_the_incident_alone(tmp_path: Path) -> None:
+    inc = _incident("INC-X", T0, tmp_path).model_copy(
+        update={"postmortem_path": str(tmp_path / "elsewhere" / "INC-X.md")})
+    text = render_postmortem(inc, SPEC, None)
+    assert "## Action items" in text and "![" not in text
+    assert list(tmp_path.iterdir()) == []  # no ledger, charts or archive written anywhere
