@@ -91,8 +91,13 @@ def _check_spec(path: Path, home: Path, policy: Any, against: str | None,
         problems += [p for p in base_problems(spec, raw, b) if p not in problems]
     problems += edit_problems(spec, policy, new_entries(spec, bases))
     if problems:
-        raise SpecError(str(path), problems, hint=(
-            f"what changed: `git diff {against or 'HEAD'} -- {path}`, or against a version "
-            f"that ran `mlpb spec diff {spec.id}@HASH {spec.id}@current` (hashes: `mlpb spec "
-            f"list {spec.id}`)"))
+        hints = []
+        if any(loc == "version" for loc, _ in problems):
+            hints.append(f"what changed: `git diff {against or 'HEAD'} -- {path}`, or against "
+                         f"a version that ran `mlpb spec diff {spec.id}@HASH {spec.id}@current`"
+                         f" (hashes: `mlpb spec list {spec.id}`)")
+        if any(loc.endswith(".author") for loc, _ in problems):
+            hints.append("the policy's `edit` grants name who may edit which specs: an editor "
+                         "writes (or signs) the entry")
+        raise SpecError(str(path), problems, hint="; ".join(hints) or None)
     return notes
