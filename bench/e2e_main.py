@@ -43,7 +43,8 @@ def render(rows: list[E2ERow]) -> Table:
         table.add_row(str(r.days), f"{r.log_rows:,}", f"{r.log_gb:.1f}", f"{r.window_rows:,}",
                       _cell(r.run, "s"), _cell(r.run, "cpu"), _cell(r.run, "mb"),
                       _cell(r.floor, "s"), _cell(r.floor, "cpu"), _cell(r.floor, "mb"),
-                      f"{r.time_ratio:.1f}x", f"{r.cpu_ratio:.1f}x", f"{r.memory_ratio:.1f}x",
+                      *((f"{r.time_ratio:.1f}x", f"{r.cpu_ratio:.1f}x", f"{r.memory_ratio:.1f}x")
+                        if r.run.note is None and r.floor.note is None else ("n/a",) * 3),
                       _cell(r.evidently, "s"), _cell(r.evidently, "mb"), r.drifted)
     return table
 
@@ -83,9 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, m in (("mlpb", r.run), ("floor", r.floor), ("Evidently", r.evidently)):
             if m is not None and m.note:
                 out.print(f"{name} n/a at {r.days} days: {m.note}")
-    if len(rows) > 1:
-        a, b = rows[0], rows[-1]
-        out.print(f"{b.days} vs {a.days} days: mlpb time x{b.run.seconds / a.run.seconds:.2f}, "
+    done = [r for r in rows if r.run.note is None]
+    if len(done) > 1:
+        a, b = done[0], done[-1]
+        out.print(f"{b.days} vs {a.days} days: mlpb wall x{b.run.seconds / a.run.seconds:.2f}, "
+                  f"CPU x{b.run.cpu_seconds / a.run.cpu_seconds:.2f}, "
                   f"peak RSS x{b.run.peak_mb / a.run.peak_mb:.2f} (target <= 1.3)")
     out.print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     return 0
