@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,12 +32,21 @@ from playbooks.spec_changes import (
 )
 
 SPEC_FILE = CATALOG_DIR / "data-drift.yaml"
-ENTRY = "  - {version: 1.1.0, date: 2026-12-02, author: alice, changes: [a clearer title]}\n"
+INITIAL = {"version": "1.0.0", "date": "2026-11-26", "author": "maintainers",
+           "changes": ["initial version"]}
+
+
+def _pinned() -> dict[str, Any]:
+    """The catalog's data-drift spec at a fixed version and title (the catalog moves on)."""
+    raw = read_yaml(SPEC_FILE)
+    return raw | {"version": "1.0.0", "title": "Input data drift", "changelog": [INITIAL]}
 
 
 @pytest.fixture(scope="module")
-def spec() -> PlaybookSpec:
-    return load_spec(SPEC_FILE)
+def spec(tmp_path_factory: pytest.TempPathFactory) -> PlaybookSpec:
+    path = tmp_path_factory.mktemp("spec") / "data-drift.yaml"
+    path.write_text(yaml.safe_dump(_pinned(), sort_keys=False), encoding="utf-8")
+    return load_spec(path)
 
 
 def _entry(version: str, author: str = "alice") -> ChangelogEntry:
@@ -121,7 +131,7 @@ def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     root.mkdir()
     _git(root, "init", "-q")
-    (root / "data-drift.yaml").write_text(SPEC_FILE.read_text(encoding="utf-8"),
+    (root / "data-drift.yaml").write_text(yaml.safe_dump(_pinned(), sort_keys=False),
                                           encoding="utf-8")
     _git(root, "add", "data-drift.yaml")
     _git(root, "commit", "-q", "-m", "spec")
@@ -129,11 +139,12 @@ def repo(tmp_path: Path) -> Path:
 
 
 def _edit(path: Path, *, bump: bool) -> None:
-    text = path.read_text(encoding="utf-8").replace("title: Input data drift",
-                                                    "title: Input data drift, edited")
+    raw = read_yaml(path) | {"title": "Input data drift, edited"}
     if bump:
-        text = text.replace("version: 1.0.0", "version: 1.1.0", 1) + ENTRY
-    path.write_text(text, encoding="utf-8")
+        raw |= {"version": "1.1.0", "changelog": [
+            {"version": "1.1.0", "date": "2026-12-02", "author": "alice",
+             "changes": ["a clearer title"]}, INITIAL]}
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
 
 
 def test_against_git(repo: Path, tmp_path: Path) -> None:
