@@ -1,14 +1,18 @@
-"""`make serve`: the whole local stack in one terminal; Ctrl-C stops it all.
+"""`make serve`: the whole local stack in one terminal; Ctrl-C, SIGTERM or SIGHUP stops it all.
 
-Starts, in order: a Prefect server (its own PREFECT_HOME under the state dir), an MLflow
-tracking server, the sandbox model (bootstrapped once so alerts have something to act on),
-the deployments (deployments/serve.py) and the alert receiver. Child output goes to
-``<state dir>/logs/<name>.log``. If any child dies, the others are stopped too.
+Starts, in order: a Prefect server (its own PREFECT_HOME under the state dir), the sandbox
+model (bootstrapped once so alerts have something to act on), an MLflow tracking server on
+the *same* store the sandbox profile uses (``<state dir>/mlflow``: the UI shows the sandbox
+model), the deployments (deployments/serve.py) and the alert receiver. Child output goes to
+``<state dir>/logs/<name>.log``. Each child runs in its own process group and is stopped by
+killing that group (MLflow's and Prefect's servers fork workers) and waiting for it. If any
+child dies, the others are stopped too. ``--components`` starts a subset (tests, debugging).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import signal
@@ -20,9 +24,26 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["Stack", "main"]
+from playbooks.config import harden_env
+
+__all__ = ["COMPONENTS", "Stack", "main"]
 
 BIN = Path(sys.executable).parent
+COMPONENTS = ("prefect", "sandbox", "mlflow", "serve", "receiver")
+
+
+class Stop(Exception):
+    """SIGTERM or SIGHUP arrived: shut everything down."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # one shutdown at a time
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stop(signum)
 
 
 @dataclass
@@ -58,17 +79,37 @@ class Stack:
                                    f"see {self.home / 'logs' / (name + '.log')}")
 
     def stop(self) -> None:
-        """One at a time, newest first: serve still reaches Prefect to pause its schedules."""
+        """One at a time, newest first: serve still reaches Prefect to pause its schedules.
+        The whole process group goes: a child's own workers must not outlive it."""
         for name, p in reversed(list(self.procs.items())):
-            if p.poll() is not None:
-                continue
             print(f"  stopping {name}", flush=True)
-            os.killpg(p.pid, signal.SIGTERM)
+            _kill_group(p.pid, signal.SIGTERM)
             try:
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+                _kill_group(p.pid, signal.SIGKILL)
                 p.wait()
+            if _group_alive(p.pid):  # the leader is gone; stragglers in its group are not
+                _kill_group(p.pid, signal.SIGTERM)
+                deadline = time.monotonic() + 10
+                while _group_alive(p.pid) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                _kill_group(p.pid, signal.SIGKILL)
+
+
+def _kill_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, not ours to signal
+        return True
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +120,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--receiver-port", type=int, default=8686)
     ap.add_argument("--routes", default=str(Path(__file__).with_name("routes.example.yaml")))
     ap.add_argument("--no-sandbox", action="store_true", help="skip the sandbox bootstrap")
+    ap.add_argument("--start-timeout", type=float, default=180.0,
+                    help="seconds each server may take to answer (default 180)")
+    ap.add_argument("--components", default=",".join(COMPONENTS),
+                    help=f"comma-separated subset of {', '.join(COMPONENTS)} (default: all)")
     args = ap.parse_args(argv)
+    wanted = {c.strip() for c in args.components.split(",") if c.strip()}
+    if unknown := wanted - set(COMPONENTS):
+        ap.error(f"unknown component(s) {sorted(unknown)}; choose from {', '.join(COMPONENTS)}")
+    if args.no_sandbox:
+        wanted.discard("sandbox")
+    # SIGTERM/SIGHUP (systemd, a closed terminal, `kill`) stop everything as Ctrl-C does; in
+    # the background SIGINT is ignored, so these are how a script stops the stack.
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
 
     home = Path(args.home).expanduser().resolve()
     (home / "logs").mkdir(parents=True, exist_ok=True)
@@ -88,29 +142,40 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "MLPB_HOME": str(home), "PREFECT_HOME": str(home / "prefect-server"),
            "PREFECT_API_URL": api, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "MLPB_RECEIVER_TOKEN": token, "PYTHONUNBUFFERED": "1"}
+    harden_env(env)  # every child: MLflow never unpickles an artifact
+    harden_env()  # and this process (the sandbox bootstrap loads models)
     stack = Stack(home, env)
     try:
         print(f"starting the ML Playbooks stack (state dir {home})", flush=True)
-        stack.start("prefect", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
-                                "--port", str(args.prefect_port)])
-        (home / "mlflow-server").mkdir(exist_ok=True)
-        stack.start("mlflow", [str(BIN / "mlflow"), "server", "--host", "127.0.0.1",
-                               "--port", str(args.mlflow_port), "--backend-store-uri",
-                               f"sqlite:///{home / 'mlflow-server' / 'mlflow.db'}",
-                               "--default-artifact-root",
-                               str(home / "mlflow-server" / "artifacts")])
-        if not args.no_sandbox:
+        if "prefect" in wanted:
+            stack.start("prefect", [str(BIN / "prefect"), "server", "start", "--host",
+                                    "127.0.0.1", "--port", str(args.prefect_port)])
+        if "sandbox" in wanted:
             print("  bootstrapping the sandbox model (first time ~15 s)", flush=True)
             from playbooks.sandbox import bootstrap_sandbox
 
             bootstrap_sandbox(home)
-        stack.wait_http("prefect", f"{api}/health")
-        stack.start("serve", [sys.executable, "-m", "deployments.serve"])
-        stack.start("receiver", [str(BIN / "mlpb"), "receiver", "--home", str(home),
-                                 "--port", str(args.receiver_port), "--routes", args.routes,
-                                 "--prefect-api-url", api])
-        stack.wait_http("receiver", f"http://127.0.0.1:{args.receiver_port}/healthz")
-        stack.wait_http("mlflow", f"http://127.0.0.1:{args.mlflow_port}/health")
+        if "mlflow" in wanted:  # after the sandbox: it creates the store's tables first
+            from playbooks.modelstore import MlflowModelStore
+
+            store = MlflowModelStore.local(home)  # the store the sandbox profile names
+            stack.start("mlflow", [str(BIN / "mlflow"), "server", "--host", "127.0.0.1",
+                                   "--port", str(args.mlflow_port), "--backend-store-uri",
+                                   store.tracking_uri, "--default-artifact-root",
+                                   str(store.artifact_location), "--workers", "1"])
+        if "prefect" in wanted:
+            stack.wait_http("prefect", f"{api}/health", args.start_timeout)
+        if "serve" in wanted:
+            stack.start("serve", [sys.executable, "-m", "deployments.serve"])
+        if "receiver" in wanted:
+            stack.start("receiver", [str(BIN / "mlpb"), "receiver", "--home", str(home),
+                                     "--port", str(args.receiver_port), "--routes",
+                                     args.routes, "--prefect-api-url", api])
+            stack.wait_http("receiver", f"http://127.0.0.1:{args.receiver_port}/healthz",
+                            args.start_timeout)
+        if "mlflow" in wanted:
+            stack.wait_http("mlflow", f"http://127.0.0.1:{args.mlflow_port}/health",
+                            args.start_timeout)
         print(f"""
 ready:
   Prefect UI      http://127.0.0.1:{args.prefect_port}  (run-playbook/*, game-day/weekly)
@@ -121,17 +186,22 @@ try:
   curl -X POST http://127.0.0.1:{args.receiver_port}/alerts/generic \\
     -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
     -d '{{"model": "credit-risk", "labels": {{"alertname": "FeatureDrift"}}}}'
-Ctrl-C stops everything.""", flush=True)
+Ctrl-C (or SIGTERM / SIGHUP) stops everything.""", flush=True)
         while True:
             stack.check()
             time.sleep(1)
     except KeyboardInterrupt:
         print("\nCtrl-C: shutting down", flush=True)
         return 0
+    except Stop as stop:
+        print(f"\n{stop}: shutting down", flush=True)
+        return 0
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # stop() runs to the end
+            signal.signal(sig, signal.SIG_IGN)
         stack.stop()
 
 
