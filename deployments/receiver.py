@@ -224,6 +224,8 @@ def create_app(config: ReceiverConfig) -> FastAPI:
         finally:
             if loop:
                 await run_in_threadpool(loop.stop)
+            if slack is not None:
+                await run_in_threadpool(slack.close)
             store.ledger.close()
 
     app = FastAPI(title="ML Playbooks alert receiver", lifespan=lifespan)

@@ -98,6 +98,12 @@ class SlackInteractions:
         self._request_rt = Runtime(settings, _QueueOnly(self.notifier))
         self._work_rt = Runtime(settings, self.notifier)
 
+    def close(self, timeout: float = 5.0) -> None:
+        """At shutdown: let short background work finish, then release the ledger."""
+        self.background.join(timeout)
+        for rt in (self._request_rt, self._work_rt):
+            rt.ledger.close()
+
     def handle(self, press: Interaction) -> Answer:
         rt = self._request_rt
         try:
