@@ -47,5 +47,5 @@ def test_weekly_report_publishes_html_artifact_and_slack_summary(
 
     from prefect.artifacts import Artifact
 
-    artifact = Artifact.get("mlpb-report")  # sync outside an event loop
-    assert isinstance(artifact, Artifact) and "Production by playbook" in str(artifact.data)
+    artifact = Artifact.get("mlpb-report")  # sync outside an event loop: the stored artifact
+    assert "Production by playbook" in str(getattr(artifact, "data", ""))
