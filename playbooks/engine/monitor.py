@@ -34,6 +34,7 @@ from playbooks.models.incident import (
 )
 from playbooks.models.spec import AcceptanceCriterion, MonitoringPlan
 from playbooks.notify import Notification, SlackNotifier
+from playbooks.notify.base import find_notifier
 from playbooks.notify.reminders import send_reminders
 
 Verdict = Literal["pass", "fail", "inconclusive"]
@@ -232,9 +233,10 @@ def finish_pass(rt: Runtime, *, now: datetime | None = None) -> int:
     ``communication.status_every``), then flush the outbox. Returns the reminders posted.
     ``now`` is wall-clock time, like the outbox's own ``waiting_since`` (default: now)."""
     posted = 0
-    if isinstance(rt.notifier, SlackNotifier):
+    slack = find_notifier(rt.notifier, SlackNotifier)  # alone, or beside PagerDuty
+    if slack is not None:
         try:
-            posted = len(send_reminders(rt.ledger, rt.notifier, now or utcnow()))
+            posted = len(send_reminders(rt.ledger, slack, now or utcnow()))
         except Exception as exc:  # reminders must never fail a pass
             logging.getLogger(__name__).warning("reminders failed: %s: %s",
                                                 type(exc).__name__, exc)
