@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from playbooks.archive.specs import archive_spec
 from playbooks.data.io import DataWindows, load_windows
 from playbooks.data.needs import needs_for
 from playbooks.engine.decide import Decision
@@ -24,7 +26,9 @@ from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Incident, IncidentStatus, TimelineEvent, utcnow
 from playbooks.models.profile import ModelProfile
 from playbooks.models.spec import PlaybookSpec
-from playbooks.notify import Notification, NotifyKind
+from playbooks.notify import Notification, NotifyKind, SlackNotifier
+from playbooks.notify.base import find_notifier
+from playbooks.notify.uploads import share_charts
 
 __all__ = ["Inputs", "close", "close_with_spec", "conclude", "fail", "hand_over", "load_inputs",
            "new_incident", "open_or_claim", "recover_unfinished"]
@@ -82,6 +86,7 @@ def open_or_claim(rt: Runtime, inputs: Inputs, trigger: dict[str, Any], *, dry_r
     """Phase 1: recover what dead runs left, then claim the incident a receiver queued for
     this run (exactly once) or open a new one (idempotent on the dedup key)."""
     recover_unfinished(rt, inputs.profile)
+    archive_spec(rt.settings.home, inputs.spec)  # the spec that ran, by hash, for audits
     queued = rt.ledger.find_open(dedup_key) if dedup_key else None
     if queued is not None:
         claimed = rt.ledger.claim(queued.id) if queued.status is IncidentStatus.OPEN else None
@@ -130,7 +135,21 @@ def close_with_spec(rt: Runtime, spec: PlaybookSpec, inc: Incident,
         f"root cause: {rc.hypothesis_id} — {rc.summary}" if rc else "root cause: not established",
         *([f"escalated to: {inc.escalated_to}"] if inc.escalated_to else []),
         f"post-mortem: {path}"]))
+    _share_charts(rt, inc)
     return inc, text
+
+
+def _share_charts(rt: Runtime, inc: Incident) -> None:
+    """The post-mortem's charts into the incident's Slack thread, whoever closes it (a run,
+    the controller after live monitoring, a person); once per incident, never raises."""
+    slack = find_notifier(rt.notifier, SlackNotifier)
+    if slack is None:
+        return
+    try:
+        share_charts(rt.ledger, inc, settings=slack.settings)
+    except Exception as exc:  # the post-mortem holds the charts either way
+        logging.getLogger(__name__).warning("charts of %s not shared: %s: %s", inc.id,
+                                            type(exc).__name__, exc)
 
 
 _CLOSE_KIND: dict[IncidentStatus, NotifyKind] = {

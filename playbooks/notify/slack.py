@@ -198,6 +198,10 @@ class SlackNotifier:
                 f"channel={self._settings.channel or 'per playbook'!r})")
 
     @property
+    def settings(self) -> SlackSettings:
+        return self._settings
+
+    @property
     def outbox(self) -> Outbox:
         return self._outbox
 
