@@ -72,6 +72,7 @@ def render_postmortem(inc: Incident, spec: PlaybookSpec, evidence: EvidencePacka
         _remediation(inc, spec),
         _verification(inc, spec),
         _monitoring(inc, ctx),
+        _people(inc),
         _times(inc),
         _actions(inc, spec, ctx),
     )
@@ -310,12 +311,40 @@ def _monitoring(inc: Incident, ctx: PostmortemContext) -> list[str]:
 
 def _times(inc: Incident) -> list[str]:
     return [
-        "## Time to detect / resolve",
+        "## Time to detect / acknowledge / resolve",
         "",
         f"- MTTD (onset → detection): {_dur(inc.mttd_seconds)}",
+        f"- MTTA (detection → first acknowledgement): {_dur(inc.mtta_seconds)}",
         f"- MTTR (detection → verified close): {_dur(inc.mttr_seconds)}",
         "",
     ]
+
+
+_PEOPLE_EVENTS = ("approval_requested", "approval_void", "approved", "rejected",
+                  "approval_expired", "decision_refused", "acknowledged", "assigned", "note",
+                  "paged", "resolved_by_hand", "reopened")
+
+
+def _people(inc: Incident) -> list[str]:
+    """Who was called, who decided what and through which channel (empty when nobody was)."""
+    req, events = inc.approval, [e for e in inc.timeline if e.kind in _PEOPLE_EVENTS]
+    if req is None and not events:
+        return []
+    out = ["## People and decisions", "", f"- Held by: {inc.owner}"
+           + (f"; escalated to {inc.escalated_to}" if inc.escalated_to else "")]
+    if inc.acknowledged_by:
+        out.append(f"- Acknowledged by {inc.acknowledged_by} at "
+                   f"{inc.acknowledged_at:%Y-%m-%d %H:%M} UTC")
+    if req is not None:
+        out += [f"- Approval of `{req.remediation_id}` ({req.why}): **{req.state}**, plan "
+                f"`{req.plan_hash}`; approvers {', '.join(req.approvers) or 'none configured'}",
+                "", "| time | decision | by | channel | accepted | reason |",
+                "|---|---|---|---|---|---|"]
+        out += [f"| {d.at:%Y-%m-%d %H:%M} | {d.decision} | {_cell(d.approver)} | {d.channel} | "
+                f"{'yes' if d.accepted else 'refused: ' + _cell(d.refusal)} | "
+                f"{_cell(d.reason)} |" for d in req.decisions]
+    out += ["", *(f"- {e.at:%Y-%m-%d %H:%M} {e.kind}: {e.message}" for e in events), ""]
+    return out
 
 
 def _actions(inc: Incident, spec: PlaybookSpec, ctx: PostmortemContext) -> list[str]:

@@ -229,3 +229,21 @@ def test_people_actions_are_transitions(rt: Runtime, spec: PlaybookSpec) -> None
     assert back.status is IncidentStatus.ESCALATED and back.owner == "dana"
     kinds = [e.kind for e in rt.ledger.get(inc.id).timeline]
     assert kinds[-4:] == ["note", "assigned", "resolved_by_hand", "reopened"]
+
+
+def test_postmortem_names_who_decided_and_through_which_channel(rt: Runtime,
+                                                               spec: PlaybookSpec) -> None:
+    from playbooks.engine.postmortem import render_postmortem
+
+    inc = _waiting(rt, spec)
+    with pytest.raises(DecisionRefused):
+        decide(rt, inc.id, "approve", approver="mallory", channel="slack", profile=_profile("high"))
+    decide(rt, inc.id, "reject", approver="bob", channel="cli", reason="too risky now",
+           profile=_profile("high"))
+    people.acknowledge(rt, inc.id, who="ml-team")
+    text = render_postmortem(rt.ledger.get(inc.id), spec, None)
+    section = text.split("## People and decisions")[1].split("\n## ")[0]
+    assert "**rejected**" in section and "| mallory | slack | refused: " in section
+    assert "| bob | cli | yes | too risky now |" in section
+    assert "Acknowledged by ml-team" in section
+    assert "- MTTA (detection → first acknowledgement): 0" in text
