@@ -218,3 +218,20 @@ def test_cli_run_refused_by_policy_starts_nothing(tmp_path: Path,
     assert "mallory may run 'data-drift' on credit as a dry run only" in res.output
     assert "[mallory from --as]" in res.output and "--dry-run" in res.output
     assert not (tmp_path / "ledger.db").exists()  # refused before anything opened
+
+
+def test_cli_validate_against_the_archive(spec: PlaybookSpec, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("MLPB_HOME", str(home))
+    monkeypatch.delenv("MLPB_POLICY", raising=False)
+    archive_spec(home, spec)  # what a run of 1.0.0 left
+    path = tmp_path / "data-drift.yaml"
+    path.write_text(yaml.safe_dump(_pinned(), sort_keys=False), encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(app, ["validate", "--no-git", str(path)]).exit_code == 0
+    _edit(path, bump=False)
+    res = runner.invoke(app, ["validate", "--no-git", str(path)])
+    assert res.exit_code == 2, res.output
+    assert f"ran as 1.0.0, hash {spec.hash}" in res.stdout and "still 1.0.0" in res.stdout
+    assert "mlpb spec diff data-drift@HASH data-drift@current" in res.stdout
