@@ -47,7 +47,7 @@ FEATURES = {"mean radius": "radius", "mean texture": "texture", "mean perimeter"
             "mean compactness": "compactness", "mean concavity": "concavity",
             "mean symmetry": "symmetry"}
 NUMERIC = list(FEATURES.values())
-DAYS, ROWS_PER_DAY, REF_ROWS = 7, 180, 300
+DAYS, ROWS_PER_DAY, REF_ROWS = 7, 300, 300
 WINDOW_DAYS = 3  # the profile's current window: the last 3 of the log's 7 days
 FALSE_ALARM = "false alarm"
 
@@ -201,8 +201,8 @@ def _concept(f: Frames, rng: np.random.Generator) -> None:
 def _prevalence(f: Frames, rng: np.random.Generator) -> None:
     """More borderline tumours turn out malignant: prevalence up, ranking intact, recall of
     the fixed threshold below its floor."""
-    m = (_recent(f, 3) & (f.log["malignant"] == 0) & f.log["score"].between(0.02, 0.5)
-         ).to_numpy() & (rng.random(len(f.log)) < 0.9)
+    m = (_recent(f, 3) & (f.log["malignant"] == 0) & f.log["score"].between(0.05, 0.5)
+         ).to_numpy()
     f.log.loc[m, "malignant"] = 1
     f.slo = {"min_recall": 0.9}
 

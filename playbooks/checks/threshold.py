@@ -23,7 +23,7 @@ from playbooks.engine.plugins import check
 from playbooks.models.common import StrictParams
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Finding, Verdict
-from playbooks.stats.significance import p_share_above
+from playbooks.stats.significance import p_rate_change, p_share_above
 
 __all__ = ["CalibrationErrorParams", "OnTargetParams", "PrevalenceShiftParams",
            "RankingDegradedParams", "check_calibration_error", "check_on_target",
@@ -67,6 +67,17 @@ def _gap_strength(ev: EvidencePackage, gap: float, threshold: float) -> float:
     return strength(p_share_above(0.5 + abs(gap), n, 0.5 + threshold))
 
 
+def _prevalence_strength(ev: EvidencePackage, change: float, threshold: float) -> float:
+    """Two-proportion test of the labelled positive rate, window against baseline (the
+    widest-error approximation when the collector did not record the rates)."""
+    part = ev.parts.get(_COLLECTOR) or {}
+    cur, base = part.get("window") or {}, part.get("baseline") or {}
+    if cur.get("positive_rate") is None or base.get("positive_rate") is None:
+        return _gap_strength(ev, change, threshold)
+    return strength(p_rate_change(cur["positive_rate"], int(cur.get("rows") or 0),
+                                  base["positive_rate"], int(base.get("rows") or 0), threshold))
+
+
 def _auc_holds(ev: EvidencePackage, max_drop: float) -> bool:
     return ev.metrics.get("threshold_auc_drop", 0.0) < max_drop
 
@@ -89,7 +100,7 @@ def check_prevalence_shift(evidence: EvidencePackage,
         return CheckResult(Verdict.REFUTED, 0.75,
                            f"the positive rate barely moved ({change:+.3f})", findings)
     return CheckResult(Verdict.SUPPORTED,
-                       _gap_strength(evidence, change, params.min_prevalence_change),
+                       _prevalence_strength(evidence, change, params.min_prevalence_change),
                        f"positive rate moved {change:+.3f} while AUC holds; the threshold now "
                        f"gives approval rate {evidence.metrics['approval_rate']:.1%}, off target",
                        findings)

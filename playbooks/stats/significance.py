@@ -14,8 +14,8 @@ import math
 
 from scipy import stats as sps
 
-__all__ = ["p_auc_drop", "p_count_below", "p_ks_above", "p_psi_above", "p_ratio_below",
-           "p_share_above"]
+__all__ = ["p_auc_drop", "p_count_below", "p_ks_above", "p_psi_above", "p_rate_change",
+           "p_ratio_below", "p_share_above"]
 
 _TINY = 1e-300
 
@@ -84,3 +84,13 @@ def p_count_below(count: float, expected: float, share: float = 1.0) -> float:
     if expected <= 0:
         return 1.0
     return _clip(float(sps.poisson.cdf(count, expected * share)))
+
+
+def p_rate_change(rate: float, n: int, base_rate: float, n_base: int, threshold: float) -> float:
+    """P(|rate - base_rate| >= what was seen | the true change is ``threshold``): two
+    independent proportions, normal approximation."""
+    if n <= 0 or n_base <= 0:
+        return 1.0
+    var = rate * (1 - rate) / n + base_rate * (1 - base_rate) / n_base
+    se = math.sqrt(max(var, 0.25 / max(n, n_base) ** 2))
+    return _clip(float(sps.norm.sf((abs(rate - base_rate) - threshold) / se)))
