@@ -3,9 +3,9 @@
 Features are the reference's columns minus everything that is not a model input: the columns
 the options name (``--timestamp``, ``--target``, ``--prediction``, ``--id``), columns whose
 name says they are a prediction, score, label, id, timestamp or serving field, identifiers
-and free text, and columns the current data does not have (often the label, when production
-has none: a feature missing there would fail every run). Every exclusion is a note. Paths
-may be files, globs or (partitioned) directories.
+and free text - never silently: every exclusion is a note, and so is a feature the current
+data lacks (kept: a renamed column is data-quality's finding; if it is the label, pass
+--target). Paths may be files, globs or (partitioned) directories.
 """
 
 from __future__ import annotations
@@ -149,12 +149,11 @@ def infer_profile(
     numeric, categorical, ignored = _infer_features(ref, skip)
     notes += [f"ignored column '{c}' (identifier, free text or datetime)" for c in ignored]
     only_ref = [c for c in numeric + categorical if c not in cur.columns]
-    if only_ref:
-        numeric = [c for c in numeric if c not in only_ref]
-        categorical = [c for c in categorical if c not in only_ref]
-        notes.append(f"not features: {only_ref} are only in the reference, so every run would "
-                     "miss them; if one is the label pass --target, otherwise list the features "
-                     "under features: in the profile (or fix the current data)")
+    if only_ref:  # kept (a renamed or dropped feed column is what data-quality must report)
+        notes.append(f"WARNING: {only_ref} are only in the reference: kept as features, so "
+                     "every run will report them missing (a schema break) until the current "
+                     "data has them; if one is the label pass --target, if one is not a model "
+                     "input remove it from features: in the profile")
     if not numeric and not categorical:
         raise DataError("no feature columns left to monitor",
                         hint="check --target/--prediction/--id, or write features: by hand")

@@ -1,6 +1,6 @@
 """`mlpb profile init` infers features only: outputs, labels, ids and timestamps are never
-features (by option or by name), a column only in the reference is not one either, and every
-exclusion is said; globs and partitioned directories are accepted."""
+features (by option or by name), every exclusion is said, a column only in the reference is
+kept with a warning; globs and partitioned directories are accepted."""
 
 from __future__ import annotations
 
@@ -52,12 +52,13 @@ def test_init_excludes_outputs_and_reference_only_columns_and_says_so(tmp_path: 
     prof, notes = infer_profile("m", tmp_path / "train.csv", tmp_path / "live.csv", output=out,
                                 timestamp="event_time", id_column="request_id")
     feats = prof["features"]
-    assert feats == {"numeric": ["income", "age"], "categorical": ["region"]}
+    assert feats == {"numeric": ["income", "age", "defaulted"], "categorical": ["region"]}
     said = "\n".join(notes)
     assert "'y_pred'" in said and "'risk_score'" in said  # by name, each said
+    # a column the current data lacks is kept (data-quality reports it) but never silently
     assert "['defaulted'] are only in the reference" in said and "--target" in said
     write_profile(prof, out)
-    assert load_profile(out).features.all == ["income", "age", "region"]
+    assert load_profile(out).features.all == ["income", "age", "defaulted", "region"]
 
 
 def test_a_target_missing_from_the_current_data_is_a_warning(tmp_path: Path) -> None:
