@@ -179,3 +179,30 @@ def test_validate_catalog_and_broken_spec(tmp_path: Path) -> None:
     assert (
         proc.returncode == 2 and "hypotheses.0.check: unknown check 'no-such-check'" in proc.stdout
     )
+
+
+@pytest.mark.slow
+def test_a_state_dir_that_does_not_exist_yet_is_created_by_run_and_receiver(
+    csv_data: Path, tmp_path: Path
+) -> None:
+    """Issue 13, point 15: `profile init` + `run` + `receiver` on a state dir (with missing
+    parents) that nobody created: each command makes it before anything else."""
+    from bench.harness import free_port, running_server
+
+    home = tmp_path / "not" / "yet" / "state"
+    out = tmp_path / "profiles-elsewhere" / "sensor.yaml"
+    mlpb("profile", "init", "sensor-failure", "--reference", str(csv_data / "reference.csv"),
+         "--current", str(csv_data / "current_clean.csv"), "--timestamp", "ts", "--prediction",
+         "failure_score", "--id", "reading_id", "-o", str(out), home=home)
+    assert not (tmp_path / "not").exists()  # init writes the profile only
+    res = json.loads(mlpb("run", "data-drift", "--profile", str(out), "--dry-run", "--json",
+                          home=home).stdout)
+    assert res["status"] == "false_alarm" and (home / "ledger.db").is_file()
+
+    fresh = tmp_path / "also" / "new"
+    port = free_port()
+    env = {**os.environ, "MLPB_HOME": str(fresh), "MLPB_RECEIVER_TOKEN": "r" * 32}
+    with running_server([*MLPB, "receiver", "--port", str(port), "--no-dispatch"],
+                        name="mlpb receiver", health_url=f"http://127.0.0.1:{port}/healthz",
+                        log=tmp_path / "receiver.log", env=env, timeout_s=300, poll_s=0.25):
+        assert (fresh / "ledger.db").is_file()
