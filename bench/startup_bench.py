@@ -37,6 +37,8 @@ def time_command(args: tuple[str, ...], runs: int, env: dict[str, str]
     walls, cpus = [], []
     for i in range(runs + 1):
         m = measure([mlpb, *args], env=env, timeout=600)
+        if m.note and "incidents" not in args[:1]:  # `show` of an unknown id exits non-zero
+            raise SystemExit(f"mlpb {' '.join(args)} failed: {m.note}")
         if i:  # the first run warms the page cache and writes .pyc files
             walls.append(m.seconds)
             cpus.append(m.cpu_seconds)
