@@ -13,6 +13,7 @@ import contextlib
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from playbooks.engine.lifecycle import spec_ref
 from playbooks.engine.monitor import Step
 from playbooks.engine.plugins import default_plugins
 from playbooks.engine.runtime import Runtime
@@ -88,7 +89,7 @@ def people_incidents(rt: Runtime) -> list[str]:
 def _inputs(inc: Incident) -> tuple[PlaybookSpec | None, ModelProfile | None]:
     spec = profile = None
     with contextlib.suppress(MlpbError):  # an unrouted alert may name no known playbook
-        spec = load_spec(resolve_spec_path(inc.playbook), default_plugins())
+        spec = load_spec(resolve_spec_path(spec_ref(inc)), default_plugins())
     if inc.profile_path:
         with contextlib.suppress(MlpbError):
             profile = load_profile(Path(inc.profile_path))

@@ -30,8 +30,20 @@ from playbooks.notify import Notification, NotifyKind, SlackNotifier
 from playbooks.notify.base import find_notifier
 from playbooks.notify.uploads import share_charts
 
-__all__ = ["Inputs", "close", "close_with_spec", "conclude", "fail", "hand_over", "load_inputs",
-           "new_incident", "open_or_claim", "recover_unfinished"]
+__all__ = [
+    "Inputs",
+    "close",
+    "close_with_spec",
+    "conclude",
+    "fail",
+    "hand_over",
+    "load_inputs",
+    "load_inputs_for",
+    "new_incident",
+    "open_or_claim",
+    "recover_unfinished",
+    "spec_ref",
+]
 
 
 @dataclass
@@ -41,6 +53,33 @@ class Inputs:
     data: DataWindows
     plugins: PluginTable
     profile_path: Path
+    spec_path: Path | None = None  # the spec file, when not a catalog playbook
+
+
+def spec_ref(inc: Incident) -> str:
+    """What to load an incident's spec from: the file it ran from (a spec outside the
+    catalog), else its catalog id."""
+    return inc.spec_path or inc.playbook
+
+
+def load_inputs_for(inc: Incident) -> Inputs:
+    """The inputs of a later step of ``inc`` (controller, approval): the spec and profile it
+    ran with. A spec edited since then is refused: criteria and plans would not be the ones
+    the incident was opened under."""
+    if not inc.profile_path:
+        raise MlpbError(f"incident {inc.id} does not say which profile it ran with",
+                        hint="close it by hand: `mlpb incidents resolve ID --as NAME --note ...`")
+    inputs = load_inputs(spec_ref(inc), inc.profile_path)
+    if inputs.spec.hash != inc.playbook_hash:
+        raise MlpbError(
+            f"incident {inc.id} ran {inc.playbook} {inc.playbook_version} "
+            f"({inc.playbook_hash[:12]}…) but the spec at {spec_ref(inc)} is now "
+            f"{inputs.spec.version} "
+            f"({inputs.spec.hash[:12]}…)",
+            hint=f"`mlpb spec diff {inc.playbook}@{inc.playbook_hash[:12]} "
+            f"{inc.playbook}@current` shows what changed; restore it, or close the incident by "
+            "hand and run the playbook again")
+    return inputs
 
 
 def load_inputs(playbook: str, profile_path: str | Path) -> Inputs:
@@ -52,7 +91,10 @@ def load_inputs(playbook: str, profile_path: str | Path) -> Inputs:
     # either never made or gated by the data-quality evidence's clean-data guard.
     lenient = not spec.remediations or "data-quality" in spec.evidence
     data = load_windows(profile, lenient=lenient, needs=needs_for(spec, profile))
-    return Inputs(spec, profile, data, plugins, Path(profile_path).resolve())
+    path = resolve_spec_path(playbook)
+    in_catalog = spec.id == playbook  # named by catalog id, not by a file
+    return Inputs(spec, profile, data, plugins, Path(profile_path).resolve(),
+                  None if in_catalog else path.resolve())
 
 
 def new_incident_id() -> str:
@@ -95,12 +137,12 @@ def open_or_claim(rt: Runtime, inputs: Inputs, trigger: dict[str, Any], *, dry_r
                             "another run", hint="wait for that run, or `mlpb incidents show "
                             f"{queued.id}`")
         inc = rt.ledger.save(claimed.model_copy(
-            update={"profile_path": str(inputs.profile_path)}))
+            update=_paths(inputs)))
     else:
         inc, created = rt.ledger.open_incident(new_incident(
             inputs.spec, inputs.profile, trigger=trigger, dry_run=dry_run, drill=drill,
             dedup_key=dedup_key, now=rt.now()).model_copy(
-                update={"profile_path": str(inputs.profile_path)}))
+                update=_paths(inputs)))
         if not created:
             raise MlpbError(f"incident {inc.id} ({inc.dedup_key}) is already being handled by "
                             "another run", hint=f"`mlpb incidents show {inc.id}`")
@@ -108,6 +150,11 @@ def open_or_claim(rt: Runtime, inputs: Inputs, trigger: dict[str, Any], *, dry_r
                            [f"trigger: {trigger.get('source', 'manual')}",
                             f"owner: {inc.owner}"]))
     return inc
+
+
+def _paths(inputs: Inputs) -> dict[str, str | None]:
+    return {"profile_path": str(inputs.profile_path),
+            "spec_path": str(inputs.spec_path) if inputs.spec_path else None}
 
 
 def close(rt: Runtime, inputs: Inputs, inc: Incident,

@@ -16,7 +16,7 @@ import pandas as pd
 
 from playbooks.engine.controller import Due, next_due
 from playbooks.engine.diagnosis import load_evidence
-from playbooks.engine.lifecycle import Inputs, close, load_inputs
+from playbooks.engine.lifecycle import Inputs, close, load_inputs, spec_ref
 from playbooks.engine.live_metrics import measure_live
 from playbooks.engine.reference import serving_reference
 from playbooks.engine.revert import Undo, revert_change
@@ -165,7 +165,8 @@ def advance_incident(rt: Runtime, incident_id: str) -> list[Step]:
     if not inc.profile_path:
         raise MlpbError(f"incident {inc.id} does not say which profile it ran with",
                         hint="close it by hand: `mlpb incidents show` has its history")
-    inputs = load_inputs(inc.playbook, inc.profile_path)
+    # The spec it ran with (criteria were copied at the start, so an edit moves nothing).
+    inputs = load_inputs(spec_ref(inc), inc.profile_path)
     label_delay = inputs.profile.data.labels.delay if inputs.profile.data.labels else None
     if next_due(inc, rt.now(), label_delay=label_delay).kind == "wait":
         return [Step(inc.id, "waiting", next_due(inc, rt.now(), label_delay=label_delay).reason)]

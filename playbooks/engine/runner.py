@@ -18,7 +18,7 @@ from playbooks.engine.approvals import approval_needed, new_request, plan_hash
 from playbooks.engine.decide import Decision
 from playbooks.engine.diagnosis import load_evidence
 from playbooks.engine.gates import dirty_data_reason, loop_guard_reason, needs_clean_data
-from playbooks.engine.lifecycle import Inputs, close, load_inputs
+from playbooks.engine.lifecycle import Inputs, close, load_inputs_for
 from playbooks.engine.monitor import start_monitoring
 from playbooks.engine.revert import Undo, revert_change
 from playbooks.engine.runtime import Runtime
@@ -209,10 +209,7 @@ def resume_approved(rt: Runtime, incident_id: str,
     req = inc.approval
     if inc.status is not IncidentStatus.REMEDIATING or req is None or req.state != "approved":
         return inc
-    if not inc.profile_path:
-        raise MlpbError(f"incident {inc.id} does not say which profile it ran with",
-                        hint="re-run the playbook: `mlpb run PLAYBOOK --profile PATH`")
-    inputs = load_inputs(inc.playbook, inc.profile_path)
+    inputs = load_inputs_for(inc)
     evidence = load_evidence(rt, inc.id)
     if evidence is None:
         raise MlpbError(f"incident {inc.id}: its evidence package is missing from "

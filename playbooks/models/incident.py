@@ -245,6 +245,8 @@ class Incident(BaseModel):
     trigger: dict[str, Any] = Field(default_factory=dict)
     dedup_key: str
     profile_path: str | None = Field(None, description="The model profile the run used.")
+    spec_path: str | None = Field(None, description="The spec file the run used, when it "
+                                  "was not a catalog playbook.")
     root_cause: RootCause | None = None
     hypotheses: list[HypothesisResult] = Field(default_factory=list)
     remediations: list[RemediationRecord] = Field(default_factory=list)
