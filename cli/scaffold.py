@@ -46,7 +46,8 @@ def new_playbook(name: str, root: Path | None = None) -> list[Path]:
     err.print(
         f"next: edit the checks and the collector into your failure class; "
         f"`python -m pytest {plan.test_path}`; `mlpb run {name} --profile PROFILE --dry-run`. "
-        "Triage tests it as a candidate already; to rank it among the others, give it a "
-        "weight under `signatures:` in playbooks/catalog/triage.yaml.",
+        "Triage tests it as a candidate already (prior 0.05); to state how often it is the "
+        "cause of a vague alert, give it a prior under `signatures:` in "
+        "playbooks/catalog/triage.yaml (and bump triage's version with a changelog entry).",
         highlight=False, soft_wrap=True)
     return written
