@@ -121,9 +121,7 @@ def _incident_count(home: Path) -> int:
     "case",
     [
         "missing-file",
-        "missing-column",
         "not-utf8",
-        "mixed-types",
         "unknown-playbook",
         "broken-profile",
     ],
@@ -140,18 +138,10 @@ def test_bad_input_fails_clearly_and_opens_nothing(
     if case == "missing-file":
         prof.write_text(prof.read_text().replace("current_clean.csv", "nope.csv"))
         expect = "no files match"
-    elif case == "missing-column":
-        frame.drop(columns=["humidity_pct"]).to_csv(cur, index=False)
-        expect = "missing column(s) ['humidity_pct']"
     elif case == "not-utf8":
         frame.head(50).to_csv(cur, index=False)
         cur.write_bytes(cur.read_bytes().replace(b"plant-a", "plänt-a".encode("latin-1")))
         expect = "not UTF-8"
-    elif case == "mixed-types":
-        frame["pressure_kpa"] = frame["pressure_kpa"].astype(object)
-        frame.loc[:20, "pressure_kpa"] = "n/a kPa"
-        frame.to_csv(cur, index=False)
-        expect = "'pressure_kpa' has mixed types"
     elif case == "unknown-playbook":
         playbook = "data-drfit"
         expect = "unknown playbook 'data-drfit'"
@@ -169,6 +159,37 @@ def test_bad_input_fails_clearly_and_opens_nothing(
     assert expect in proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     assert _incident_count(home) == 0
+
+
+@pytest.mark.parametrize(("case", "summary"), [
+    ("missing-column", "schema break: humidity_pct missing in 1 of 1 file(s)"),
+    ("mixed-types", "schema break: pressure_kpa changed type (number -> text)"),
+])
+def test_a_broken_feed_is_diagnosed_not_an_exit(case: str, summary: str, csv_data: Path,
+                                               tmp_path: Path) -> None:
+    """A missing or retyped feature column is the data's problem, not bad input: data-drift
+    diagnoses a schema break naming the column and hands over to data-quality (issue 11)."""
+    home = tmp_path / "home"
+    prof = _profile(csv_data, "current_clean", home)
+    frame = pd.read_csv(csv_data / "current_clean.csv")
+    cur = tmp_path / "cur.csv"
+    if case == "missing-column":
+        frame = frame.drop(columns=["humidity_pct"])
+    else:
+        frame["pressure_kpa"] = frame["pressure_kpa"].astype(object)
+        frame.loc[:20, "pressure_kpa"] = "n/a kPa"
+    frame.to_csv(cur, index=False)
+    prof.write_text(
+        prof.read_text()
+        .replace(str(csv_data / "current_clean.csv"), str(cur))
+        .replace(os.path.relpath(csv_data / "current_clean.csv", prof.parent), str(cur))
+    )
+    proc = mlpb("run", "data-drift", "--profile", str(prof), "--json", home=home)
+    res = json.loads(proc.stdout)
+    assert res["status"] == "handed_over" and len(res["child_ids"]) == 1
+    assert res["root_cause"]["hypothesis_id"] == "schema-break"
+    assert res["root_cause"]["summary"] == summary
+    assert "Traceback" not in proc.stderr
 
 
 def test_validate_catalog_and_broken_spec(tmp_path: Path) -> None:
