@@ -69,6 +69,17 @@ def runner(api: str, tmp_path: Path) -> Iterator[None]:
         log.close()
 
 
+def _drain_prefect_workers() -> None:
+    """Deliver the events and logs the in-process run queued for this module's server. Left
+    queued, the session harness's teardown (which drains every worker) would wait forever
+    on a server that is gone."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all()
+    EventsWorker.drain_all()
+
+
 def test_prefect_form_approves_the_pinned_plan(api: str, runner: None, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     from prefect.client.orchestration import SyncPrefectClient
@@ -118,6 +129,7 @@ def test_prefect_form_approves_the_pinned_plan(api: str, runner: None, tmp_path:
             done = _until(lambda: (r := client.read_flow_run(run.id)).state and
                           r.state.is_final() and r, "the resumed run to finish")
             assert done.state.is_completed(), done.state.message
+        _drain_prefect_workers()  # while this server is up: nothing queued for it outlives it
 
     inc = Ledger(load_settings(home).ledger_url).get(asked["id"])
     assert inc.status is IncidentStatus.RESOLVED, [e.message for e in inc.timeline[-5:]]
