@@ -113,6 +113,17 @@ class ReceiverServer:
         self.thread.join(20)
 
 
+def drain_prefect_workers() -> None:
+    """Deliver the events and logs in-process runs queued for a test's own Prefect server
+    while it is up. Left queued for a server that is gone, the session harness's teardown
+    (which drains every worker) waits on them forever."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all()
+    EventsWorker.drain_all()
+
+
 @contextlib.contextmanager
 def prefect_server(home: Path) -> Iterator[str]:
     """`prefect server start` on a free port with its own PREFECT_HOME; yields the API URL."""

@@ -23,7 +23,7 @@ from playbooks.ledger import Ledger
 from playbooks.models.incident import IncidentStatus
 from playbooks.modelstore import MlflowModelStore
 from playbooks.sandbox import bootstrap_sandbox, inject_fault, make_fault
-from tests.integration._receiver_support import prefect_server
+from tests.integration._receiver_support import drain_prefect_workers, prefect_server
 
 pytestmark = pytest.mark.integration
 
@@ -67,17 +67,6 @@ def runner(api: str, tmp_path: Path) -> Iterator[None]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-
-
-def _drain_prefect_workers() -> None:
-    """Deliver the events and logs the in-process run queued for this module's server. Left
-    queued, the session harness's teardown (which drains every worker) would wait forever
-    on a server that is gone."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
-    APILogWorker.drain_all()
-    EventsWorker.drain_all()
 
 
 def test_prefect_form_approves_the_pinned_plan(api: str, runner: None, tmp_path: Path,
@@ -129,7 +118,7 @@ def test_prefect_form_approves_the_pinned_plan(api: str, runner: None, tmp_path:
             done = _until(lambda: (r := client.read_flow_run(run.id)).state and
                           r.state.is_final() and r, "the resumed run to finish")
             assert done.state.is_completed(), done.state.message
-        _drain_prefect_workers()  # while this server is up: nothing queued for it outlives it
+        drain_prefect_workers()  # while this server is up: nothing queued for it outlives it
 
     inc = Ledger(load_settings(home).ledger_url).get(asked["id"])
     assert inc.status is IncidentStatus.RESOLVED, [e.message for e in inc.timeline[-5:]]

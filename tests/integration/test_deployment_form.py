@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from playbooks.loader import catalog_ids
-from tests.integration._receiver_support import prefect_server
+from tests.integration._receiver_support import drain_prefect_workers, prefect_server
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -34,6 +34,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 if dep.flow_name == "run-playbook":
                     dep.apply()
         yield url
+        drain_prefect_workers()  # while the server is up: nothing queued outlives it
 
 
 def _execute(api: str, run_id: Any, home: Path) -> None:

@@ -25,6 +25,7 @@ from tests.integration._receiver_support import (
     am_payload,
     auth,
     credentials,
+    drain_prefect_workers,
     prefect_server,
     write_routes,
 )
@@ -43,6 +44,7 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             for dep in build_deployments():  # what `python -m deployments.serve` registers
                 dep.apply()
         yield api
+        drain_prefect_workers()  # while the server is up: nothing queued outlives it
 
 
 def _runs(api: str, incident_ids: set[str] | None) -> list[Any]:

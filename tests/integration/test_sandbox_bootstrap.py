@@ -116,7 +116,10 @@ def test_profile_is_a_valid_model_profile(built: tuple[Sandbox, list[str]]) -> N
     raw = yaml.safe_load(box.profile_path.read_text())
     assert raw["name"] == "credit-risk" and raw["criticality"] == "high"
     assert raw["owners"] == {"model": "ml-credit-team", "data": "data-platform",
-                             "oncall": "ml-oncall"}
+                             "oncall": "ml-oncall", "approvers": ["alice", "group:ml-leads"],
+                             "groups": {"ml-leads": ["bob", "carol"]},
+                             "slack_ids": {"alice": "U01ALICE", "bob": "U01BOB",
+                                           "carol": "U01CAROL"}}
     assert raw["data"]["reference"] == {"path": "reference/reference.parquet"}
     assert raw["data"]["current"] == {"path": "inference/date=*/*.parquet", "window": "7d"}
     assert raw["data"]["labels"] == {"path": "labels/date=*/*.parquet", "column": "defaulted",
