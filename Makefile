@@ -22,7 +22,7 @@ demo: install
 	$(BIN)/mlpb demo
 
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=30
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow and not integration and not e2e"
