@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast bench bench-full lint validate clean lock serve
+.PHONY: install demo test test-fast bench bench-full lint validate clean lock serve serve-pool
 
 install: $(STAMP)
 
@@ -31,6 +31,13 @@ test-fast: install
 # state under $(MLPB_HOME) (default .mlpb); prints the URLs; Ctrl-C stops them all.
 serve: install
 	$(BIN)/python -m deployments.stack
+
+# Scale-out variant: Prefect server and ledger on PostgreSQL (databases mlpb_prefect_pool and
+# mlpb_ledger_pool, created if missing), every deployment on the `process` work pool
+# mlpb-pool, WORKERS workers running one flow run each (deployments/pool.py; README "Scaling out").
+WORKERS ?= 2
+serve-pool: install
+	$(BIN)/python -m deployments.pool --workers $(WORKERS)
 
 # Drift engine vs Evidently, then start-up times, then mlpb run data-drift on generated
 # 30/120-day partitioned logs (generated once under .bench/logs). `make bench-full` adds the
