@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import getpass
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
 from playbooks.errors import MlpbError, SpecError, validation_problems
 from playbooks.models.common import StrictModel
 
-__all__ = ["ApproveRules", "EditRules", "Identity", "Policy", "PolicyRefused", "RunRules",
-           "approval_refusal", "check_run", "cli_identity", "edit_refusal", "load_policy",
-           "policy_for", "policy_path", "run_refusal"]
+__all__ = ["ApproveRules", "EditRules", "Identity", "Policy", "PolicyRefused", "Refusal",
+           "RunRules", "approval_refusal", "check_run", "cli_identity", "edit_refusal",
+           "load_policy", "policy_for", "policy_path", "run_refusal"]
 
 Level = Literal["low", "medium", "high"]
 _LEVELS: list[Level] = ["low", "medium", "high"]
@@ -156,10 +158,35 @@ def edit_refusal(policy: Policy | None, who: str, *, playbook: str) -> str | Non
 
 @dataclass(frozen=True)
 class Identity:
-    """Who acts, and where the name came from (recorded with the action)."""
+    """Who acts, and where the name came from (recorded with the action). A receiver route
+    acts under its name (``source='route'``); a run started from a Prefect deployment whose
+    starter Prefect does not tell us acts as ``prefect-ui``."""
 
     name: str
-    source: Literal["--as", "os-user"]
+    source: Literal["--as", "os-user", "route", "prefect-ui"]
+
+    @property
+    def channel(self) -> str:
+        return {"route": "receiver", "prefect-ui": "prefect-ui"}.get(self.source, "cli")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused action as the ledger keeps it (playbooks/ledger/audit.py)."""
+
+    at: datetime
+    who: str
+    channel: str  # cli | receiver | prefect-ui
+    action: str  # run-live | run
+    playbook: str
+    model: str
+    reason: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": self.at.isoformat(), "who": self.who, "channel": self.channel,
+                "action": self.action, "playbook": self.playbook, "model": self.model,
+                "reason": self.reason, "detail": dict(self.detail)}
 
 
 def cli_identity(as_: str | None) -> Identity:
@@ -169,13 +196,22 @@ def cli_identity(as_: str | None) -> Identity:
 
 
 def check_run(policy: Policy | None, who: Identity, *, playbook: str, model: str,
-              live: bool, where: Path | None = None) -> None:
-    """Raise PolicyRefused when the run is not allowed (before anything starts)."""
+              live: bool, where: Path | None = None,
+              record: Callable[[Refusal], None] | None = None,
+              now: datetime | None = None) -> None:
+    """Raise PolicyRefused when the run is not allowed (before anything starts); a refusal
+    is handed to ``record`` first (the ledger's ``Refusals.record``: nothing else is written)."""
     why = run_refusal(policy, who.name, playbook=playbook, model=model, live=live)
-    if why is not None:
-        hint = "run it with --dry-run" if "dry run only" in why else "ask for a run grant"
-        raise PolicyRefused(f"refused: {why} [{who.name} from {who.source}]",
-                            hint=f"{hint}; the policy is {where or 'in effect'}")
+    if why is None:
+        return
+    if record is not None:
+        record(Refusal(at=now or datetime.now(UTC), who=who.name, channel=who.channel,
+                       action="run-live" if live else "run", playbook=playbook, model=model,
+                       reason=why, detail={"identity": who.source,
+                                           "policy": str(where) if where else None}))
+    hint = "run it with --dry-run" if "dry run only" in why else "ask for a run grant"
+    raise PolicyRefused(f"refused: {why} [{who.name} from {who.source}]",
+                        hint=f"{hint}; the policy is {where or 'in effect'}")
 
 
 _CATALOG_SIDE = Path(__file__).parent / "policy.yaml"

@@ -24,7 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from playbooks.ledger.schema import TS, incident_ref, incidents, metadata, timeline
+from playbooks.ledger.chain import append_event
+from playbooks.ledger.schema import TS, incident_ref, incidents, metadata
 from playbooks.ledger.store import Ledger
 from playbooks.models.incident import Incident, IncidentStatus, TimelineEvent, utcnow
 
@@ -318,9 +319,7 @@ class AlertStore:
         with self.engine.begin() as conn:
             conn.execute(alerts.insert().values(**row))
             if event is not None and incident_id:
-                conn.execute(timeline.insert().values(
-                    incident_id=incident_id, at=event.at, kind=event.kind,
-                    message=event.message, data=event.data))
+                append_event(conn, incident_id, event)
             if queue is not None and incident_id:
                 conn.execute(dispatches.insert().values(
                     **self._dispatch_row(incident_id, str(row["model"]), *queue)))

@@ -80,6 +80,10 @@ timeline = sa.Table(
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("data", sa.JSON, nullable=False),
+    # The hash chain (playbooks/ledger/chain.py). Nullable: added to existing ledgers in place
+    # (playbooks/ledger/migrate.py backfills them); a NULL after that is a broken chain.
+    sa.Column("prev_hash", sa.String(64), nullable=True),
+    sa.Column("row_hash", sa.String(64), nullable=True),
 )
 
 hypothesis_results = sa.Table(

@@ -13,7 +13,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from playbooks.engine.transitions import Event, apply_event
 from playbooks.errors import ConfigError, MlpbError, UnknownNameError
+from playbooks.ledger.audit import Refusals
+from playbooks.ledger.chain import append_event
 from playbooks.ledger.leases import Leases
+from playbooks.ledger.migrate import upgrade
 from playbooks.ledger.monitoring import MonitoringWindows
 from playbooks.ledger.schema import (
     hypothesis_results,
@@ -88,6 +91,7 @@ class Ledger:
         self.engine = _engine(url)
         try:
             metadata.create_all(self.engine)
+            upgrade(self.engine)  # an existing ledger gets new columns in place
         except OperationalError as exc:
             raise LedgerError(
                 "cannot open the ledger at "
@@ -102,6 +106,10 @@ class Ledger:
     @property
     def windows(self) -> MonitoringWindows:
         return MonitoringWindows(self.engine)
+
+    @property
+    def refusals(self) -> Refusals:
+        return Refusals(self.engine)
 
     # -- incidents -------------------------------------------------------------------------
     def open_incident(self, incident: Incident, *, attempts: int = 3) -> tuple[Incident, bool]:
@@ -350,11 +358,7 @@ class Ledger:
 
     @staticmethod
     def _event(conn: sa.Connection, incident_id: str, ev: TimelineEvent) -> None:
-        conn.execute(
-            timeline.insert().values(
-                incident_id=incident_id, at=ev.at, kind=ev.kind, message=ev.message, data=ev.data
-            )
-        )
+        append_event(conn, incident_id, ev)  # the one writer of timeline rows (hash chain)
 
     def close(self) -> None:
         self.engine.dispose()
