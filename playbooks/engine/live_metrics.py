@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from playbooks.engine.fairness import fairness_metrics, group_metrics_meanings
 from playbooks.models.profile import ModelProfile
 from playbooks.stats import DriftThresholds, drift_report
 
@@ -25,10 +26,13 @@ LABEL_FREE_METRICS: dict[str, str] = {
     "estimated_roc_auc": "ROC AUC expected from the (calibrated) scores alone, before labels",
     "positive_rate": "share of rows the model decided positive (the profile's threshold)",
     "mean_score": "mean model score in the window",
+    **group_metrics_meanings(labelled=False),  # against the replaced version on the same rows
 }
 LABELLED_METRICS: dict[str, str] = {
     "roc_auc": "ROC AUC of the serving version on the window's arrived labels",
     "labelled_rows": "rows of the window whose labels have arrived",
+    "equalized_odds_difference": group_metrics_meanings(labelled=True)[
+        "equalized_odds_difference"],
 }
 LIVE_METRICS: dict[str, str] = {**LABEL_FREE_METRICS, **LABELLED_METRICS}
 
@@ -68,10 +72,12 @@ def measure_live(
     serving: Any,
     reference: pd.DataFrame,
     thresholds: DriftThresholds | None = None,
+    previous: Any | None = None,
 ) -> dict[str, float]:
     """Metrics of one window: ``window`` is its traffic, ``labelled`` the rows of it whose
     labels arrived (None while they are not due), ``serving`` the model behind the alias,
-    ``reference`` the data the serving version was trained on."""
+    ``reference`` the data the serving version was trained on, ``previous`` the version the
+    change replaced (group metrics are compared with it on the same rows)."""
     out: dict[str, float] = {"rows": float(len(window))}
     if window.empty:
         return out
@@ -85,6 +91,9 @@ def measure_live(
     out["positive_rate"] = float(np.mean(scores >= threshold))
     if (est := estimated_auc(scores)) is not None:
         out["estimated_roc_auc"] = est
+    # Parity on all traffic at once; equalized odds only on the rows whose labels arrived.
+    parity = fairness_metrics(profile, window, serving=serving, previous=previous, labels=None)
+    out |= parity
     if labelled is not None and profile.target and profile.target in labelled.columns:
         out["labelled_rows"] = float(len(labelled))
         if len(labelled):
@@ -92,4 +101,7 @@ def measure_live(
             s = np.asarray(serving.predict_proba(labelled[feats.all])[:, 1], dtype=float)
             if (auc := _auc(y, s)) is not None:
                 out["roc_auc"] = auc
+            odds = fairness_metrics(profile, labelled, serving=serving, previous=previous,
+                                    labels=y)
+            out |= {k: v for k, v in odds.items() if k.startswith("equalized_odds_difference")}
     return out

@@ -32,7 +32,7 @@ from playbooks.models.incident import (
     WindowResult,
     utcnow,
 )
-from playbooks.models.spec import AcceptanceCriterion, MonitoringPlan
+from playbooks.models.spec import GROUP_METRIC_NAMES, AcceptanceCriterion, MonitoringPlan
 from playbooks.notify import Notification, SlackNotifier
 from playbooks.notify.base import find_notifier
 from playbooks.notify.reminders import send_reminders
@@ -111,15 +111,23 @@ def _measure(rt: Runtime, inputs: Inputs, inc: Incident, due: Due) -> WindowResu
     assert store is not None and prof.model is not None  # a change was applied with one
     serving = store.load_model(prof.model.registry_name, m.version or prof.model.alias)
     reference = serving_reference(prof, inputs.data, store).reference  # follows the champion
+    replaced = m.change.get("previous_version")  # group criteria compare with it
+    previous = (store.load_model(prof.model.registry_name, str(replaced))
+                if replaced and any(c.versus for c in criteria) else None)
     metrics = measure_live(prof, window, labelled, serving=serving, reference=reference,
-                           thresholds=inputs.spec.drift)
+                           thresholds=inputs.spec.drift, previous=previous)
     ver = evaluate_criteria(criteria, metrics)
     labelled_rows = int(metrics.get("labelled_rows", 0))
     missing = [c.id for c in ver.criteria if c.observed is None]
+    small = [c.id for c in ver.criteria if c.observed is None and c.metric in GROUP_METRIC_NAMES]
     verdict: Verdict
     if missing and labelled_rows < m.min_rows:
         verdict, reason = "inconclusive", (f"labels arrived for {labelled_rows} of "
                                            f"{len(window)} rows; cannot judge {missing}")
+    elif small and small == missing:  # a group too small to judge is never a pass
+        verdict, reason = "inconclusive", (f"a group of the sensitive attributes has fewer "
+                                           f"than {prof.fairness.min_group_rows} rows; "
+                                           f"cannot judge {small}")
     else:
         failed = [c.id for c in ver.criteria if not c.passed]
         verdict = "pass" if ver.passed else "fail"

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
+from playbooks.engine.fairness import criterion_observed, fairness_metrics
 from playbooks.models.incident import CriterionResult, Verification
 from playbooks.models.profile import ModelProfile
 from playbooks.models.spec import AcceptanceCriterion
@@ -21,6 +21,8 @@ def _scores(model: Any, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
 
 
 def _auc(y: pd.Series, s: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score  # ~0.7 s to import: only when measuring
+
     return float(roc_auc_score(y, s)) if y.nunique() == 2 else None
 
 
@@ -54,6 +56,9 @@ def measure(
     )
     out["max_psi"] = rep.max_psi()
     out["drifted_feature_share"] = len(rep.drifted()) / max(len(rep.features), 1)
+    labelled = target is not None and target in window.columns
+    labels = window[target].astype(int).to_numpy() if labelled and target else None
+    out |= fairness_metrics(profile, window, serving=serving, previous=previous, labels=labels)
     if target is None or target not in window.columns:
         return out
     y = window[target].astype(int)
@@ -97,17 +102,13 @@ def evaluate_criteria(
     metrics: dict[str, float],
     window: dict[str, Any] | None = None,
 ) -> Verification:
-    """Every criterion must hold; a metric that could not be measured fails its criterion."""
+    """Every criterion must hold; a metric that could not be measured fails its criterion
+    (a group metric reads its attributes: ``playbooks.engine.fairness``)."""
+    observed = [criterion_observed(c, metrics)[0] for c in criteria]
     results = [
-        CriterionResult(
-            id=c.id,
-            metric=c.metric,
-            op=c.op,
-            target=c.value,
-            observed=metrics.get(c.metric),
-            passed=c.holds(metrics.get(c.metric)),
-        )
-        for c in criteria
+        CriterionResult(id=c.id, metric=c.metric, op=c.op, target=c.value, observed=o,
+                        passed=c.holds(o))
+        for c, o in zip(criteria, observed, strict=True)
     ]
     return Verification(
         passed=all(r.passed for r in results), criteria=results, window=window or {}

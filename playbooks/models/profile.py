@@ -14,6 +14,7 @@ __all__ = [
     "ApprovalPolicy",
     "DataSource",
     "DataSources",
+    "Fairness",
     "FeatureSet",
     "LabelSource",
     "ModelProfile",
@@ -206,6 +207,27 @@ class ServiceLevels(StrictModel):
     )
 
 
+class Fairness(StrictModel):
+    """Groups whose outcomes a change must not move apart (group metrics in acceptance)."""
+
+    sensitive_attributes: list[str] = Field(
+        default_factory=list, description="Columns naming the group of each row (e.g. region, "
+        "age band); they need not be model features. Group metrics (demographic parity, "
+        "equalized odds) are measured per attribute in the pre-check and every live window.")
+    min_group_rows: int = Field(
+        50, ge=1, description="Fewer rows in any group of an attribute: that attribute's group "
+        "metrics are inconclusive (a failed pre-check, an inconclusive live window), never a "
+        "pass.")
+
+    @field_validator("sensitive_attributes")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        dupes = sorted({a for a in v if v.count(a) > 1})
+        if dupes:
+            raise ValueError(f"sensitive attributes listed twice: {dupes}")
+        return v
+
+
 class ModelProfile(StrictModel):
     """What we watch. Paths are resolved relative to the profile file (``base_dir``)."""
 
@@ -225,6 +247,7 @@ class ModelProfile(StrictModel):
     )
     training: TrainingConfig | None = Field(None, description="How to retrain the model.")
     segments: list[str] = Field(default_factory=list, description="Slice columns to compare.")
+    fairness: Fairness = Field(default_factory=Fairness)
     slo: ServiceLevels = Field(default_factory=ServiceLevels)
     base_dir: Path = Field(
         Path("."),

@@ -9,13 +9,14 @@ import json
 from datetime import date as Date
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from playbooks.models.common import Duration, StrictModel, parse_duration
 from playbooks.models.incident import Severity
 from playbooks.stats import DriftThresholds
 
 __all__ = [
+    "GROUP_METRIC_NAMES",
     "Acceptance",
     "AcceptanceCriterion",
     "ApprovalSettings",
@@ -41,6 +42,10 @@ _KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 # Metric names are validated at load against the metrics registered plugins produce
 # (`PluginTable.metrics()`), so a typo fails validation while new plugins add new metrics.
 MetricName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+# Group-fairness metrics (playbooks.stats.fairness): measured per sensitive attribute of the
+# profile, for the serving and the replaced version, so a criterion may compare the two.
+GROUP_METRIC_NAMES = ("demographic_parity_difference", "demographic_parity_ratio",
+                      "equalized_odds_difference")
 
 
 def _compare(value: float, op: Comparison, target: float) -> bool:
@@ -133,6 +138,31 @@ class AcceptanceCriterion(StrictModel):
     applies_to: list[str] | None = Field(
         None, description="Remediation ids this criterion gates; default: all of them."
     )
+    versus: Literal["previous"] | None = Field(
+        None, description="Group metrics only. 'previous': judge the change against the "
+        "version it replaced, on the same rows (serving minus replaced), e.g. metric "
+        "demographic_parity_difference, versus previous, '<=' 0.02: the change may not widen "
+        "the selection-rate gap by more than 2 points. None: the metric's own value.")
+    attribute: str | None = Field(
+        None, description="Group metrics only: the profile's sensitive attribute to judge; "
+        "default: every one of them, each must hold (the one closest to failing decides).")
+
+    @model_serializer(mode="wrap")
+    def _omit_unused_group_fields(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Absent unless used: a criterion without them keeps the spec hash it had before.
+        data = handler(self)
+        if isinstance(data, dict):
+            for k in ("versus", "attribute"):
+                if data.get(k) is None:
+                    data.pop(k, None)
+        return data
+
+    @model_validator(mode="after")
+    def _group_fields(self) -> AcceptanceCriterion:
+        if (self.versus or self.attribute) and self.metric not in GROUP_METRIC_NAMES:
+            raise ValueError(f"'versus' and 'attribute' are for group metrics "
+                             f"({', '.join(GROUP_METRIC_NAMES)}), not '{self.metric}'")
+        return self
 
     def holds(self, observed: float | None) -> bool:
         return observed is not None and _compare(observed, self.op, self.value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from playbooks.remediations.base import NotApplicable, RemediationContext
+from playbooks.stats.fairness import GROUP_METRICS
 
 __all__ = ["HOLDOUT_METRICS", "labelled_spans", "require_rows"]
 
@@ -23,6 +24,7 @@ HOLDOUT_METRICS = {
     "drifted_feature_share": "share of features drifted between training data and holdout",
     "worst_slice_auc_drop": "largest ROC AUC loss on any profile segment, new vs previous, "
                             "beyond its sampling error (one-sided 95%)",
+    **GROUP_METRICS,  # per sensitive attribute, serving and replaced version (criteria: versus)
 }
 
 

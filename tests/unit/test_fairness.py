@@ -1,0 +1,141 @@
+"""Group-fairness metrics (fairlearn) against hand-computed values on tiny frames, and the
+acceptance criterion that compares a change with the version it replaced."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from playbooks.engine.fairness import criterion_observed, fairness_metrics
+from playbooks.engine.verify import evaluate_criteria
+from playbooks.models import ModelProfile
+from playbooks.models.spec import GROUP_METRIC_NAMES, AcceptanceCriterion
+from playbooks.stats.fairness import GROUP_METRICS, group_fairness
+
+# Group a: decided 1,1,0,0 (rate 0.5); group b: 1,0,0,0 (rate 0.25).
+GROUPS = pd.Series(list("aaaabbbb"), name="region")
+DECIDED = np.array([1, 1, 0, 0, 1, 0, 0, 0])
+LABELS = np.array([1, 0, 1, 0, 1, 0, 1, 0])
+
+
+def test_parity_and_odds_match_hand_computed_values() -> None:
+    af = group_fairness(GROUPS, DECIDED, LABELS, min_group_rows=4)
+    assert af.inconclusive == ""
+    assert af.rows == {"a": 4, "b": 4}
+    assert af.selection_rates == {"a": 0.5, "b": 0.25}
+    assert af.metrics["demographic_parity_difference"] == pytest.approx(0.25)
+    assert af.metrics["demographic_parity_ratio"] == pytest.approx(0.5)
+    # TPR a = 1/2, b = 1/2; FPR a = 1/2, b = 0: the worst gap is the FPR's 0.5.
+    assert af.metrics["equalized_odds_difference"] == pytest.approx(0.5)
+
+
+def test_a_small_group_is_inconclusive_never_a_pass() -> None:
+    af = group_fairness(GROUPS, DECIDED, LABELS, min_group_rows=5)
+    assert af.metrics == {}
+    assert "fewer than 5 rows" in af.inconclusive and "'a'" in af.inconclusive
+
+
+def test_equalized_odds_needs_both_labels_in_every_group() -> None:
+    one_class = np.array([1, 0, 1, 0, 1, 1, 1, 1])  # group b: positives only
+    af = group_fairness(GROUPS, DECIDED, one_class, min_group_rows=4)
+    assert "equalized_odds_difference" not in af.metrics
+    assert af.metrics["demographic_parity_difference"] == pytest.approx(0.25)
+    assert "lack positive or negative labels" in af.inconclusive
+
+
+def test_spec_and_stats_name_the_same_group_metrics() -> None:
+    assert set(GROUP_METRIC_NAMES) == set(GROUP_METRICS)
+
+
+class _ByColumn:
+    """A stand-in for a fitted classifier: its score is one column of the frame."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        s = frame[self.column].to_numpy(float)
+        return np.column_stack([1 - s, s])
+
+
+def _profile(**fairness: Any) -> ModelProfile:
+    return ModelProfile.model_validate({
+        "name": "m", "data": {"reference": {"path": "r.csv"}, "current": {"path": "c.csv"}},
+        "features": {"numeric": ["old", "new"]}, "fairness": fairness})
+
+
+def _frame() -> pd.DataFrame:
+    # The replaced version declines one row per group (gap 0); the new one declines two of
+    # group a's (gap 0.25).
+    return pd.DataFrame({"region": list("aaaabbbb"),
+                         "old": [1, 0, 0, 0, 1, 0, 0, 0],
+                         "new": [1, 1, 0, 0, 1, 0, 0, 0]})
+
+
+def _widening(value: float = 0.02, **extra: Any) -> AcceptanceCriterion:
+    return AcceptanceCriterion.model_validate({
+        "id": "gap", "metric": "demographic_parity_difference", "versus": "previous",
+        "op": "<=", "value": value, **extra})
+
+
+def test_versus_previous_reads_the_widening_on_the_same_rows() -> None:
+    prof = _profile(sensitive_attributes=["region"], min_group_rows=4)
+    m = fairness_metrics(prof, _frame(), serving=_ByColumn("new"), previous=_ByColumn("old"),
+                         labels=None)
+    assert m["demographic_parity_difference@region"] == pytest.approx(0.25)
+    assert m["demographic_parity_difference_previous@region"] == pytest.approx(0.0)
+    assert m["selection_rate@region=a"] == 0.5 and m["selection_rate_previous@region=a"] == 0.25
+    assert criterion_observed(_widening(), m) == (pytest.approx(0.25), "region")
+    ver = evaluate_criteria([_widening(), _widening(0.3).model_copy(update={"id": "lax"})], m)
+    assert [(c.id, c.passed) for c in ver.criteria] == [("gap", False), ("lax", True)]
+    assert not ver.passed
+
+
+def test_the_attribute_closest_to_failing_decides() -> None:
+    metrics = {"demographic_parity_ratio": 0.7, "demographic_parity_ratio@region": 0.9,
+               "demographic_parity_ratio@age_band": 0.7,
+               "demographic_parity_ratio_previous@region": 0.8,
+               "demographic_parity_ratio_previous@age_band": 0.8}
+    floor = AcceptanceCriterion(id="ratio", metric="demographic_parity_ratio", op=">=",
+                                value=-0.05, versus="previous")
+    assert criterion_observed(floor, metrics) == (pytest.approx(-0.1), "age_band")
+    one = floor.model_copy(update={"attribute": "region"})
+    assert criterion_observed(one, metrics) == (pytest.approx(0.1), "region")
+
+
+def test_too_small_groups_fail_the_criterion() -> None:
+    prof = _profile(sensitive_attributes=["region"], min_group_rows=5)
+    m = fairness_metrics(prof, _frame(), serving=_ByColumn("new"), previous=_ByColumn("old"),
+                         labels=None)
+    assert "demographic_parity_difference" not in m
+    ver = evaluate_criteria([_widening(1.0)], m)
+    assert ver.criteria[0].observed is None and not ver.passed
+
+
+def test_without_a_previous_version_there_is_nothing_to_compare_with() -> None:
+    prof = _profile(sensitive_attributes=["region"], min_group_rows=4)
+    m = fairness_metrics(prof, _frame(), serving=_ByColumn("new"), previous=None, labels=None)
+    assert not evaluate_criteria([_widening(1.0)], m).passed
+
+
+def test_a_profile_without_sensitive_attributes_has_no_group_to_harm() -> None:
+    m = fairness_metrics(_profile(), _frame(), serving=_ByColumn("new"),
+                         previous=_ByColumn("old"), labels=None)
+    assert criterion_observed(_widening(), m) == (0.0, None)
+    assert evaluate_criteria([_widening()], m).passed
+
+
+def test_group_fields_are_only_for_group_metrics() -> None:
+    with pytest.raises(ValidationError, match="for group metrics"):
+        AcceptanceCriterion(id="x", metric="roc_auc", op=">=", value=0.7, versus="previous")
+    with pytest.raises(ValidationError, match="versus"):
+        _widening(versus="baseline")
+
+
+def test_profile_rejects_a_sensitive_attribute_listed_twice() -> None:
+    with pytest.raises(ValidationError, match="listed twice"):
+        _profile(sensitive_attributes=["region", "region"])
