@@ -27,13 +27,15 @@ __all__ = [
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 M = TypeVar("M", bound=BaseModel)
+# libyaml's safe loader when PyYAML was built with it: ~10x faster on the catalog.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise SpecError(str(path), [("", "file not found")], hint="check the path")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except UnicodeDecodeError as exc:
         raise SpecError(str(path), [("", f"not UTF-8 text ({exc.reason})")]) from None
     except yaml.YAMLError as exc:

@@ -9,8 +9,6 @@ from datetime import datetime
 from importlib import metadata
 from typing import Any
 
-from sklearn.metrics import roc_auc_score
-
 from playbooks.data.io import DataWindows
 from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart, NoParams
@@ -108,6 +106,8 @@ def collect_label_metrics(profile: ModelProfile, data: DataWindows) -> dict[str,
         before, lab = lab[lab[ts] < start], lab[lab[ts] >= start]
     if lab[target].nunique() < 2:
         return {"available": False, "reason": "too few labelled rows in the current window"}
+    from sklearn.metrics import roc_auc_score  # sklearn only when labels are scored
+
     y, s = lab[target].astype(int), lab[score].astype(float)
     out: dict[str, Any] = {
         "available": True,

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from pydantic import Field
-from sklearn.metrics import roc_auc_score
 
 from playbooks.data.io import DataWindows, SourceFile
 from playbooks.models.common import Duration, StrictParams
@@ -127,6 +126,8 @@ def safe_auc(y: pd.Series | np.ndarray, s: pd.Series | np.ndarray) -> float | No
     y_arr, s_arr = y_arr[keep], s_arr[keep]
     if len(np.unique(y_arr)) < 2:
         return None
+    from sklearn.metrics import roc_auc_score  # ~0.7 s to import: only when scoring
+
     return float(roc_auc_score(y_arr.astype(int), s_arr))
 
 

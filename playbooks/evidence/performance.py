@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pydantic import Field
-from sklearn.metrics import log_loss
 
 from playbooks.engine.plugins import collector
 from playbooks.evidence.base import CollectContext, EvidencePart
@@ -61,6 +60,8 @@ def _stats(frame: pd.DataFrame, target: str, score: str) -> dict[str, Any]:
                            "mean_score": float(s.mean()) if len(s) else None,
                            "roc_auc": safe_auc(y, s)}
     if len(y):
+        from sklearn.metrics import log_loss  # ~0.7 s to import: only when scoring
+
         out["log_loss"] = float(log_loss(y, np.clip(s, 1e-6, 1 - 1e-6), labels=[0, 1]))
     return out
 

@@ -10,14 +10,22 @@ the same statistic on a large window gives strong evidence.
 
 from __future__ import annotations
 
+import importlib
 import math
-
-from scipy import stats as sps
+from functools import cache
+from types import ModuleType
 
 __all__ = ["p_auc_drop", "p_count_below", "p_ks_above", "p_psi_above", "p_rate_change",
            "p_ratio_below", "p_share_above"]
 
 _TINY = 1e-300
+
+
+@cache
+def _sps() -> ModuleType:
+    """scipy.stats, imported on the first p-value: it takes ~0.6 s, and `mlpb validate`
+    (which imports every check) never asks for one."""
+    return importlib.import_module("scipy.stats")
 
 
 def _clip(p: float) -> float:
@@ -30,7 +38,7 @@ def p_share_above(share: float, n: int, threshold: float) -> float:
         return 1.0
     t = min(max(threshold, 0.5 / n), 1 - 1e-9)  # a zero threshold still leaves noise room
     k = math.ceil(share * n - 1e-9)
-    return _clip(float(sps.binom.sf(k - 1, n, t)))
+    return _clip(float(_sps().binom.sf(k - 1, n, t)))
 
 
 def p_psi_above(psi: float, n_ref: int, n_cur: int, bins: int, threshold: float) -> float:
@@ -41,7 +49,7 @@ def p_psi_above(psi: float, n_ref: int, n_cur: int, bins: int, threshold: float)
         return 1.0
     n_eff = n_ref * n_cur / (n_ref + n_cur)
     df = max(bins - 1, 1)
-    return _clip(float(sps.ncx2.sf(n_eff * psi, df, n_eff * threshold)))
+    return _clip(float(_sps().ncx2.sf(n_eff * psi, df, n_eff * threshold)))
 
 
 def p_ks_above(ks: float, n_ref: int, n_cur: int, threshold: float) -> float:
@@ -50,7 +58,7 @@ def p_ks_above(ks: float, n_ref: int, n_cur: int, threshold: float) -> float:
     if n_ref <= 0 or n_cur <= 0 or ks <= threshold:
         return 1.0
     n_eff = n_ref * n_cur / (n_ref + n_cur)
-    return _clip(float(sps.kstwobign.sf(math.sqrt(n_eff) * (ks - threshold))))
+    return _clip(float(_sps().kstwobign.sf(math.sqrt(n_eff) * (ks - threshold))))
 
 
 def p_ratio_below(ratio: float, n_cur: int, n_ref: int, threshold: float) -> float:
@@ -60,7 +68,7 @@ def p_ratio_below(ratio: float, n_cur: int, n_ref: int, threshold: float) -> flo
     if ratio <= 0:
         return _TINY  # no spread at all: nothing sampling could produce from a live score
     f = (ratio / threshold) ** 2
-    return _clip(float(sps.f.cdf(f, n_cur - 1, n_ref - 1)))
+    return _clip(float(_sps().f.cdf(f, n_cur - 1, n_ref - 1)))
 
 
 def p_auc_drop(drop: float, auc: float, n_pos: int, n_neg: int, threshold: float) -> float:
@@ -74,7 +82,7 @@ def p_auc_drop(drop: float, auc: float, n_pos: int, n_neg: int, threshold: float
     var = (a * (1 - a) + (n_pos - 1) * (q1 - a * a) + (n_neg - 1) * (q2 - a * a)) / (
         n_pos * n_neg)
     se = math.sqrt(2 * max(var, 1e-12))
-    return _clip(float(sps.norm.sf((drop - threshold) / se)))
+    return _clip(float(_sps().norm.sf((drop - threshold) / se)))
 
 
 def p_count_below(count: float, expected: float, share: float = 1.0) -> float:
@@ -83,7 +91,7 @@ def p_count_below(count: float, expected: float, share: float = 1.0) -> float:
     it may be."""
     if expected <= 0:
         return 1.0
-    return _clip(float(sps.poisson.cdf(count, expected * share)))
+    return _clip(float(_sps().poisson.cdf(count, expected * share)))
 
 
 def p_rate_change(rate: float, n: int, base_rate: float, n_base: int, threshold: float) -> float:
@@ -93,4 +101,4 @@ def p_rate_change(rate: float, n: int, base_rate: float, n_base: int, threshold:
         return 1.0
     var = rate * (1 - rate) / n + base_rate * (1 - base_rate) / n_base
     se = math.sqrt(max(var, 0.25 / max(n, n_base) ** 2))
-    return _clip(float(sps.norm.sf((abs(rate - base_rate) - threshold) / se)))
+    return _clip(float(_sps().norm.sf((abs(rate - base_rate) - threshold) / se)))
