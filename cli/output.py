@@ -114,7 +114,9 @@ def incident_summary(data: dict[str, Any]) -> Table:
     t.add_column(style="bold")
     t.add_column(overflow="fold")  # a long path wraps instead of losing its end
     rc = data.get("root_cause")
-    t.add_row("playbook", f"{data['playbook']} v{data['playbook_version']}")
+    base = data.get("playbook_base")
+    t.add_row("playbook", f"{data['playbook']} v{data['playbook_version']}" + (
+        f" (extends {base['id']} v{base['version']}, hash {base['hash']})" if base else ""))
     promoted = [r["change"]["new_version"] for r in data.get("remediations", [])
                 if r.get("applied") and not r.get("reverted") and (r.get("change") or {}).get(
                     "new_version")]

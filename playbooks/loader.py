@@ -12,8 +12,10 @@ from pydantic import BaseModel, ValidationError
 from playbooks.engine.live_metrics import LIVE_METRICS
 from playbooks.engine.plugins import PluginTable, default_plugins
 from playbooks.errors import SpecError, UnknownNameError, validation_problems
+from playbooks.models.common import SpecBase
 from playbooks.models.profile import ModelProfile
 from playbooks.models.spec import PlaybookSpec
+from playbooks.spec_extends import merge_spec, own_digest, parse_ref, version_matches
 
 __all__ = [
     "CATALOG_DIR",
@@ -58,10 +60,76 @@ def _validate(path: Path, data: dict[str, Any], model: type[M]) -> M:
         raise SpecError(str(path), validation_problems(exc, unknown=unknown)) from None
 
 
-def load_spec(path: Path, registry: PluginTable | None = None) -> PlaybookSpec:
-    """Load a PlaybookSpec and check every check/remediation name and params."""
+def load_spec(path: Path, registry: PluginTable | None = None, *,
+              catalog: Path | None = None) -> PlaybookSpec:
+    """Load a PlaybookSpec and check every check/remediation name and params. A spec that
+    ``extends`` a playbook of ``catalog`` (default: the standard one) is merged over it first
+    (playbooks/spec_extends.py) and then validated as a whole."""
     registry = registry or default_plugins()
-    raw = _with_signatures(path, read_yaml(path))
+    spec, _ = _load(path, read_yaml(path), registry, catalog or CATALOG_DIR, ())
+    return spec
+
+
+def _load(path: Path, raw: dict[str, Any], registry: PluginTable, catalog: Path,
+          chain: tuple[Path, ...]) -> tuple[PlaybookSpec, dict[str, Any]]:
+    """The spec at ``path`` and its resolved YAML (what a team spec extending it merges over)."""
+    if raw.get("extends") is None:
+        if "base" in raw:
+            raise SpecError(str(path), [("base", "set at load from 'extends', not written by "
+                                                 "hand")])
+        return _checked(path, raw, registry), raw
+    base_path = _base_path(path, raw, catalog, (*chain, path.resolve()))
+    base, base_raw = _load(base_path, read_yaml(base_path), registry, catalog,
+                           (*chain, path.resolve()))
+    merged = merge_spec(path, base_raw, raw)
+    merged["base"] = SpecBase(id=base.id, version=base.version, hash=base.hash,
+                              own_hash=own_digest(raw)).model_dump()
+    try:
+        return _checked(path, merged, registry), merged
+    except SpecError as exc:  # name list items by id: the team file has no merged indices
+        raise SpecError(str(path), [(_by_id(merged, loc), msg) for loc, msg in exc.problems],
+                        hint=f"this spec merged over {base.id} {base.version} ({base_path}) "
+                             "is validated as a whole") from None
+
+
+def _base_path(path: Path, raw: dict[str, Any], catalog: Path,
+               chain: tuple[Path, ...]) -> Path:
+    base_id, wanted = parse_ref(path, raw["extends"])
+    base_path = catalog / f"{base_id}.yaml"
+    known = sorted(p.stem for p in catalog.glob("*.yaml"))
+    if not base_path.is_file():
+        raise SpecError(str(path), [("extends", f"unknown base playbook '{base_id}' "
+                                                f"(catalog: {', '.join(known)})")])
+    if base_path.resolve() in chain:
+        cycle = " -> ".join(p.name for p in (*chain, base_path.resolve()))
+        raise SpecError(str(chain[0]), [("extends", f"extends cycle: {cycle}")],
+                        hint="a spec may not extend itself, directly or through its bases")
+    version = str(read_yaml(base_path).get("version"))
+    if not version_matches(wanted, version):
+        major = version.split(".")[0]
+        raise SpecError(str(path), [("extends", f"{raw['extends']}: the catalog has "
+                                                f"{base_id} {version} only (available: "
+                                                f"{version})")],
+                        hint=f"extend {base_id}@{major} (any {major}.x) or {base_id}@{version}")
+    return base_path
+
+
+def _by_id(raw: dict[str, Any], loc: str) -> str:
+    """``hypotheses.4.params.x`` -> ``hypotheses.team-check.params.x`` in a merged spec."""
+    node: Any = raw
+    out = []
+    for part in loc.split("."):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+            out.append(str(node.get("id", part)) if isinstance(node, dict) else part)
+        else:
+            node = node.get(part) if isinstance(node, dict) else None
+            out.append(part)
+    return ".".join(out)
+
+
+def _checked(path: Path, raw_file: dict[str, Any], registry: PluginTable) -> PlaybookSpec:
+    raw = _with_signatures(path, raw_file)
     spec = _validate(path, raw, PlaybookSpec)
     # Name fields as the file spells them: a plain acceptance list is the pre-check.
     pre = "acceptance" if isinstance(raw.get("acceptance"), list) else "acceptance.pre_check"
@@ -167,7 +235,7 @@ def resolve_spec_path(playbook: str) -> Path:
 
 def detect_kind(data: dict[str, Any]) -> str:
     """Tell a spec from a profile by its keys (for `mlpb validate PATH...`)."""
-    if "hypotheses" in data or "acceptance" in data:
+    if "hypotheses" in data or "acceptance" in data or "extends" in data:
         return "spec"
     if "features" in data or "data" in data:
         return "profile"

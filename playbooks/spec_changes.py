@@ -43,6 +43,7 @@ class Baseline:
     hash: str | None
     source: str
     changelog: frozenset[str]
+    own: str | None = None  # a team spec: digest of its own file (``SpecBase.own_hash``)
 
 
 def source_digest(raw: dict[str, Any]) -> str:
@@ -84,7 +85,8 @@ def archive_baselines(home: Path, spec_id: str) -> list[Baseline]:
         out.append(Baseline(
             label=f"the archive (ran as {row['version']}, hash {row['hash']}: {row['path']})",
             version=row["version"], hash=content_hash, source=source_digest(data),
-            changelog=frozenset(str(e.get("version")) for e in data.get("changelog") or [])))
+            changelog=frozenset(str(e.get("version")) for e in data.get("changelog") or []),
+            own=(data.get("base") or {}).get("own_hash")))
     return out
 
 
@@ -92,6 +94,9 @@ def base_problems(spec: PlaybookSpec, raw: dict[str, Any], base: Baseline) -> li
     """What ``spec`` (parsed from ``raw``) breaks against one earlier state."""
     same = (spec.hash == base.hash) if base.hash is not None else (
         source_digest(raw) == base.source)
+    # A team spec whose own file is unchanged: only its base moved, within the version its
+    # `extends` asks for (recorded in `base`), which is no edit of the team's.
+    same = same or (spec.base is not None and spec.base.own_hash == base.own)
     if spec.version == base.version:
         if same:
             return []
@@ -166,10 +171,12 @@ def _baseline_from_text(name: str, text: str, label: str) -> Baseline:
         except SpecError:
             return Baseline(label, "", None, "", frozenset())  # unreadable then: all is new
         try:
-            content_hash: str | None = load_spec(p).hash
+            then = load_spec(p)
+            content_hash: str | None = then.hash
+            own = then.base.own_hash if then.base else None
         except SpecError:  # it names a plugin or field that is gone: compare the YAML
-            content_hash = None
+            content_hash, own = None, None
     return Baseline(label=label, version=str(raw.get("version", "")), hash=content_hash,
-                    source=source_digest(raw),
+                    source=source_digest(raw), own=own,
                     changelog=frozenset(str(e.get("version")) for e in raw.get("changelog")
                                         or [] if isinstance(e, dict)))

@@ -114,7 +114,8 @@ def new_incident(spec: PlaybookSpec, profile: ModelProfile, *, trigger: dict[str
     now = now or utcnow()
     inc = Incident(
         id=new_incident_id(), playbook=spec.id, playbook_version=spec.version,
-        playbook_hash=spec.hash, model=profile.name, owner=profile.owners.oncall,
+        playbook_hash=spec.hash, playbook_base=spec.base, model=profile.name,
+        owner=profile.owners.oncall,
         dry_run=dry_run, drill=drill, trigger=trigger, dedup_key=key,
         parent_id=trigger.get("parent_id"), onset_at=None, detected_at=now, updated_at=now,
         timeline=[TimelineEvent(at=now, kind="opened", message=f"{spec.title} playbook started "
@@ -152,9 +153,10 @@ def open_or_claim(rt: Runtime, inputs: Inputs, trigger: dict[str, Any], *, dry_r
     return inc
 
 
-def _paths(inputs: Inputs) -> dict[str, str | None]:
+def _paths(inputs: Inputs) -> dict[str, Any]:
     return {"profile_path": str(inputs.profile_path),
-            "spec_path": str(inputs.spec_path) if inputs.spec_path else None}
+            "spec_path": str(inputs.spec_path) if inputs.spec_path else None,
+            "playbook_base": inputs.spec.base}
 
 
 def close(rt: Runtime, inputs: Inputs, inc: Incident,

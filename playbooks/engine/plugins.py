@@ -4,6 +4,10 @@ Decorators only *mark* a function or class (no global mutable state); a ``Plugin
 from modules (the built-in ones are discovered by walking their packages), rejects duplicate
 names and validates params against the typed ``*Params`` model each plugin declares. Plugins
 also declare the metrics they produce, so specs can only name metrics something measures.
+
+Installed packages add plugins through entry points of the group ``mlpb.plugins``: each names
+a module (its marked members register) or a callable that receives a ``PluginRegistrar``.
+They are read the first time the registry is needed, never at import (``mlpb --help``).
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ import pkgutil
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from playbooks.errors import UnknownNameError, validation_problems
+from playbooks.errors import MlpbError, UnknownNameError, validation_problems
 
 if TYPE_CHECKING:  # the plugin kinds' own modules import this one (decorators)
     from playbooks.checks.base import CheckResult
@@ -28,14 +33,18 @@ if TYPE_CHECKING:  # the plugin kinds' own modules import this one (decorators)
 
 __all__ = [
     "BUILTIN_PACKAGES",
+    "ENTRY_POINT_GROUP",
     "Plugin",
+    "PluginError",
     "PluginKind",
+    "PluginRegistrar",
     "PluginTable",
     "builtin_modules",
     "check",
     "collector",
     "default_plugins",
     "fault",
+    "installed_entry_points",
     "remediation",
 ]
 
@@ -47,6 +56,13 @@ _MARK = "__mlpb_plugin__"
 # Packages whose modules' decorated members form the standard catalog's plugins: adding a
 # module to one of them is all it takes to register a new check, remediation or collector.
 BUILTIN_PACKAGES = ("playbooks.checks", "playbooks.remediations", "playbooks.evidence")
+ENTRY_POINT_GROUP = "mlpb.plugins"  # how installed packages add theirs
+
+
+class PluginError(MlpbError, ValueError):
+    """Two plugins claim one name, or an installed plugin package cannot be loaded."""
+
+    exit_code = 2
 
 
 def _walk(package: str) -> list[str]:
@@ -146,10 +162,9 @@ class PluginTable:
         for p in plugins:
             key = (p.kind, p.name)
             if key in table and table[key].impl is not p.impl:
-                raise ValueError(
+                raise PluginError(
                     f"duplicate {p.kind} name '{p.name}': {_where(table[key].impl)} and "
-                    f"{_where(p.impl)}; rename one of them"
-                )
+                    f"{_where(p.impl)}", hint="rename one of them")
             table[key] = p
         self._table = table
 
@@ -165,6 +180,23 @@ class PluginTable:
         """A new table with this one's plugins plus those marked in ``modules``."""
         more = PluginTable.from_modules(modules)._table.values()
         return PluginTable([*self._table.values(), *more])
+
+    def with_entry_points(self, eps: Iterable[EntryPoint]) -> PluginTable:
+        """A new table with this one's plugins plus those of installed packages' entry
+        points; a name taken already is an error naming both and the package."""
+        table = dict(self._table)
+        origin = {k: _where(p.impl) for k, p in table.items()}
+        for ep in eps:
+            where = _entry_point(ep)
+            for p in _load_entry_point(ep, where):
+                key = (p.kind, p.name)
+                if key in table and table[key].impl is not p.impl:
+                    raise PluginError(
+                        f"duplicate {p.kind} name '{p.name}': {origin[key]} and "
+                        f"{_where(p.impl)} from {where}",
+                        hint="rename the plugin in that package, or uninstall the package")
+                table[key], origin[key] = p, f"{_where(p.impl)} from {where}"
+        return PluginTable(table.values())
 
     def metrics(self) -> dict[str, str]:
         """Every metric some plugin produces (name -> meaning)."""
@@ -201,7 +233,63 @@ def _where(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
+class PluginRegistrar:
+    """What a registering entry point (``def register(registrar): ...``) receives: it adds
+    marked functions/classes or whole modules; the table is built from them afterwards."""
+
+    def __init__(self) -> None:
+        self._found: list[Plugin[Any]] = []
+
+    def add(self, *objects: Any) -> None:
+        for obj in objects:
+            plugin = getattr(obj, _MARK, None)
+            if not isinstance(plugin, Plugin):
+                raise TypeError(f"{_where(obj)} is not marked with @check, @collector, "
+                                "@remediation or @fault")
+            self._found.append(plugin)
+
+    def add_module(self, module: str | ModuleType) -> None:
+        self._found += PluginTable.from_modules([module])._table.values()
+
+    @property
+    def plugins(self) -> list[Plugin[Any]]:
+        return list(self._found)
+
+
+def _entry_point(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    pkg = f" of package {dist.name} {dist.version}" if dist is not None else ""
+    return f"entry point '{ep.name} = {ep.value}' ({ENTRY_POINT_GROUP}){pkg}"
+
+
+def _load_entry_point(ep: EntryPoint, where: str) -> list[Plugin[Any]]:
+    try:
+        target = ep.load()
+        registrar = PluginRegistrar()
+        if isinstance(target, ModuleType):
+            registrar.add_module(target)
+        elif isinstance(getattr(target, _MARK, None), Plugin):
+            registrar.add(target)
+        elif callable(target):
+            target(registrar)
+        else:
+            raise TypeError(f"{ep.value} is neither a module nor a callable")
+    except PluginError:
+        raise
+    except Exception as exc:  # an installed package broke: say which, do not skip it
+        raise PluginError(f"plugins of {where} failed to load: {type(exc).__name__}: {exc}",
+                          hint="fix or reinstall that package, or uninstall it") from exc
+    return registrar.plugins
+
+
+def installed_entry_points() -> list[EntryPoint]:
+    """The ``mlpb.plugins`` entry points of the installed packages, in name order."""
+    return sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.name, ep.value))
+
+
 @cache
 def default_plugins() -> PluginTable:
-    """The registry of every built-in check and remediation (built once, then read-only)."""
-    return PluginTable.from_modules(builtin_modules())
+    """The registry of every built-in plugin and those of installed plugin packages (built
+    once, when first needed; then read-only)."""
+    return PluginTable.from_modules(builtin_modules()).with_entry_points(
+        installed_entry_points())

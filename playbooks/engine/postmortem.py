@@ -99,7 +99,8 @@ def _header(inc: Incident, spec: PlaybookSpec) -> list[str]:
         f"- **Status:** {inc.status.value}  **Severity:** {inc.severity.value}  "
         f"**Owner:** {inc.owner}"
         + (f"  **Escalated to:** {inc.escalated_to}" if inc.escalated_to else ""),
-        f"- **Playbook:** {inc.playbook} v{inc.playbook_version} (spec hash `{inc.playbook_hash}`)",
+        f"- **Playbook:** {inc.playbook} v{inc.playbook_version} (spec hash `{inc.playbook_hash}`)"
+        + (f", extends {b.id} v{b.version} (`{b.hash}`)" if (b := inc.playbook_base) else ""),
         f"- **Model:** {inc.model} version {inc.model_version or 'n/a'}"
         + promoted
         + ("  _(dry run: nothing was applied)_" if inc.dry_run else "")

@@ -8,9 +8,10 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-__all__ = ["Duration", "StrictModel", "StrictParams", "format_duration", "parse_duration"]
+__all__ = ["Duration", "SpecBase", "StrictModel", "StrictParams", "format_duration",
+           "parse_duration"]
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -52,3 +53,13 @@ class StrictModel(BaseModel):
 class StrictParams(StrictModel):
     """Base of every plugin's ``*Params`` model (checks, collectors, remediations): params
     come from spec files, so they are validated as strictly as the rest of the spec."""
+
+
+class SpecBase(StrictModel):
+    """The spec a team playbook extends, as it was when merged (set at load)."""
+
+    id: str = Field(description="Catalog playbook extended.")
+    version: str = Field(description="Its version that was merged.")
+    hash: str = Field(description="Its content hash.")
+    own_hash: str = Field(description="Digest of the extending file's own content (minus its "
+                          "changelog): what `mlpb validate` compares when only the base moved.")

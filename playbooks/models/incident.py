@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from playbooks.models.common import SpecBase
+
 __all__ = [
     "ApprovalDecision",
     "ApprovalRequest",
@@ -234,6 +236,8 @@ class Incident(BaseModel):
     playbook: str
     playbook_version: str
     playbook_hash: str
+    playbook_base: SpecBase | None = Field(None, description="A team playbook: the catalog "
+                                           "spec it extends (id, version, hash) as it ran.")
     model: str
     model_version: str | None = None
     severity: Severity = Severity.SEV4

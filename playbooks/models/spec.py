@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
-from playbooks.models.common import Duration, StrictModel, parse_duration
+from playbooks.models.common import Duration, SpecBase, StrictModel, parse_duration
 from playbooks.models.incident import Severity
 from playbooks.stats import DriftThresholds
 
@@ -270,6 +270,12 @@ class PlaybookSpec(StrictModel):
 
     id: str = Field(pattern=_KEBAB, description="Playbook id used by `mlpb run ID`.")
     version: str = Field(pattern=_SEMVER, description="Semantic version of this playbook.")
+    extends: str | None = Field(
+        None, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*@\d+(\.\d+\.\d+)?$",
+        description="Team playbooks: the catalog spec this one changes, PLAYBOOK@MAJOR "
+        "(e.g. data-drift@1) or PLAYBOOK@X.Y.Z; merged at load (README, 'Team playbooks').")
+    base: SpecBase | None = Field(
+        None, description="Set at load, never written: the extended spec that was merged.")
     title: str = Field(description="Human title.")
     description: str = Field("", description="When to use this playbook.")
     taxonomy: Taxonomy
@@ -337,7 +343,9 @@ class PlaybookSpec(StrictModel):
 
     @property
     def hash(self) -> str:
-        content = self.model_dump(mode="json", exclude={"changelog"})
+        # Unset extends/base stay out: adding them kept every other spec's hash.
+        unset = {k for k in ("extends", "base") if getattr(self, k) is None}
+        content = self.model_dump(mode="json", exclude={"changelog", *unset})
         payload = json.dumps(content, sort_keys=True).encode()
         return hashlib.sha256(payload).hexdigest()[:16]
 
