@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeVar
 
 import typer
 
+from cli.audit import register as register_audit
 from cli.output import err, incidents_table, out, print_incident, print_json
 from cli.people import register as register_people
 from cli.report import register as register_report
@@ -113,9 +114,12 @@ def run(
 
     with hand_off_loads():  # the flow takes these frames instead of reading the data again
         inputs = load_inputs(playbook, profile)  # fail fast, before Prefect starts, on bad input
+    from cli.audit import refusal_recorder
+
     who, root = cli_identity(as_), load_settings(home).home
     check_run(policy_for(root), who, playbook=inputs.spec.id, model=inputs.profile.name,
-              live=not dry_run, where=policy_path(root))  # refused: nothing starts
+              live=not dry_run, where=policy_path(root),
+              record=refusal_recorder(home))  # refused: a ledger record, nothing starts
     _prefect(home, verbose)
     err.print(
         f"[dim]running playbook '{playbook}' on {profile} "
@@ -376,16 +380,24 @@ def incidents_list(
 def incidents_show(
     incident_id: Annotated[str, typer.Argument(help="Incident id (or a unique prefix).")],
     json_out: JsonOpt = False,
+    spec: Annotated[bool, typer.Option("--spec", help="Print the archived spec the incident "
+                                       "ran with (YAML) instead.")] = False,
     home: HomeOpt = None,
 ) -> None:
-    """Show one incident with its timeline."""
+    """Show one incident with its timeline and the archived spec it ran with."""
+    from cli.audit import print_spec_yaml, spec_line
     from playbooks.ledger import Ledger
 
-    inc = Ledger(load_settings(home).ensure().ledger_url).get(incident_id)
+    settings = load_settings(home).ensure()
+    inc = Ledger(settings.ledger_url).get(incident_id)
+    if spec:
+        print_spec_yaml(settings.home, inc)
+        return
     if json_out:
         print_json(inc.to_contract())
         return
     print_incident(inc.to_contract())
+    out.print(spec_line(settings.home, inc), highlight=False, soft_wrap=True)
     from cli.people import people_lines
 
     for line in people_lines(inc):
@@ -474,6 +486,7 @@ def notify_check(home: HomeOpt = None) -> None:
 
 register_people(app, incidents_app, friendly)
 register_report(app, friendly)  # report, lessons, actions, spec: cli/report.py
+register_audit(app, friendly)  # audit export, audit verify: cli/audit.py
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from playbooks.ledger.schema import TS, incidents, metadata, seq_column, timelin
 from playbooks.models.incident import Incident
 from playbooks.policy import Refusal
 
-__all__ = ["Refusals", "export_records", "refusals", "verify"]
+__all__ = ["Refusals", "export_records", "refusals", "spec_archive", "verify"]
 
 refusals = sa.Table(
     "mlpb_refusals",
@@ -75,11 +75,16 @@ def _file_sha256(path: Path) -> str | None:
         return None
 
 
-def _spec(home: Path, inc: Incident) -> dict[str, Any]:
-    path = home / "specs" / inc.playbook / f"{inc.playbook_hash}.json"  # playbooks/archive/specs
+def spec_archive(home: Path, inc: Incident) -> dict[str, Any]:
+    """The spec the incident ran with: version, hash, its file, and where it is archived
+    (``archived_path`` None: not in the archive, e.g. opened before the archive existed)."""
+    from playbooks.archive.specs import archived_versions
+
+    hit = next((v for v in archived_versions(home, inc.playbook)
+                if v["hash"] == inc.playbook_hash), None)
     return {"playbook": inc.playbook, "version": inc.playbook_version,
             "hash": inc.playbook_hash, "spec_path": inc.spec_path,
-            "archived_path": str(path), "archived": path.is_file()}
+            "archived_path": hit["path"] if hit else None}
 
 
 def _evidence(home: Path, incident_id: str) -> dict[str, Any] | None:
@@ -112,7 +117,7 @@ def _incident_record(conn: sa.Connection, home: Path, incident_id: str) -> dict[
                   "intact": broken is None, "break": broken.describe() if broken else None},
         "approval": approval,
         "decisions": approval["decisions"] if approval else [],
-        "spec": _spec(home, inc),
+        "spec": spec_archive(home, inc),
         "evidence": _evidence(home, inc.id),
     }
 

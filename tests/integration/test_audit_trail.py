@@ -64,7 +64,7 @@ def _edit_and_verify(url: str, home: Path) -> None:
     assert one["chain"]["intact"] is False and f"seq {seq}" in one["chain"]["break"]
     assert records[1]["chain"] == {"head": records[1]["timeline"][-1]["row_hash"],
                                    "length": 3, "intact": True, "break": None}
-    assert records[1]["spec"]["hash"] == "abc123" and records[1]["spec"]["archived"] is False
+    assert records[1]["spec"]["hash"] == "abc123" and records[1]["spec"]["archived_path"] is None
     assert records[2]["who"] == "eve" and records[2]["channel"] == "cli"
     json.dumps(records)  # every record is plain JSON
     only = list(export_records(led.engine, home, incident_id="INC-2"))

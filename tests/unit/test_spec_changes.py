@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from playbooks.archive import archive_spec
 from playbooks.errors import UnknownNameError
+from playbooks.ledger import Ledger
 from playbooks.loader import CATALOG_DIR, load_spec, read_yaml
 from playbooks.models.spec import ChangelogEntry, PlaybookSpec
 from playbooks.policy import Policy
@@ -217,7 +218,9 @@ def test_cli_run_refused_by_policy_starts_nothing(tmp_path: Path,
     assert res.exit_code == 4, res.output
     assert "mallory may run 'data-drift' on credit as a dry run only" in res.output
     assert "[mallory from --as]" in res.output and "--dry-run" in res.output
-    assert not (tmp_path / "ledger.db").exists()  # refused before anything opened
+    led = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")  # refused before anything opened:
+    assert led.list() == [] and [r.who for r in led.refusals.since()] == ["mallory"]  # a record
+    led.close()
 
 
 def test_cli_validate_against_the_archive(spec: PlaybookSpec, tmp_path: Path,
