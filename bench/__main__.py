@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.e2e_main import main as e2e_main
 
         return e2e_main(args_in[1:])
+    if args_in[:1] == ["scale"]:  # `python -m bench scale`: N models on a Prefect work pool
+        from bench.scale_bench import main as scale_main
+
+        return scale_main(args_in[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      epilog="`python -m bench receiver --help`: the alert "
                                             "receiver benchmark; `python -m bench e2e "

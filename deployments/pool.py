@@ -155,11 +155,18 @@ class PoolServer:
         if done.returncode:
             raise RuntimeError(f"deploying to {self.pool} failed:\n{done.stdout}{done.stderr}")
 
-    def start_workers(self, n: int, *, limit: int = 1) -> None:
+    def start_workers(self, n: int, *, limit: int = 1, prefix: str = "worker-",
+                      env: Mapping[str, str] | None = None) -> list[str]:
+        """Start ``n`` workers (logs ``<home>/logs/<prefix><i>.log``); ``env`` overrides
+        the server's environment for them and the flow runs they start."""
+        self.stack.env.update(env or {})
+        started = []
         for _ in range(n):
-            name = f"worker-{len(self.workers) + 1}"
+            name = f"{prefix}{len(self.workers) + 1}"
             self.stack.start(name, worker_argv(self.pool, name, limit))
             self.workers.append(name)
+            started.append(name)
+        return started
 
     def stop_workers(self) -> None:
         """Stop the workers (SIGTERM: a process worker ends with its runs)."""
