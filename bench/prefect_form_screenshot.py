@@ -9,9 +9,12 @@ data-drift`` in Chromium (Debian's ``chromium``) over the DevTools protocol, ope
 playbook's choice list and saves the page. Prints what the form shows: the field labels, the
 choices, and whether any plumbing field (trigger, dedup_key, drill, home, quiet) appears.
 
-Known gap: Prefect 3.9's UI opens this page with the parameters as a JSON editor; the
-script tries the parameters menu's "Use form input", which did not switch it here, and then
-saves what the page shows as ``<out>.failed.png`` and exits 1.
+Why the page once opened as a JSON editor: a deployment sends its parameter schema with
+``exclude_unset``, so a ``ParameterSchema`` built without an explicit root ``type: object``
+reached the server without one; the UI then has no form for the root and shows JSON, and its
+"Use form input" refuses to switch while the JSON fails validation (no profile yet).
+deployments/serve.py ``form_schema`` sets the type; the script fails (exit 1, page saved as
+``<out>.failed.png``) if the form does not render.
 """
 
 from __future__ import annotations
@@ -31,37 +34,19 @@ from typing import Any
 
 from bench.harness import free_port, running_server
 
-__all__ = ["capture", "main"]
+__all__ = ["capture", "judge", "main"]
 
 DEFAULT_OUT = Path(__file__).parent / "screenshots" / "run-playbook-form.png"
 DEPLOYMENT = "run-playbook/data-drift"
 # Read from the rendered page: labels of the form's fields and any open list's options.
 _PROBE = """(() => {
   const text = document.body.innerText;
-  const options = [...document.querySelectorAll('[role=option], option, .p-select-option')]
-    .map(o => o.innerText.trim()).filter(Boolean);
-  return JSON.stringify({text, options});
+  const select = document.querySelector('select[data-mlpb-choices]');
+  const options = select && select.getBoundingClientRect().height > 0
+    ? [...select.options].map(o => o.value) : [];
+  const wide = document.documentElement.scrollWidth > window.innerWidth;
+  return JSON.stringify({text, options, wide});
 })()"""
-
-
-_LEAVES = ("[...document.querySelectorAll('body *')]"
-           ".filter(e => e.childElementCount === 0 && typeof e.innerText === 'string')")
-_TO_FORM_MENU = f"""(() => {{
-  const head = {_LEAVES}.find(e => e.innerText.trim() === 'Parameters');
-  if (!head) return false;
-  for (let box = head.parentElement, i = 0; box && i < 4; box = box.parentElement, i++) {{
-    const button = box.querySelector('button');
-    if (button) {{ button.click(); return true; }}
-  }}
-  return false;
-}})()"""
-_MENU_OPEN = f"{_LEAVES}.some(e => e.innerText.trim() === 'Use form input')"
-_PICK_FORM = f"""(() => {{
-  const item = {_LEAVES}.find(e => e.innerText.trim() === 'Use form input');
-  if (!item) return null;
-  const r = item.getBoundingClientRect();
-  return [r.x + r.width / 2, r.y + r.height / 2];
-}})()"""
 
 
 def _chromium() -> str:
@@ -92,14 +77,6 @@ class _Cdp:
                               awaitPromise=True)
         return out.get("result", {}).get("value")
 
-    async def click(self, at: list[float] | None) -> None:
-        """A real mouse click (menus ignore a script's element.click())."""
-        if not at:
-            return
-        for kind in ("mousePressed", "mouseReleased"):
-            await self.call("Input.dispatchMouseEvent", type=kind, x=at[0], y=at[1],
-                            button="left", clickCount=1)
-
     async def wait_for(self, expr: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -129,13 +106,6 @@ async def _shoot(url: str, out: Path, port: int, timeout: float) -> dict[str, An
         await cdp.call("Emulation.setDeviceMetricsOverride", width=1280, height=1500,
                        deviceScaleFactor=1, mobile=False)
         await cdp.call("Page.navigate", url=url)
-        # The page may open the parameters as JSON: switch its input to the form (the menu
-        # beside 'Parameters' offers "Form" / "JSON").
-        if await cdp.wait_for("document.body && /Parameters/.test(document.body.innerText)",
-                              timeout):
-            await cdp.evaluate(_TO_FORM_MENU)
-            await cdp.wait_for(_MENU_OPEN, 10)
-            await cdp.click(await cdp.evaluate(_PICK_FORM))
         if not await cdp.wait_for("document.body && /Profile/.test(document.body.innerText)"
                                   " && /Dry run/i.test(document.body.innerText)", timeout):
             shot = await cdp.call("Page.captureScreenshot", format="png")
@@ -144,23 +114,34 @@ async def _shoot(url: str, out: Path, port: int, timeout: float) -> dict[str, An
             raise RuntimeError(f"the run form did not render in {timeout:g} s at {url}; the "
                                f"page (saved as {out.with_suffix('.failed.png')}) says: "
                                f"{str(text)[:600]!r}")
-        # Open the playbook's choice list: the control right after the 'Playbook' label.
+        # Show the playbook's choice list: the form's control for it is a native <select>,
+        # whose pop-up a headless screenshot does not capture, so it is expanded in place
+        # to a list box of all its options.
         opened = await cdp.evaluate("""(() => {
           const label = [...document.querySelectorAll('label, p, span, div')]
             .find(e => e.childElementCount === 0 && e.innerText.trim() === 'Playbook');
           if (!label) return false;
           let box = label;
           for (let i = 0; i < 6 && box; i++, box = box.parentElement) {
-            const ctl = box.querySelector('[role=combobox], select, button, .p-select');
-            if (ctl) { ctl.scrollIntoView({block: 'center'}); ctl.click(); return true; }
+            const select = box.querySelector('select');
+            if (select) {
+              select.size = select.options.length;
+              const tall = select.options.length * 22 + 12 + 'px';
+              Object.assign(select.style, {position: 'static', height: tall, opacity: '1',
+                                           width: '100%', overflow: 'hidden'});
+              for (let up = select.parentElement, j = 0; up && j < 2; up = up.parentElement,
+                   j++) {
+                Object.assign(up.style, {height: 'auto', minHeight: tall,
+                                         overflow: 'visible'});
+              }
+              select.setAttribute('data-mlpb-choices', '1');
+              return true;
+            }
           }
           return false;
         })()""")
-        if opened:
-            await cdp.wait_for("document.querySelectorAll('[role=option], .p-select-option')"
-                               ".length > 0", 10)
         probe = json.loads(await cdp.evaluate(_PROBE))
-        shot = await cdp.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        shot = await cdp.call("Page.captureScreenshot", format="png")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(base64.b64decode(shot["data"]))
     return {"opened": bool(opened), **probe}
@@ -208,6 +189,31 @@ def capture(out: Path = DEFAULT_OUT, *, timeout: float = 120.0) -> dict[str, Any
                     browser.wait()
 
 
+def judge(seen: dict[str, Any]) -> list[str]:
+    """What the page lacks to pass (empty: it passes): the three fields with their
+    descriptions, the catalog as the playbook's shown choices, no plumbing field."""
+    from flows.params import HIDDEN_PARAMETERS
+    from playbooks.loader import catalog_ids
+
+    lines = [line.strip().lower() for line in str(seen["text"]).splitlines()]
+    problems = [f"no {label!r} field" for label in ("Playbook", "Profile", "Dry Run")
+                if not any(line.startswith(label.lower()) for line in lines)]
+    problems += [f"no description {d!r}" for d in ("Which playbook to run",
+                                                    "Model profile name",
+                                                    "Diagnose and recommend only")
+                 if d not in seen["text"]]
+    if seen["options"] != catalog_ids():
+        problems.append(f"the playbook's open list shows {seen['options'] or 'nothing'}, "
+                        f"not the catalog {catalog_ids()}")
+    for name in HIDDEN_PARAMETERS:
+        label = name.replace("_", " ")
+        if any(line in (label, f"{label} (optional)") for line in lines):
+            problems.append(f"plumbing field {name!r} shown")
+    if seen.get("wide"):
+        problems.append("the form is wider than the window (a line that does not wrap)")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.prefect_form_screenshot",
                                  description=__doc__,
@@ -215,21 +221,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds per wait")
     args = ap.parse_args(argv)
-    from flows.params import HIDDEN_PARAMETERS
-
-    seen = capture(args.out, timeout=args.timeout)
-    text = seen["text"]
-    low = text.lower()
-    labels = {"Playbook": "playbook" in low, "Profile": "profile" in low,
-              "Dry Run": "dry run" in low}
-    plumbing = [p for p in HIDDEN_PARAMETERS
-                if p.replace("_", " ") in low.split("\n") or p in low.split()]
+    try:
+        seen = capture(args.out, timeout=args.timeout)
+    except RuntimeError as exc:
+        print(f"FAIL      {exc}")
+        return 1
+    problems = judge(seen)
     print(f"form      {seen['url']}")
-    print(f"labels    {', '.join(k for k, v in labels.items() if v)}")
     print(f"choices   {', '.join(seen['options']) or '(list not opened)'}")
-    print(f"plumbing  {', '.join(plumbing) or 'none shown'}")
     print(f"saved     {args.out}")
-    return 0 if all(labels.values()) and not plumbing and seen["options"] else 1
+    for problem in problems:
+        print(f"FAIL      {problem}")
+    if not problems:
+        print("PASS      the playbook is a choice list of the catalog; every field has its "
+              "description; no plumbing field")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -54,7 +54,12 @@ def form_schema() -> Any:
     """The run-playbook deployments' parameter schema: RunPlaybookParams, refs inlined (the
     playbook's enum renders as a select), nothing else; Prefect's own would list every flow
     parameter. Parameters outside it (the receiver's trigger, dedup_key, drill) still pass:
-    the schema does not forbid additional properties."""
+    the schema does not forbid additional properties.
+
+    ``title`` and ``type`` are set explicitly: a deployment sends its schema with
+    ``exclude_unset``, and without a root ``type: object`` Prefect's UI cannot tell it is a
+    form and opens the parameters as a JSON editor (whose "Use form input" refuses to switch
+    until the JSON validates, i.e. until a profile is typed in)."""
     from prefect.utilities.callables import ParameterSchema
 
     from flows.params import RunPlaybookParams
@@ -68,7 +73,8 @@ def form_schema() -> Any:
             target = defs[ref.rsplit("/", 1)[-1]]
             prop = {**{k: v for k, v in target.items() if k != "title"}, **prop}
         props[key] = {"title": key.replace("_", " ").title(), **prop, "position": position}
-    return ParameterSchema(properties=props, required=list(schema.get("required", [])))
+    return ParameterSchema(title="Parameters", type="object", properties=props,
+                           required=list(schema.get("required", [])))
 
 
 def build_deployments() -> list[Any]:

@@ -46,8 +46,10 @@ else:
 
 
 def _playbook_help() -> str:
-    return "Which playbook to run: " + "; ".join(
-        f"{pid} ({title})" for pid, title in catalog_titles().items()) + "."
+    # Markdown (the UI renders descriptions so; it joins lines split by one newline): one
+    # short item per choice, as one long line would not wrap and would widen the whole form.
+    return "Which playbook to run:\n\n" + "\n\n".join(
+        f"- {pid} ({title})" for pid, title in catalog_titles().items())
 
 
 class RunPlaybookParams(BaseModel):
@@ -58,9 +60,9 @@ class RunPlaybookParams(BaseModel):
     playbook: PlaybookId = Field(description=_playbook_help())
     profile: str = Field(
         min_length=1, max_length=512,
-        description="Model profile name: $MLPB_HOME/profiles/<name>.yaml, else the sandbox "
-        "model <name> ($MLPB_HOME/sandbox/<name>/profile.yaml), e.g. 'credit-risk'. Paths "
-        "outside those directories are refused.")
+        description="Model profile name NAME: `$MLPB_HOME/profiles/NAME.yaml`, else the "
+        "sandbox model NAME (`$MLPB_HOME/sandbox/NAME/profile.yaml`), e.g. `credit-risk`. "
+        "Paths outside those directories are refused.")
     dry_run: bool = Field(
         False, description="Diagnose and recommend only: open the incident, gather evidence, "
         "test hypotheses, plan the remediation, change nothing.")

@@ -56,6 +56,7 @@ def test_the_form_has_the_playbook_choice_and_no_plumbing(api: str) -> None:
 
     with _client(api) as client:
         dep = client.read_deployment_by_name("run-playbook/data-drift")
+    assert dep.parameter_openapi_schema["type"] == "object"  # else the UI shows JSON
     props = dep.parameter_openapi_schema["properties"]
     assert list(props) == ["playbook", "profile", "dry_run"]
     assert not set(HIDDEN_PARAMETERS) & set(props)

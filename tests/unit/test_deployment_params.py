@@ -78,3 +78,17 @@ def test_the_form_is_the_params_model_with_the_playbook_as_a_choice() -> None:
     with pytest.raises(ValidationError):
         RunPlaybookParams(playbook="data-drift", profile="x", home="/tmp")  # type: ignore[call-arg]
 
+
+
+def test_the_schema_the_server_receives_says_it_is_an_object() -> None:
+    """A deployment sends its schema with exclude_unset; without an explicit root type the UI
+    has no form for it and opens a JSON editor (issue 14's screenshot)."""
+    from deployments.serve import form_schema
+
+    sent = form_schema().model_dump(exclude_unset=True)
+    assert sent["type"] == "object" and sent["title"] == "Parameters"
+    assert list(sent["properties"]) == ["playbook", "profile", "dry_run"]
+    # The UI renders descriptions as markdown and joins single newlines: one item per choice.
+    items = sent["properties"]["playbook"]["description"].split("\n\n")[1:]
+    assert [item.split(" ")[1] for item in items] == catalog_ids()
+    assert "<" not in sent["properties"]["profile"]["description"]  # read as an HTML tag
