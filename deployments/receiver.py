@@ -196,6 +196,16 @@ class _Measure:
             count()
 
 
+def _gated(config: ReceiverConfig, store: AlertStore) -> RoutingRules:
+    """The routes as the run policy allows them: each route acts as ``route:<name>``; a
+    refusal is a ledger record (playbooks/run_gate.py)."""
+    from playbooks.clock import clock_for
+    from playbooks.run_gate import GatedRoutes, PolicyFile
+
+    return GatedRoutes.wrap(config.rules, PolicyFile(config.home),
+                            store.ledger.refusals.record, clock_for(config.home).now)
+
+
 def create_app(config: ReceiverConfig) -> FastAPI:
     store = AlertStore(Ledger(config.ledger_url))
     if store.use_wal():
@@ -209,7 +219,7 @@ def create_app(config: ReceiverConfig) -> FastAPI:
                          backoff=config.backoff, poll=config.poll,
                          reconcile_every=config.reconcile_every)
             if launcher is not None and config.dispatch else None)
-    intake = AlertIntake(store, config.rules, home=config.home,
+    intake = AlertIntake(store, _gated(config, store), home=config.home,
                          on_queued=loop.wake if loop else None, notifier=config.notifier,
                          sample_every=config.reject_sample_s)
     creds, replays, metrics = config.credentials, ReplayGuard(), ReceiverMetrics()

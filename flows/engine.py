@@ -28,6 +28,7 @@ from tasks.incident import (
     open_incident,
     record_handover,
 )
+from tasks.policy import check_deployment_policy
 from tasks.prefect_context import label_flow_run, log_decision, outcome, prefect_runtime
 from tasks.remediate import remediate
 
@@ -56,11 +57,14 @@ def run_playbook(playbook: str, profile: str, dry_run: bool = False,
                  dedup_key: str | None = None, home: str | None = None,
                  quiet: bool = False) -> dict[str, Any]:
     """Run one playbook against one model profile; returns the Incident contract JSON."""
-    if _from_deployment():  # anyone with Prefect access: a catalog id and a profile name only
+    from_deployment = _from_deployment()
+    if from_deployment:  # anyone with Prefect access: a catalog id and a profile name only
         playbook, profile = deployment_inputs(playbook, profile, dry_run, home)
     rt = prefect_runtime(home, quiet=quiet)
     rt.flush_notifications()  # deliver what an earlier Slack outage queued; never raises
     inputs = load_playbook_inputs(playbook, profile)  # validation: nothing opened on bad input
+    if from_deployment:  # the run policy, as "prefect-ui" unless the receiver queued it
+        check_deployment_policy(rt, inputs, dry_run, trigger, dedup_key)
     inc = open_incident(rt, inputs, trigger or {"source": "manual"}, dry_run, drill, dedup_key)
     label_flow_run(name=f"{inc.id} · {inputs.spec.id}", tags=[inc.id, inputs.spec.id])
     try:

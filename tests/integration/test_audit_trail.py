@@ -120,3 +120,41 @@ def test_postgres_old_ledger_upgrades_in_place(postgres_url: str) -> None:
     assert len(broken) == 1 and broken[0].seq is None and "deleted at the end" in \
         broken[0].reason
     led.close()
+
+
+def test_receiver_route_refused_live_runs_dry_and_is_recorded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over real HTTP: the route 'drift' may run dry only; the alert's incident is a dry run
+    and one refusal names the route."""
+    import httpx
+
+    from deployments.receiver import ReceiverConfig, create_app
+    from playbooks.notify import ConsoleNotifier
+    from tests.integration._receiver_support import (
+        ReceiverServer,
+        am_payload,
+        auth,
+        body,
+        credentials,
+        write_routes,
+    )
+
+    monkeypatch.delenv("MLPB_POLICY", raising=False)
+    (tmp_path / "policy.yaml").write_text("run: {default: dry-run}\n", encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    app = create_app(ReceiverConfig(ledger_url=url, home=tmp_path, rules=write_routes(tmp_path),
+                                    credentials=credentials(), dispatch=False,
+                                    notifier=ConsoleNotifier(quiet=True)))
+    with ReceiverServer(app) as srv, httpx.Client(base_url=srv.url, timeout=30) as client:
+        r = client.post("/alerts/alertmanager", content=body(am_payload()),
+                        headers={**auth(), "Content-Type": "application/json"})
+    assert r.status_code == 202, r.text
+    (a,) = r.json()["alerts"]
+    led = Ledger(url)
+    inc = led.get(a["incident_id"])
+    assert inc.dry_run and inc.status is IncidentStatus.OPEN
+    (ref,) = led.refusals.since()
+    assert (ref.who, ref.channel, ref.action, ref.model) == (
+        "route:drift", "receiver", "run-live", "credit-risk")
+    assert [d.parameters["dry_run"] for d in AlertStore(led).dispatches()] == [True]
+    led.close()
