@@ -7,6 +7,8 @@ model), the deployments (deployments/serve.py) and the alert receiver. Child out
 ``<state dir>/logs/<name>.log``. Each child runs in its own process group and is stopped by
 killing that group (MLflow's and Prefect's servers fork workers) and waiting for it. If any
 child dies, the others are stopped too. ``--components`` starts a subset (tests, debugging).
+While its Prefect server runs, ``<state dir>/prefect-server.json`` records its API URL and pid:
+CLI commands on the same state dir use that server (deployments/server_record.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+from deployments.server_record import remove_record, write_record
 from playbooks.config import harden_env
 
 __all__ = ["COMPONENTS", "Stack", "main"]
@@ -165,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
                                    str(store.artifact_location), "--workers", "1"])
         if "prefect" in wanted:
             stack.wait_http("prefect", f"{api}/health", args.start_timeout)
+            # `mlpb run` etc. on this state dir use this server instead of an embedded one.
+            write_record(home, api, stack.procs["prefect"].pid)
         if "serve" in wanted:
             stack.start("serve", [sys.executable, "-m", "deployments.serve"])
         if "receiver" in wanted:
@@ -202,6 +207,8 @@ Ctrl-C (or SIGTERM / SIGHUP) stops everything.""", flush=True)
     finally:
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # stop() runs to the end
             signal.signal(sig, signal.SIG_IGN)
+        if "prefect" in stack.procs:  # first: no CLI command picks a server that is stopping
+            remove_record(home, stack.procs["prefect"].pid)
         stack.stop()
 
 
