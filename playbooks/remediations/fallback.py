@@ -14,12 +14,13 @@ from typing import Any
 from pydantic import Field
 
 from playbooks.engine.plugins import remediation
-from playbooks.modelstore import ModelNotFound
+from playbooks.modelstore import PREVIOUS_ALIAS, ModelNotFound
 from playbooks.remediations.base import NotApplicable, RemediationContext
 from playbooks.remediations.swap import (
     SWAP_METRICS,
     AliasSwap,
     SwapParams,
+    alias_target,
     require_model,
 )
 
@@ -57,6 +58,7 @@ class SwitchToFallback(AliasSwap[FallbackParams]):
             raise NotApplicable(f"'{alias}' already serves the fallback v{target}")
         return {"model": name, "alias": alias, "current_version": current,
                 "target_version": target, "fallback_alias": fallback,
+                "previous_alias_was": alias_target(store, name, PREVIOUS_ALIAS),
                 "reason": f"'{fallback}' points at v{target}",
                 "summary": f"move '{alias}' of {name} from v{current} to the fallback "
                            f"v{target} ('{fallback}')"}

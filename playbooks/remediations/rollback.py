@@ -15,11 +15,13 @@ from pydantic import Field
 
 from playbooks.engine.plugins import remediation
 from playbooks.evidence.frames import previous_version
+from playbooks.modelstore import PREVIOUS_ALIAS
 from playbooks.remediations.base import NotApplicable, RemediationContext
 from playbooks.remediations.swap import (
     SWAP_METRICS,
     AliasSwap,
     SwapParams,
+    alias_target,
     require_model,
 )
 
@@ -79,6 +81,8 @@ class RollbackModel(AliasSwap[RollbackParams]):
                 continue
             return {"model": name, "alias": alias, "current_version": current,
                     "target_version": version, "reason": why, "skipped": skipped,
+                    # apply moves PREVIOUS_ALIAS to current; recovery puts it back here
+                    "previous_alias_was": alias_target(store, name, PREVIOUS_ALIAS),
                     "summary": f"move '{alias}' of {name} from v{current} back to "
                                f"v{version}: {why}"}
         raise NotApplicable(

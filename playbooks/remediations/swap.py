@@ -29,7 +29,7 @@ from playbooks.crashpoints import crash_point
 from playbooks.evidence.frames import log_view, ok_rows, version_threshold
 from playbooks.evidence.outputs import decision_rate, score_profile
 from playbooks.models.common import Duration, StrictParams
-from playbooks.modelstore import AliasChange, ModelNotFound, ModelStore
+from playbooks.modelstore import PREVIOUS_ALIAS, AliasChange, ModelNotFound, ModelStore
 from playbooks.remediations.base import (
     NotApplicable,
     Remediation,
@@ -38,8 +38,9 @@ from playbooks.remediations.base import (
 )
 from playbooks.remediations.windows import HOLDOUT_METRICS
 
-__all__ = ["SWAP_METRICS", "AliasSwap", "SwapParams", "apply_swap", "holdout_rows", "inference_ms",
-           "recover_alias", "recover_swap", "require_model", "revert_swap", "verify_swap"]
+__all__ = ["SWAP_METRICS", "AliasSwap", "SwapParams", "alias_target", "apply_swap", "holdout_rows",
+           "inference_ms", "recover_alias", "recover_swap", "require_model", "revert_swap",
+           "verify_swap"]
 
 SWAP_METRICS = {
     **HOLDOUT_METRICS,
@@ -75,10 +76,21 @@ def require_model(ctx: RemediationContext | RevertContext,
     return ctx.model_store, prof.model.registry_name, prof.model.alias
 
 
+def alias_target(store: ModelStore, name: str, alias: str) -> str | None:
+    """The version ``alias`` points at, or None when it points nowhere."""
+    try:
+        return str(store.get_version(name, alias).version)
+    except ModelNotFound:
+        return None
+
+
 def apply_swap(ctx: RemediationContext, plan: dict[str, Any]) -> dict[str, Any]:
+    """Move the serving alias to the plan's target; like a promotion, the replaced version
+    gets PREVIOUS_ALIAS (the change remembers where that alias was, so revert puts it back)."""
     store, name, alias = require_model(ctx)
     crash_point("alias-swap:before-set-alias")
-    change = store.set_alias(name, alias, plan["target_version"], incident_id=ctx.incident_id)
+    change = store.set_alias(name, alias, plan["target_version"], incident_id=ctx.incident_id,
+                             previous_alias=PREVIOUS_ALIAS)
     crash_point("alias-swap:after-set-alias")
     return {"alias_change": change.to_dict(), "new_version": change.new_version,
             "previous_version": change.previous_version, "reason": plan.get("reason", "")}
@@ -110,8 +122,15 @@ def recover_alias(ctx: RevertContext, prior: str, mine: Callable[[str], bool]) -
 
 
 def recover_swap(ctx: RevertContext, plan: dict[str, Any]) -> str:
-    target = str(plan["target_version"])
-    return recover_alias(ctx, str(plan["current_version"]), lambda v: v == target)
+    """Serving alias back (see recover_alias), and PREVIOUS_ALIAS back to where the plan saw
+    it while it still names the plan's current version (what the dead apply set it to)."""
+    target, prior = str(plan["target_version"]), str(plan["current_version"])
+    account = recover_alias(ctx, prior, lambda v: v == target)
+    store, name, _ = require_model(ctx, "recover")
+    if "previous_alias_was" in plan and store.restore_alias(
+            name, PREVIOUS_ALIAS, plan["previous_alias_was"], only_if=prior):
+        account += f"; '{PREVIOUS_ALIAS}' put back"
+    return account
 
 
 def holdout_rows(ctx: RemediationContext, p: SwapParams, replaced: str | None) -> pd.DataFrame:

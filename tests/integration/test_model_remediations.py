@@ -73,6 +73,36 @@ def test_rollback_restores_the_previous_version_and_reverts_exactly(tmp_path: Pa
     assert _alias(sb) == "2"
 
 
+def _aliases(sb: Sandbox) -> set[str]:
+    return {a for v in MlflowModelStore(sb.tracking_uri).list_versions(sb.model_name)
+            for a in v.aliases}
+
+
+def test_rollback_leaves_previous_on_the_replaced_champion_and_puts_it_back(
+    tmp_path: Path
+) -> None:
+    """Issue 14 (MLflow): like a promotion, a rollback leaves 'previous' on the version it
+    replaced; revert puts 'previous' back where it was (here: on the version restored)."""
+    sb = _sandbox(tmp_path, "bad-release", 3)
+    reg = MlflowModelStore(sb.tracking_uri)
+    reg.set_alias(sb.model_name, "previous", "1")  # as the release of v2 would have left it
+    ctx = _ctx(sb)
+    rollback, params = _remediation("rollback-model", latency_sample_rows=0)
+    plan = rollback.plan(ctx, params)
+    assert (plan["current_version"], plan["target_version"]) == ("2", "1")
+    assert plan["previous_alias_was"] == "1"
+    change = rollback.apply(ctx, params, plan)
+    assert (_alias(sb), _alias(sb, "previous")) == ("1", "2")
+    assert change["alias_change"]["previous_alias_was"] == "1"
+    rollback.revert(ctx, change)
+    assert (_alias(sb), _alias(sb, "previous")) == ("2", "1")
+    rollback.revert(ctx, change)  # idempotent
+    assert (_alias(sb), _alias(sb, "previous")) == ("2", "1")
+    rollback.apply(ctx, params, plan)  # again, then a "crash": recover from the plan
+    assert "'previous' put back" in rollback.recover(ctx, plan)
+    assert (_alias(sb), _alias(sb, "previous")) == ("2", "1")
+
+
 def test_rollback_never_targets_a_version_that_is_gone(tmp_path: Path) -> None:
     sb = _sandbox(tmp_path, "bad-release", 3)
     MlflowClient(sb.tracking_uri).delete_model_version(sb.model_name, "1")
@@ -103,8 +133,10 @@ def test_fallback_switches_to_the_fallback_alias_and_reverts_exactly(tmp_path: P
     assert m["restored_score_std_ratio"] > 0.5  # the fallback's scores vary again
     assert m["restored_out_of_range_share"] == 0.0 and m["restored_decision_rate_shift"] < 0.05
     assert m["roc_auc"] > 0.65
+    assert _alias(sb, "previous") == "3"  # the replaced champion, as after a promotion
     fallback.revert(ctx, change)
     assert _alias(sb) == "3" and _alias(sb, "fallback") == "2"
+    assert "previous" not in _aliases(sb)
     MlflowModelStore(sb.tracking_uri).set_alias(sb.model_name, "champion", "2")
     with pytest.raises(NotApplicable, match="already serves the fallback"):
         fallback.plan(ctx, params)
@@ -169,8 +201,9 @@ def test_recovery_from_the_plan_leaves_what_someone_else_changed_since(tmp_path:
     plan = rollback.plan(ctx, params)  # v2 -> v1
     assert rollback.recover(ctx, plan).endswith("is on v2, as before: nothing to undo")
     rollback.apply(ctx, params, plan)  # ... and then it died
-    assert rollback.recover(ctx, plan).endswith("had moved to v1: moved back to v2")
-    assert _alias(sb) == "2"
+    assert rollback.recover(ctx, plan).endswith(
+        "had moved to v1: moved back to v2; 'previous' put back")
+    assert _alias(sb) == "2" and "previous" not in _aliases(sb)
     rollback.apply(ctx, params, plan)
     reg.set_alias(sb.model_name, "champion", "2")  # someone else promoted v2 again ...
     reg.tag_version(sb.model_name, "2", "mlpb.incident_id", "INC-someone")
