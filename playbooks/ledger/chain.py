@@ -50,12 +50,9 @@ def append_event(conn: sa.Connection, incident_id: str, ev: TimelineEvent) -> st
     The head row is updated *first*: that write locks the chain (a row lock on PostgreSQL, the
     write lock on SQLite) until the caller commits, so two writers never chain from the same
     row."""
-    bumped = conn.execute(heads.update().where(heads.c.incident_id == incident_id)
-                          .values(length=heads.c.length + 1)).rowcount
-    if bumped:
-        prev = conn.execute(sa.select(heads.c.head)
-                            .where(heads.c.incident_id == incident_id)).scalar_one()
-    else:
+    prev = conn.execute(heads.update().where(heads.c.incident_id == incident_id)
+                        .values(length=heads.c.length + 1).returning(heads.c.head)).scalar()
+    if prev is None:  # the incident's first row
         prev = GENESIS
         conn.execute(heads.insert().values(incident_id=incident_id, head=GENESIS, length=1))
     h = chain_hash(prev, incident_id, ev.at, ev.kind, ev.message, ev.data)
