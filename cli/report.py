@@ -176,7 +176,8 @@ def spec_list(
 def spec_diff_cmd(
     a: Annotated[str, typer.Argument(help="PLAYBOOK@REF: a hash (prefix), a version that "
                                      "ran, or 'current' (the catalog now).")],
-    b: Annotated[str, typer.Argument(help="PLAYBOOK@REF to compare with.")],
+    b: Annotated[str, typer.Argument(help="PLAYBOOK@REF to compare with, or a spec file "
+                                     "(a team playbook now, resolved).")],
     home: HomeOpt = None,
 ) -> None:
     """Unified diff of two spec versions (YAML, keys sorted); exit 1 when they differ."""
@@ -189,7 +190,14 @@ def spec_diff_cmd(
         name = ref.partition("@")[0]
         return load_spec(CATALOG_DIR / f"{name}.yaml") if name in catalog_ids() else None
 
-    text = spec_diff(resolve_ref(root, a, current(a)), resolve_ref(root, b, current(b)))
+    def side(ref: str) -> tuple[str, dict[str, Any]]:
+        path = Path(ref)
+        if path.suffix in (".yaml", ".yml") and path.is_file():  # a team spec, as it is now
+            spec = load_spec(path)
+            return f"{path} ({spec.version}, {spec.hash})", spec.model_dump(mode="json")
+        return resolve_ref(root, ref, current(ref))
+
+    text = spec_diff(side(a), side(b))
     if not text:
         err.print("no difference")
         return

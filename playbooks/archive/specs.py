@@ -36,11 +36,16 @@ def archive_spec(home: Path, spec: PlaybookSpec) -> Path:
 
 
 def archived_versions(home: Path, playbook: str) -> list[dict[str, str]]:
-    """``hash``, ``version`` and ``path`` of each archived spec of ``playbook``, oldest first."""
+    """``hash``, ``version``, ``path`` and ``base`` (a team playbook: the catalog spec it
+    extended, ``id version hash``; else "") of each archived spec of ``playbook``, oldest
+    first. A team playbook is archived resolved: the base's content is in the file."""
     rows = []
     for p in sorted(_dir(home, playbook).glob("*.json"), key=lambda p: p.stat().st_mtime):
         data = json.loads(p.read_text(encoding="utf-8"))
-        rows.append({"hash": p.stem, "version": str(data.get("version")), "path": str(p)})
+        base = data.get("base") or {}
+        rows.append({"hash": p.stem, "version": str(data.get("version")), "path": str(p),
+                     "base": " ".join(str(base.get(k)) for k in ("id", "version", "hash"))
+                     if base else ""})
     return rows
 
 

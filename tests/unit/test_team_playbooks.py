@@ -191,3 +191,28 @@ def test_git_baseline_of_a_team_spec(tmp_path: Path) -> None:
     spec = load_spec(path)
     assert base is not None and why == "" and base.hash == spec.hash
     assert spec.base is not None and base.own == spec.base.own_hash
+
+
+def test_the_archive_keeps_the_resolved_spec_and_diffs_it_with_the_team_file(
+        tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from playbooks.archive.specs import archived_spec, archived_versions
+
+    path = _team(tmp_path, escalation={"default_owner": "model"})
+    spec = load_spec(path)
+    home = tmp_path / "home"
+    archive_spec(home, spec)
+    (row,) = archived_versions(home, spec.id)
+    assert row["base"] == f"data-drift {BASE.version} {BASE.hash}"
+    kept = archived_spec(home, spec.id, row["hash"])
+    assert [h["id"] for h in kept["hypotheses"]] == [h.id for h in BASE.hypotheses]
+    same = CliRunner().invoke(app, ["spec", "diff", f"{spec.id}@{row['hash'][:8]}", str(path),
+                                    "--home", str(home)])
+    assert same.exit_code == 0, same.output
+    _team(tmp_path, escalation={"default_owner": "data"})
+    moved = CliRunner().invoke(app, ["spec", "diff", f"{spec.id}@{row['hash'][:8]}", str(path),
+                                     "--home", str(home)])
+    assert moved.exit_code == 1 and "-  default_owner: model" in moved.output
+    assert "+  default_owner: data" in moved.output
