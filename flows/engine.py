@@ -17,6 +17,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed
 
 from flows.params import deployment_inputs
+from flows.runners import task_runner_from_env
 from playbooks.config import harden_env
 from tasks.diagnose import diagnose
 from tasks.evidence import collect_evidence
@@ -51,7 +52,8 @@ def _from_deployment() -> bool:
                 and ctx.flow_run.parent_task_run_id is None)
 
 
-@flow(name="run-playbook", flow_run_name=_initial_name, log_prints=False)
+@flow(name="run-playbook", flow_run_name=_initial_name, log_prints=False,
+      task_runner=task_runner_from_env())  # MLPB_TASK_RUNNER=dask: collectors on Dask
 def run_playbook(playbook: str, profile: str, dry_run: bool = False,
                  trigger: dict[str, Any] | None = None, drill: bool = False,
                  dedup_key: str | None = None, home: str | None = None,
