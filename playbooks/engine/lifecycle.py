@@ -77,7 +77,8 @@ def load_inputs_for(inc: Incident) -> Inputs:
             f"{inputs.spec.version} "
             f"({inputs.spec.hash[:12]}…)",
             hint=f"`mlpb spec diff {inc.playbook}@{inc.playbook_hash[:12]} "
-            f"{inc.playbook}@current` shows what changed; restore it, or close the incident by "
+            f"{inc.spec_path or inc.playbook + '@current'}` shows what changed (a team "
+            "playbook also changes when its base does); restore it, or close the incident by "
             "hand and run the playbook again")
     return inputs
 
