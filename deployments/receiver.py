@@ -206,6 +206,15 @@ def _gated(config: ReceiverConfig, store: AlertStore) -> RoutingRules:
                             store.ledger.refusals.record, clock_for(config.home).now)
 
 
+def _warm_prefect_client() -> None:
+    """Import what PrefectLauncher uses on its first launch (~3 s of Prefect imports)."""
+    import importlib
+
+    for name in ("prefect.client.orchestration", "prefect.client.schemas.filters",
+                 "prefect.exceptions"):
+        importlib.import_module(name)
+
+
 def create_app(config: ReceiverConfig) -> FastAPI:
     store = AlertStore(Ledger(config.ledger_url))
     if store.use_wal():
@@ -226,7 +235,10 @@ def create_app(config: ReceiverConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Before /healthz answers: the first alert must not wait for imports (seconds).
         await run_in_threadpool(intake.warm)
+        if loop and config.launcher is None:  # ours: the first dispatch needs Prefect's client
+            await run_in_threadpool(_warm_prefect_client)
         if loop:
             loop.start()
         try:
