@@ -87,7 +87,11 @@ def _load(path: Path, raw: dict[str, Any], registry: PluginTable, catalog: Path,
     try:
         return _checked(path, merged, registry), merged
     except SpecError as exc:  # name list items by id: the team file has no merged indices
-        raise SpecError(str(path), [(_by_id(merged, loc), msg) for loc, msg in exc.problems],
+        try:
+            named = _with_signatures(path, merged)  # triage: indices count generated ones
+        except SpecError:
+            named = merged
+        raise SpecError(str(path), [(_by_id(named, loc), msg) for loc, msg in exc.problems],
                         hint=f"this spec merged over {base.id} {base.version} ({base_path}) "
                              "is validated as a whole") from None
 

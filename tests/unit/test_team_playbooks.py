@@ -216,3 +216,16 @@ def test_the_archive_keeps_the_resolved_spec_and_diffs_it_with_the_team_file(
                                      "--home", str(home)])
     assert moved.exit_code == 1 and "-  default_owner: model" in moved.output
     assert "+  default_owner: data" in moved.output
+
+
+def test_a_triage_extension_keeps_generated_handovers_and_names_items_by_id(
+        tmp_path: Path) -> None:
+    triage = load_spec(CATALOG_DIR / "triage.yaml")
+    major = triage.version.split(".")[0]
+    spec = load_spec(_team(tmp_path, extends=f"triage@{major}", id="payments-triage"))
+    assert [h.id for h in spec.hypotheses] == [h.id for h in triage.hypotheses]
+    own = next(h for h in read_yaml(CATALOG_DIR / "triage.yaml")["hypotheses"])
+    problems = _problems(_team(tmp_path, "bad.yaml", extends=f"triage@{major}",
+                               id="payments-triage",
+                               hypotheses=[{"id": own["id"], "params": {"no_such": 1}}]))
+    assert problems[f"hypotheses.{own['id']}.params.no_such"].startswith("unknown parameter")
