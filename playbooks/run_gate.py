@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import PrivateAttr
 
-from playbooks.alerts.model import ParsedAlert
+from playbooks.alerts.model import AlertStatus, ParsedAlert
 from playbooks.alerts.routing import RouteDecision, RoutingError, RoutingRules
 from playbooks.policy import Identity, Policy, Refusal, check_run, policy_path, run_refusal
 
@@ -89,6 +89,8 @@ class GatedRoutes(RoutingRules):
         gated = cls.model_construct(**dict(rules.__dict__))  # already validated
 
         def gate(alert: ParsedAlert, decision: RouteDecision) -> RouteDecision:
+            if alert.status is AlertStatus.RESOLVED:
+                return decision  # a resolved alert never starts a run: nothing to refuse
             current, where = policy.get()
             if current is None or current.run is None:
                 return decision  # open: nothing to check, nothing recorded

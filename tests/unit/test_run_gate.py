@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from playbooks.alerts.model import ParsedAlert
+from playbooks.alerts.model import AlertStatus, ParsedAlert
 from playbooks.alerts.routing import RouteDecision, RoutingError, RoutingRules
 from playbooks.ledger import Ledger
 from playbooks.models.incident import Incident
@@ -64,6 +64,9 @@ def test_gated_routes_rereads_the_policy_file(tmp_path: Path,
                                           encoding="utf-8")
     assert gated.route(alert, catalog={"data-drift"}, home=tmp_path).dry_run
     assert [r.who for r in seen] == ["route:prod"] and seen[0].model == "credit"
+    resolved = alert.model_copy(update={"status": AlertStatus.RESOLVED})
+    gated.route(resolved, catalog={"data-drift"}, home=tmp_path)
+    assert len(seen) == 1  # a resolved alert starts nothing: no refusal
     assert gated.max_concurrent_runs_per_model == rules.max_concurrent_runs_per_model
 
 
