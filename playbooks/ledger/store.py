@@ -91,12 +91,21 @@ class Ledger:
         self.engine = _engine(url)
         try:
             metadata.create_all(self.engine)
-            upgrade(self.engine)  # an existing ledger gets new columns in place
         except OperationalError as exc:
             raise LedgerError(
                 "cannot open the ledger at "
                 f"{self.engine.url.render_as_string(hide_password=True)}: {exc.orig}",
                 hint="check MLPB_LEDGER_URL / MLPB_HOME and that the database is running",
+            ) from None
+        try:
+            upgrade(self.engine)  # an existing ledger gets new columns in place
+        except SQLAlchemyError as exc:
+            raise LedgerError(
+                "cannot upgrade the ledger at "
+                f"{self.engine.url.render_as_string(hide_password=True)} to this version "
+                f"(timeline hash chain): {getattr(exc, 'orig', exc)}",
+                hint="open it once as a user that may ALTER its tables (e.g. the database "
+                     "owner); nothing was changed",
             ) from None
 
     @property

@@ -8,9 +8,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
-from playbooks.ledger import Ledger
+from playbooks.ledger import Ledger, LedgerError
 from playbooks.ledger.audit import verify
 from playbooks.ledger.chain import GENESIS, ChainRow, Head, chain_hash, first_break
 from playbooks.models.incident import Incident, IncidentStatus
@@ -149,3 +150,16 @@ def test_old_ledger_upgrades_in_place_with_backfilled_chain(tmp_path: Path) -> N
     _, broken = verify(led.engine)
     assert [(b.incident_id, b.position) for b in broken] == [("INC-OLD", 2)]
     led.close()
+
+
+def test_an_upgrade_that_cannot_write_is_a_ledger_error(tmp_path: Path) -> None:
+    """Every table there but the chain columns missing, opened read-only: a clear error."""
+    path = tmp_path / "old.db"
+    Ledger(f"sqlite:///{path}").close()
+    eng = sa.create_engine(f"sqlite:///{path}")
+    with eng.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE mlpb_timeline DROP COLUMN row_hash"))
+    eng.dispose()
+    with pytest.raises(LedgerError, match=r"cannot upgrade the ledger .* readonly") as e:
+        Ledger(f"sqlite:///file:{path}?mode=ro&uri=true")
+    assert e.value.hint and "ALTER" in e.value.hint
