@@ -29,6 +29,7 @@ class Expectation:
     entry_playbook: str  # where the alert enters: the owning playbook or triage
     remediates: bool  # the spec prescribes a change (whose pre-check must pass)
     live: str | None = None  # how live monitoring of the change ends: verified / reverted
+    pre_check: str | None = None  # "reverted": the change must fail its pre-check and be undone
 
 
 def expectation_for(fault_kind: str, params_cls: type[FaultParams]) -> Expectation:
@@ -48,9 +49,11 @@ def expectation_for(fault_kind: str, params_cls: type[FaultParams]) -> Expectati
     live = params_cls.live_outcome or ("verified" if monitored else None)
     if live == "reverted":
         outcome = "escalated"  # the change is undone and a human takes over
+    if params_cls.precheck_outcome == "reverted":  # undone before it is ever monitored
+        outcome, live = "escalated", None
     entry = params_cls.playbook if params_cls.alert_names_playbook else "triage"
     return Expectation(fault_kind, params_cls.playbook, params_cls.root_cause, outcome, entry,
-                       bool(out.remediate), live)
+                       bool(out.remediate), live, params_cls.precheck_outcome)
 
 
 def live_outcome(incident: dict[str, Any]) -> str | None:
@@ -98,6 +101,8 @@ def score_drill(
     remediation_ok = (not applied) if not exp.remediates else (bool(applied) and verified)
     if exp.remediates and exp.live == "reverted":  # kept after its pre-check, undone live
         remediation_ok = bool(tried) and verified
+    if exp.remediates and exp.pre_check == "reverted":  # applied, failed its pre-check, undone
+        remediation_ok = bool(tried) and not applied and not verified
     if is_none:
         remediation_ok = not any(r.get("applied") for r in final.get("remediations", []))
     live_ok = exp.live is None or live == exp.live

@@ -20,6 +20,7 @@ from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Incident, RemediationRecord
 from playbooks.models.spec import HypothesisSpec, Outcome, PlaybookSpec
 from playbooks.report.context import PostmortemContext, gather_context
+from playbooks.report.fairness import fairness_section
 from playbooks.report.impact import business_impact
 from playbooks.report.learning import completeness, detection_lines, lineage_lines
 
@@ -72,6 +73,7 @@ def render_postmortem(inc: Incident, spec: PlaybookSpec, evidence: EvidencePacka
         _remediation(inc, spec),
         _verification(inc, spec),
         _monitoring(inc, ctx),
+        fairness_section(inc, spec),
         _people(inc),
         _times(inc),
         _actions(inc, spec, ctx),

@@ -38,12 +38,14 @@ from playbooks.errors import MlpbError
 from playbooks.modelstore import MlflowModelStore, ModelNotFound
 from playbooks.sandbox import model as credit_model
 from playbooks.sandbox.simulator import (
+    AREA,
     CATEGORICAL_FEATURES,
     FEATURES,
     ID,
     NUMERIC_FEATURES,
     TARGET,
     TIMESTAMP,
+    area_of,
     simulate_applications,
 )
 
@@ -273,6 +275,7 @@ def score_traffic(
     out["model_version"] = str(model_version)
     out["feature_pipeline_version"] = FEATURE_PIPELINE_VERSION
     out["status"] = "ok"  # serving outcome: ok | error (timeouts, 5xx)
+    out[AREA] = area_of(out["region"])  # logged with the request; not a model feature
     return out.reset_index(drop=True)
 
 
@@ -336,6 +339,9 @@ training:
   entrypoint: "playbooks.sandbox.model:train"
   lookback: 14d
 segments: [region]
+fairness:                 # a change may not move rural and urban decline rates apart
+  sensitive_attributes: [{AREA}]
+  min_group_rows: 100
 slo:
   min_roc_auc: 0.70
   max_latency_p95_ms: 120

@@ -28,6 +28,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
+    "AREA",
     "CATEGORICAL_FEATURES",
     "FEATURES",
     "ID",
@@ -36,6 +37,7 @@ __all__ = [
     "TARGET",
     "TIMESTAMP",
     "PopulationShift",
+    "area_of",
     "simulate_applications",
 ]
 
@@ -89,6 +91,19 @@ _REGION = {
     "west": (0.23, 0.25),
     "central": (0.10, 0.35),
 }
+# The sandbox's sensitive attribute: the area an applicant lives in, logged with each request
+# but not a model feature. It follows from the region (no random draw, so every seeded frame
+# stays as it was); the model sees the region, a proxy for it, as lenders' models do.
+AREA: Final = "area"
+_AREA_OF_REGION = {"north": "rural", "central": "rural", "south": "urban", "east": "urban",
+                   "west": "urban"}
+
+
+def area_of(region: pd.Series) -> pd.Series:
+    """The area (rural / urban) of each applicant's region; unknown regions: missing."""
+    return region.astype(str).map(_AREA_OF_REGION).rename(AREA)
+
+
 _EMPLOYMENT = {
     "salaried": (0.68, 0.50),
     "self_employed": (0.13, 0.16),

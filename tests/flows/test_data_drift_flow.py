@@ -79,10 +79,11 @@ def test_population_shift_is_retrained_promoted_and_watched_live(home: Path) -> 
     (rem,) = res["remediations"]
     assert rem["applied"] and not rem["reverted"] and rem["change"]["previous_version"] == "1"
     assert _champion(sb) == rem["change"]["new_version"] == "2"
-    assert res["verification"]["passed"] and len(res["verification"]["criteria"]) == 4
+    assert res["verification"]["passed"] and len(res["verification"]["criteria"]) == 5
     mon = res["monitoring"]
     assert mon["version"] == "2" and mon["count"] == 3 and mon["windows"] == []
-    assert {c["metric"] for c in mon["criteria"]} == {"max_psi", "estimated_roc_auc", "roc_auc"}
+    assert {c["metric"] for c in mon["criteria"]} == {"max_psi", "estimated_roc_auc", "roc_auc",
+                                                      "demographic_parity_difference"}
     assert res["resolved_at"] is None and res["mttr_seconds"] is None
     assert res["postmortem_path"] is None  # written when the controller closes it
     store = MlflowModelStore(sb.tracking_uri)

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
 INFERENCE_COLUMNS = ["request_id", "ts", *FEATURES, "score", "decision", "latency_ms",
-                     "model_version", "feature_pipeline_version", "status"]
+                     "model_version", "feature_pipeline_version", "status", "area"]
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +135,7 @@ def test_profile_is_a_valid_model_profile(built: tuple[Sandbox, list[str]]) -> N
     assert raw["model"]["tracking_uri"].startswith("sqlite:////")
     assert raw["training"] == {"entrypoint": "playbooks.sandbox.model:train", "lookback": "14d"}
     assert raw["segments"] == ["region"]
+    assert raw["fairness"] == {"sensitive_attributes": ["area"], "min_group_rows": 100}
     assert raw["slo"] == {"min_roc_auc": 0.70, "max_latency_p95_ms": 120, "max_error_rate": 0.02,
                           "target_approval_rate": 0.93, "approval_rate_tolerance": 0.05,
                           "max_staleness": "1d"}

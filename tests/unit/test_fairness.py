@@ -139,3 +139,65 @@ def test_group_fields_are_only_for_group_metrics() -> None:
 def test_profile_rejects_a_sensitive_attribute_listed_twice() -> None:
     with pytest.raises(ValidationError, match="listed twice"):
         _profile(sensitive_attributes=["region", "region"])
+
+
+def _run_check(**metrics: float) -> Any:
+    from datetime import UTC, datetime
+
+    from playbooks.engine.plugins import default_plugins
+    from playbooks.models import EvidencePackage
+
+    ev = EvidencePackage(incident_id="INC-t", collected_at=datetime.now(UTC), metrics=metrics)
+    plugin = default_plugins().get("check", "fairness-regression")
+    return plugin.impl(ev, plugin.parse_params({"max_widening": 0.05}))
+
+
+def test_fairness_regression_is_supported_by_a_widened_gap_only() -> None:
+    from playbooks.models.incident import Verdict
+
+    wide = _run_check(group_gap_widening=0.18, group_gap_serving=0.26, group_gap_previous=0.08)
+    assert wide.verdict is Verdict.SUPPORTED and wide.confidence > 0.9
+    assert "0.080 -> 0.260" in wide.summary and wide.findings[0].breached
+    edge = _run_check(group_gap_widening=0.05)
+    assert edge.verdict is Verdict.SUPPORTED and edge.confidence < wide.confidence
+    narrow = _run_check(group_gap_widening=0.01, group_gap_serving=0.09, group_gap_previous=0.08)
+    assert narrow.verdict is Verdict.REFUTED and not narrow.findings[0].breached
+    # Odds widen while parity holds: still a regression.
+    odds = _run_check(group_gap_widening=0.0, group_odds_widening=0.2)
+    assert odds.verdict is Verdict.SUPPORTED and "group_odds_widening" in odds.summary
+    assert _run_check().verdict is Verdict.INCONCLUSIVE  # no comparison: never a verdict
+
+
+def test_sandbox_area_follows_the_region_without_a_random_draw() -> None:
+    from playbooks.sandbox.simulator import area_of
+
+    area = area_of(pd.Series(["north", "south", "central", "mars"]))
+    assert area.name == "area"
+    assert area.iloc[:3].tolist() == ["rural", "urban", "rural"] and pd.isna(area.iloc[3])
+
+
+def _drill_incident(*, reverted: bool, passed: bool) -> dict[str, Any]:
+    return {"id": "INC-1", "playbook": "data-drift", "status": "escalated",
+            "root_cause": {"hypothesis_id": "population-shift"},
+            "remediations": [{"id": "retrain", "applied": True, "reverted": reverted}],
+            "verification": {"passed": passed}, "monitoring": None,
+            "timeline": [{"kind": "escalated", "at": "2026-01-01T00:00:09+00:00"}],
+            "detected_at": "2026-01-01T00:00:03+00:00", "resolved_at": None}
+
+
+def test_the_fairness_drill_expects_a_pre_check_revert_and_escalation() -> None:
+    from datetime import UTC, datetime
+
+    from playbooks.drills.scoring import expectation_for, score_drill
+    from playbooks.sandbox import FAULTS
+
+    exp = expectation_for("biased-retrain", FAULTS.get("biased-retrain").params)
+    assert (exp.playbook, exp.root_cause, exp.outcome) == ("data-drift", "population-shift",
+                                                          "escalated")
+    assert (exp.live, exp.pre_check, exp.remediates) == (None, "reverted", True)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    caught = score_drill(exp, _drill_incident(reverted=True, passed=False), seed=1,
+                         injected_at=t0)
+    assert caught.passed and caught.remediation == "retrain"
+    kept = score_drill(exp, _drill_incident(reverted=False, passed=True), seed=1, injected_at=t0)
+    assert not kept.passed and not kept.detail["remediation_ok"]

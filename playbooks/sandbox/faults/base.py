@@ -76,7 +76,9 @@ class FaultParams(BaseModel):
     ``root_cause`` (the hypothesis id that must come out top-1), ``alert_names_playbook``
     (the alert such a fault raises names that playbook; else it enters through triage) and
     ``live_outcome`` (how live monitoring of the fix must end: ``"reverted"`` for a fault whose
-    first fix passes the pre-check but fails live; None: as the owning spec prescribes), e.g.
+    first fix passes the pre-check but fails live; None: as the owning spec prescribes) and
+    ``precheck_outcome`` (``"reverted"``: the fix must fail its pre-check, be undone and the
+    incident escalated, e.g. a retrain that harms one group), e.g.
     ``class NullSpike(FaultParams, playbook="data-quality", root_cause="null-spike")``.
     Two more say how the fault behaves when the sandbox advances (``advance_sandbox``):
     ``persists`` (it goes on in new traffic: a population shift does, a one-off bad batch
@@ -90,6 +92,7 @@ class FaultParams(BaseModel):
     root_cause: ClassVar[str]
     alert_names_playbook: ClassVar[bool] = True
     live_outcome: ClassVar[LiveOutcome | None] = None
+    precheck_outcome: ClassVar[Literal["reverted"] | None] = None
     persists: ClassVar[bool] = False
     heals: ClassVar[bool] = False
 
@@ -100,6 +103,7 @@ class FaultParams(BaseModel):
         root_cause: str | None = None,
         alert_names_playbook: bool | None = None,
         live_outcome: LiveOutcome | None = None,
+        precheck_outcome: Literal["reverted"] | None = None,
         persists: bool | None = None,
         heals: bool | None = None,
         **kwargs: Any,
@@ -113,6 +117,8 @@ class FaultParams(BaseModel):
             cls.alert_names_playbook = alert_names_playbook
         if live_outcome is not None:
             cls.live_outcome = live_outcome
+        if precheck_outcome is not None:
+            cls.precheck_outcome = precheck_outcome
         if persists is not None:
             cls.persists = persists
         if heals is not None:

@@ -1,0 +1,47 @@
+"""The fairness drill: a population shift plus one region's repaid loans labelled defaulted
+(the sandbox's sensitive attribute is the area, rural or urban, that region belongs to).
+data-drift retrains; the new version passes every AUC criterion on the (equally mislabelled)
+holdout but declines that region far more often than the version it replaced, so its group
+criterion reverts it and the incident is escalated; the post-mortem names the group and gap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flows.drill import run_drill
+from playbooks.config import load_settings
+from playbooks.ledger import Ledger
+from playbooks.modelstore import MlflowModelStore
+
+pytestmark = [pytest.mark.flows, pytest.mark.slow]
+
+
+def test_a_retrain_that_harms_one_group_is_reverted_by_its_group_criterion(home: Path) -> None:
+    res = run_drill(fault="biased-retrain", seed=1, home=str(home), rows_per_day=800,
+                    history_days=21)
+    assert res["passed"], res
+    assert (res["outcome"], res["expected_outcome"]) == ("escalated", "escalated")
+    assert res["remediation"] == "retrain" and not res["detail"]["remediation_verified"]
+    assert res["detail"]["live"] is None  # undone before it was ever served
+
+    inc = Ledger(load_settings(home).ledger_url).get(res["incident_id"])
+    assert inc.verification is not None
+    verdicts = {c.id: c.passed for c in inc.verification.criteria}
+    # AUC says the retrain is fine; only the group criterion says it is not.
+    assert verdicts["auc-floor"] and verdicts["no-regression"] and verdicts["no-slice-harm"]
+    assert verdicts["no-group-harm"] is False
+    gap = next(c for c in inc.verification.criteria if c.id == "no-group-harm")
+    assert gap.observed is not None and gap.observed > 0.05  # the gap widened past the limit
+    [retrain] = [r for r in inc.remediations if r.id == "retrain"]
+    assert retrain.applied and retrain.reverted
+    store = MlflowModelStore.local(home / "drills" / "biased-retrain-seed1")
+    assert store.get_version("credit-risk", "champion").version == "1"
+
+    assert inc.postmortem_path is not None
+    text = Path(inc.postmortem_path).read_text(encoding="utf-8")
+    section = text[text.index("## Fairness"):]
+    assert "Decided by **no-group-harm** (pre-check)" in section
+    assert "Most affected group: **area=rural**" in section
+    assert f"{gap.observed:.4g}" in section
