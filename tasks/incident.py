@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from prefect import task
@@ -14,7 +13,6 @@ from playbooks.engine.lifecycle import Inputs
 from playbooks.engine.runtime import Runtime
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import Incident
-from playbooks.modelstore import ModelStoreError, link_postmortem
 from playbooks.notify import Notification
 from tasks.charts import publish_charts
 from tasks.common import TASK_DEFAULTS
@@ -43,26 +41,14 @@ def conclude_incident(rt: Runtime, inc: Incident, decision: Decision) -> Inciden
 @task(name="close-incident", **TASK_DEFAULTS)
 def close_incident(rt: Runtime, inputs: Inputs, inc: Incident,
                    evidence: EvidencePackage | None) -> Incident:
-    """Write the post-mortem (file + Prefect artifact), record the close, notify."""
+    """Write the post-mortem (file + Prefect artifact), record the close, notify (the MLflow
+    links and evidence run: lifecycle.close)."""
     inc, text = lifecycle.close(rt, inputs, inc, evidence)
     if text:  # "" while the incident still waits (monitoring): the controller closes it
         create_markdown_artifact(markdown=text, key=f"postmortem-{inc.id.lower()}",
                                  description=f"Post-mortem of {inc.id}")
         publish_charts(rt, inc)  # artifact with the charts inline + the Slack thread
-        _link_postmortem(rt, inputs, inc)
     return inc
-
-
-def _link_postmortem(rt: Runtime, inputs: Inputs, inc: Incident) -> None:
-    """The MLflow versions this incident changed point at its post-mortem (best effort)."""
-    store, model = rt.model_store(inputs.profile), inputs.profile.model
-    if store is None or model is None or not inc.postmortem_path or inc.dry_run:
-        return
-    try:
-        link_postmortem(store, model.registry_name, inc.id, inc.postmortem_path)
-    except ModelStoreError as exc:  # the write-up exists either way; a tag must not fail it
-        logging.getLogger(__name__).warning("could not tag %s's versions with the "
-                                            "post-mortem: %s", inc.id, exc)
 
 
 @task(name="fail-incident", **TASK_DEFAULTS)

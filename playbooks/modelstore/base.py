@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from playbooks.errors import MlpbError
@@ -145,6 +146,9 @@ class ModelStore(Protocol):
     def list_versions(self, name: str) -> list[ModelVersionInfo]: ...
 
     def version_exists(self, name: str, version: str) -> bool: ...
+
+    def log_incident_run(self, experiment: str, incident_id: str, *, tags: dict[str, str],
+                         artifacts: dict[str, list[Path]]) -> str: ...
 
 
 def link_postmortem(store: ModelStore, name: str, incident_id: str, path: str) -> list[str]:

@@ -312,6 +312,29 @@ class MlflowModelStore:
             return
         self._call(lambda c: c.delete_registered_model(name), f"deleting '{name}'")
 
+    def log_incident_run(self, experiment: str, incident_id: str, *, tags: dict[str, str],
+                         artifacts: dict[str, list[Path]]) -> str:
+        """Log ``artifacts`` (artifact folder -> local files) to the incident's one run in
+        ``experiment``, tagged with ``tags``; returns the run id. The run is found again by
+        its incident tag, so logging twice (a re-close) updates it instead of adding one."""
+
+        def log(client: Any) -> str:
+            exp_id = self._experiment_id(client, experiment)
+            found = client.search_runs(
+                [exp_id], filter_string=f"tags.`{INCIDENT_TAG}` = '{_quote(incident_id)}'",
+                max_results=1)
+            run_id = str(found[0].info.run_id) if found else str(client.create_run(
+                exp_id, tags={INCIDENT_TAG: incident_id}, run_name=incident_id).info.run_id)
+            for key, value in tags.items():
+                client.set_tag(run_id, key, str(value))
+            for folder, paths in artifacts.items():
+                for path in paths:
+                    client.log_artifact(run_id, str(path), artifact_path=folder or None)
+            client.set_terminated(run_id, "FINISHED")
+            return run_id
+
+        return self._call(log, f"logging incident {incident_id} in experiment '{experiment}'")
+
     # -- plumbing ----------------------------------------------------------------------------
 
     def _client(self) -> Any:
