@@ -164,8 +164,15 @@ def close(rt: Runtime, inputs: Inputs, inc: Incident,
           evidence: EvidencePackage | None) -> tuple[Incident, str]:
     """Write the post-mortem, record the close, notify the final status; returns the
     incident and the post-mortem's markdown ("" while the incident still waits, e.g. in
-    monitoring or for an approval: the controller or a person closes it later)."""
-    return close_with_spec(rt, inputs.spec, inc, evidence)
+    monitoring or for an approval: the controller or a person closes it later). Closed now,
+    it also goes to MLflow where the profile has a model (post-mortem links on the versions
+    it changed, its evidence run; best effort)."""
+    from playbooks.engine.incident_mlflow import record_close_in_mlflow
+
+    inc, text = close_with_spec(rt, inputs.spec, inc, evidence)
+    if text:
+        record_close_in_mlflow(rt, inputs.profile, inc)
+    return inc, text
 
 
 def close_with_spec(rt: Runtime, spec: PlaybookSpec, inc: Incident,
