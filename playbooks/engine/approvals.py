@@ -19,6 +19,7 @@ from typing import Any, Literal
 from playbooks.engine.runtime import Runtime
 from playbooks.engine.transitions import Event
 from playbooks.errors import MlpbError
+from playbooks.i18n import msg
 from playbooks.models.incident import (
     ApprovalDecision,
     ApprovalRequest,
@@ -157,9 +158,12 @@ def decide(rt: Runtime, incident_id: str, decision: Literal["approve", "reject"]
         inc = rt.record(inc, Event.REJECTED, f"'{req.remediation_id}' rejected by {approver} "
                         f"via {channel}{said}; the incident goes to {owner}",
                         data=data | {"to": owner}, approval=decided, escalated_to=owner)
-    verb = "approved" if decision == "approve" else "rejected"
-    rt.notify(Notification("approval_decision", inc, f"{req.remediation_id} {verb} by {approver}",
-                           [f"via {channel}{said}", f"plan {req.plan_hash[:19]}…"]))
+    title = (msg("{remediation} approved by {who}", remediation=req.remediation_id, who=approver)
+             if decision == "approve" else
+             msg("{remediation} rejected by {who}", remediation=req.remediation_id, who=approver))
+    rt.notify(Notification("approval_decision", inc, title, [
+        msg("via {channel}{said}", channel=channel, said=said),
+        msg("plan {plan}…", plan=req.plan_hash[:19])]))
     return Decided(inc, "approved" if decision == "approve" else "rejected")
 
 

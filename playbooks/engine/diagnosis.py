@@ -15,10 +15,12 @@ from playbooks.engine.runtime import Runtime
 from playbooks.engine.transitions import Event
 from playbooks.evidence import collect_environment
 from playbooks.evidence.base import CollectContext, EvidencePart
+from playbooks.i18n import msg
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import HypothesisResult, Incident, utcnow
 from playbooks.models.spec import HypothesisSpec
 from playbooks.notify import Notification
+from playbooks.notify.words import verdict_label
 
 __all__ = ["assemble_package", "collect_context", "evidence_path", "load_evidence",
            "record_diagnosis", "record_evidence", "test_hypothesis", "use_serving_reference"]
@@ -75,12 +77,12 @@ def record_evidence(rt: Runtime, inc: Incident, pkg: EvidencePackage) -> Inciden
     inc = rt.record(inc, Event.EVIDENCE, "; ".join(pkg.summaries.values()) or "collected",
         data={"metrics": pkg.metrics, "collectors": list(pkg.summaries)},
         onset_at=pkg.drift_onset or inc.onset_at, model_version=pkg.model.get("version"))
-    lines = [f"{name}: {line}" for name, line in pkg.summaries.items()]
+    lines: list[str] = [f"{name}: {line}" for name, line in pkg.summaries.items()]
     drifted = sorted((d for d in pkg.feature_drift if d["status"] == "drift"),
                      key=lambda d: -(d.get("psi") or 0))
-    lines += [f"{d['feature']}: PSI {d['psi']:.2f}" for d in drifted[:5]
-              if d.get("psi") is not None]
-    rt.notify(Notification("evidence", inc, "evidence collected", lines))
+    lines += [msg("{feature}: PSI {psi}", feature=d["feature"], psi=float(d["psi"]))
+              for d in drifted[:5] if d.get("psi") is not None]
+    rt.notify(Notification("evidence", inc, msg("evidence collected"), lines))
     return inc
 
 
@@ -103,7 +105,9 @@ def record_diagnosis(rt: Runtime, inputs: Inputs, inc: Incident, evidence: Evide
         data={"action": decision.action, "remediations": decision.remediations},
         hypotheses=ranked, root_cause=decision.root_cause,
         severity=assess_severity(inputs.spec, inputs.profile, evidence.metrics))
-    rt.notify(Notification("hypotheses", inc, "hypotheses tested", [
-        f"{h.id}: {h.verdict.value} ({h.confidence:.2f}) — {h.summary}" for h in ranked]))
-    rt.notify(Notification("root_cause", inc, "decision", [decision.reason]))
+    rt.notify(Notification("hypotheses", inc, msg("hypotheses tested"), [
+        msg("{hypothesis}: {verdict} ({confidence}) — {summary}", hypothesis=h.id,
+            verdict=verdict_label(h.verdict), confidence=h.confidence, summary=h.summary)
+        for h in ranked]))
+    rt.notify(Notification("root_cause", inc, msg("decision"), [decision.reason]))
     return inc, decision

@@ -19,6 +19,7 @@ from playbooks.engine.revert import Undo, revert_change
 from playbooks.engine.runtime import Runtime
 from playbooks.engine.transitions import TERMINAL, Event, apply_event
 from playbooks.errors import MlpbError
+from playbooks.i18n import msg
 from playbooks.ledger import JournalEntry
 from playbooks.ledger.leases import LeaseBusy
 from playbooks.loader import load_profile, load_spec, resolve_spec_path
@@ -29,6 +30,7 @@ from playbooks.models.spec import PlaybookSpec
 from playbooks.notify import Notification, NotifyKind, SlackNotifier
 from playbooks.notify.base import find_notifier
 from playbooks.notify.uploads import share_charts
+from playbooks.notify.words import status_label
 
 __all__ = [
     "Inputs",
@@ -148,9 +150,10 @@ def open_or_claim(rt: Runtime, inputs: Inputs, trigger: dict[str, Any], *, dry_r
         if not created:
             raise MlpbError(f"incident {inc.id} ({inc.dedup_key}) is already being handled by "
                             "another run", hint=f"`mlpb incidents show {inc.id}`")
-    rt.notify(Notification("opened", inc, f"{inputs.spec.title} suspected on {inc.model}",
-                           [f"trigger: {trigger.get('source', 'manual')}",
-                            f"owner: {inc.owner}"]))
+    rt.notify(Notification("opened", inc, msg("{title} suspected on {model}",
+                                              title=inputs.spec.title, model=inc.model),
+                           [msg("trigger: {source}", source=trigger.get("source", "manual")),
+                            msg("owner: {owner}", owner=inc.owner)]))
     return inc
 
 
@@ -188,10 +191,11 @@ def close_with_spec(rt: Runtime, spec: PlaybookSpec, inc: Incident,
     path.write_text(text, encoding="utf-8")
     kind: NotifyKind = _CLOSE_KIND.get(inc.status, "diagnosed")
     rc = inc.root_cause
-    rt.notify(Notification(kind, inc, f"incident {inc.status.value}", [
-        f"root cause: {rc.hypothesis_id} — {rc.summary}" if rc else "root cause: not established",
-        *([f"escalated to: {inc.escalated_to}"] if inc.escalated_to else []),
-        f"post-mortem: {path}"]))
+    rt.notify(Notification(kind, inc, msg("incident {status}", status=status_label(inc.status)), [
+        msg("root cause: {hypothesis} — {summary}", hypothesis=rc.hypothesis_id,
+            summary=rc.summary) if rc else msg("root cause: not established"),
+        *([msg("escalated to: {who}", who=inc.escalated_to)] if inc.escalated_to else []),
+        msg("post-mortem: {path}", path=path)]))
     _share_charts(rt, inc)
     return inc, text
 

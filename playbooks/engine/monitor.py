@@ -24,6 +24,7 @@ from playbooks.engine.runtime import Runtime
 from playbooks.engine.transitions import Event
 from playbooks.engine.verify import evaluate_criteria
 from playbooks.errors import MlpbError
+from playbooks.i18n import msg
 from playbooks.ledger.leases import LeaseBusy
 from playbooks.models.incident import (
     Incident,
@@ -36,6 +37,7 @@ from playbooks.models.spec import GROUP_METRIC_NAMES, AcceptanceCriterion, Monit
 from playbooks.notify import Notification, SlackNotifier
 from playbooks.notify.base import find_notifier
 from playbooks.notify.reminders import send_reminders
+from playbooks.notify.words import criterion_line, window_verdict
 
 Verdict = Literal["pass", "fail", "inconclusive"]
 
@@ -55,9 +57,10 @@ def start_monitoring(rt: Runtime, inc: Incident, plan: MonitoringPlan, *, remedi
     inc = rt.record(inc, Event.MONITORING,
                     f"'{remediation_id}' passed its pre-check; watching {plan.count} live "
                     f"window(s) of {_span(m)} before closing", monitoring=m)
-    rt.notify(Notification("verification", inc, f"monitoring: 0/{plan.count} live windows",
-                           [f"first window closes {(m.started_at + m.window):%Y-%m-%d %H:%M}",
-                            f"criteria: {', '.join(c.id for c in plan.criteria)}"],
+    rt.notify(Notification("verification", inc,
+                           msg("monitoring: 0/{count} live windows", count=plan.count),
+                           [msg("first window closes {when}", when=m.started_at + m.window),
+                            msg("criteria: {ids}", ids=", ".join(c.id for c in plan.criteria))],
                            data={"waiting_for": "live monitoring windows"}))
     return inc
 
@@ -212,12 +215,10 @@ def _record_window(rt: Runtime, inc: Incident, result: WindowResult) -> Incident
                     f"{result.reason} [{m.tally('pass')}/{m.count} passed]",
                     data={"window": result.model_dump(mode="json")}, monitoring=m)
     rt.notify(Notification("verification", inc,
-                           f"monitoring window {result.index + 1}: {result.verdict.upper()} "
-                           f"({m.tally('pass')}/{m.count} passed)",
-                           [f"{c.id}: {c.metric} "
-                            f"{'n/a' if c.observed is None else round(c.observed, 4)} "
-                            f"{c.op} {c.target} → {'pass' if c.passed else 'FAIL'}"
-                            for c in result.criteria] or [result.reason]))
+                           msg("monitoring window {index}: {verdict} ({passed}/{count} passed)",
+                               index=result.index + 1, verdict=window_verdict(result.verdict),
+                               passed=m.tally("pass"), count=m.count),
+                           [criterion_line(c) for c in result.criteria] or [result.reason]))
     return inc
 
 

@@ -25,6 +25,7 @@ from playbooks.engine.runtime import Runtime
 from playbooks.engine.transitions import Event
 from playbooks.engine.verify import evaluate_criteria
 from playbooks.errors import MlpbError
+from playbooks.i18n import msg
 from playbooks.ledger.leases import LeaseBusy
 from playbooks.models.evidence import EvidencePackage
 from playbooks.models.incident import (
@@ -37,6 +38,7 @@ from playbooks.models.incident import (
 )
 from playbooks.models.spec import RemediationSpec
 from playbooks.notify import Notification
+from playbooks.notify.words import criterion_line
 from playbooks.remediations.base import RemediationContext
 
 __all__ = [
@@ -275,11 +277,14 @@ def _ask_approval(rt: Runtime, inputs: Inputs, inc: Incident, evidence: Evidence
                     f"{lead}'{entry.id}' waits for approval: {why}",
                     data={"plan_hash": req.plan_hash, "approvers": req.approvers,
                           "due_at": req.due_at.isoformat()}, approval=req)
-    rt.notify(Notification("approval_needed", inc, f"approval needed: {entry.id}", [
-        req.summary, f"why: {why}", f"rollback: {entry.rollback}",
-        f"approvers: {', '.join(req.approvers) or 'none configured (owners.approvers)'}",
-        f"decide by {req.due_at:%Y-%m-%d %H:%M} UTC: `mlpb approve {inc.id} --as NAME` or "
-        f"`mlpb reject {inc.id} --as NAME --reason TEXT`"],
+    rt.notify(Notification("approval_needed", inc, msg("approval needed: {remediation}",
+                                                       remediation=entry.id), [
+        req.summary, msg("why: {why}", why=why), msg("rollback: {rollback}",
+                                                     rollback=entry.rollback),
+        msg("approvers: {who}", who=", ".join(req.approvers))
+        if req.approvers else msg("approvers: none configured (owners.approvers)"),
+        msg("decide by {when}: `mlpb approve {id} --as NAME` or "
+            "`mlpb reject {id} --as NAME --reason TEXT`", when=req.due_at, id=inc.id)],
         data={"plan_hash": req.plan_hash, "approval": True}))
     return inc
 
@@ -297,8 +302,10 @@ def _try_one(rt: Runtime, inputs: Inputs, inc: Incident, evidence: EvidencePacka
     approved = inc.approval if (inc.approval is not None and inc.approval.state == "approved"
                                 and inc.approval.remediation_id == entry.id) else None
     if approved is None:
-        rt.notify(Notification("remediation_plan", inc, f"remediation plan: {entry.id}", [
-            summary, f"risk {entry.risk}, effort {entry.effort}", f"rollback: {entry.rollback}"]))
+        rt.notify(Notification("remediation_plan", inc, msg("remediation plan: {remediation}",
+                                                            remediation=entry.id), [
+            summary, msg("risk {risk}, effort {effort}", risk=entry.risk, effort=entry.effort),
+            msg("rollback: {rollback}", rollback=entry.rollback)]))
     if inc.dry_run:
         inc = rt.record(inc, Event.DRY_RUN, f"would apply '{entry.id}': {summary}")
         return inc.model_copy(update={"remediations": [*inc.remediations, rec]}), rec
@@ -336,10 +343,9 @@ def _try_one(rt: Runtime, inputs: Inputs, inc: Incident, evidence: EvidencePacka
             update={"state": "applied"})})
     if verification is not None:
         rt.notify(Notification(
-            "verification", inc, f"verification {'passed' if verification.passed else 'FAILED'}",
-            [f"{c.id}: {c.metric} {c.observed if c.observed is None else round(c.observed, 4)} "
-             f"{c.op} {c.target} → {'pass' if c.passed else 'FAIL'}"
-             for c in verification.criteria]))
+            "verification", inc,
+            msg("verification passed") if verification.passed else msg("verification FAILED"),
+            [criterion_line(c) for c in verification.criteria]))
     return inc.model_copy(update={"remediations": [*inc.remediations, rec]}), rec
 
 

@@ -12,6 +12,8 @@ from playbooks.models.common import Duration, StrictModel, parse_duration
 
 __all__ = [
     "ApprovalPolicy",
+    "Audience",
+    "ChannelAudience",
     "DataSource",
     "DataSources",
     "Fairness",
@@ -21,6 +23,7 @@ __all__ = [
     "ModelRef",
     "Owners",
     "PredictionColumns",
+    "ProfileCommunication",
     "ServiceLevels",
     "TrainingConfig",
 ]
@@ -207,6 +210,62 @@ class ServiceLevels(StrictModel):
     )
 
 
+Audience = Literal["engineering", "stakeholders"]
+
+
+def _check_locale(v: str | None) -> str | None:
+    from playbooks.i18n import normalize_locale  # Babel's data: only when a locale is set
+
+    if v is not None and normalize_locale(v) is None:
+        raise ValueError(f"unknown locale {v!r}: use a code like 'en', 'de', 'es', 'de_AT'")
+    return v
+
+
+class ChannelAudience(StrictModel):
+    """Who reads a channel, and so which status template it gets."""
+
+    channel: str = Field(description="Slack channel name, e.g. '#ml-exec'.")
+    audience: Audience = Field(
+        "engineering", description="'engineering': evidence, hypotheses and every step; "
+        "'stakeholders': a three-line summary (impact, what users see, next update) on each "
+        "status change and on the status cadence, no evidence.")
+    locale: str | None = Field(None, description="Language of this channel, e.g. 'de'; "
+                               "default: communication.locale.")
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, v: str | None) -> str | None:
+        return _check_locale(v)
+
+
+class ProfileCommunication(StrictModel):
+    """How this model's incidents are told: language and audiences per channel."""
+
+    locale: str | None = Field(
+        None, description="Language of this model's messages ('en', 'de', 'es', or a regional "
+        "variant such as 'de_AT' for formatting); default: MLPB_LOCALE, else English.")
+    channels: list[ChannelAudience] = Field(
+        default_factory=list, description="Per channel: its audience and language; a channel "
+        "not listed is an engineering channel in communication.locale.")
+    impact: str = Field(
+        "", description="What a failure of this model means in business terms, for "
+        "stakeholders, e.g. 'loan decisions may be wrong'; default: the description.")
+    user_impact: str = Field(
+        "", description="What users see while the model misbehaves, e.g. 'applicants may be "
+        "declined wrongly'.")
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, v: str | None) -> str | None:
+        return _check_locale(v)
+
+    def for_channel(self, channel: str) -> ChannelAudience:
+        """The channel's entry (by name, with or without '#'); engineering when not listed."""
+        name = channel.lstrip("#")
+        found = next((c for c in self.channels if c.channel.lstrip("#") == name), None)
+        return found or ChannelAudience(channel=channel, locale=None)
+
+
 class Fairness(StrictModel):
     """Groups whose outcomes a change must not move apart (group metrics in acceptance)."""
 
@@ -249,6 +308,7 @@ class ModelProfile(StrictModel):
     segments: list[str] = Field(default_factory=list, description="Slice columns to compare.")
     fairness: Fairness = Field(default_factory=Fairness)
     slo: ServiceLevels = Field(default_factory=ServiceLevels)
+    communication: ProfileCommunication = Field(default_factory=ProfileCommunication)
     base_dir: Path = Field(
         Path("."),
         exclude=True,

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
+from playbooks.i18n import Translator, translator
 from playbooks.models.incident import Incident
+from playbooks.notify.words import status_label
 
 __all__ = ["FanoutNotifier", "Notification", "Notifier", "NotifyKind", "find_notifier",
            "render_text"]
@@ -39,11 +41,13 @@ class Notifier(Protocol):
     def send(self, note: Notification) -> None: ...
 
 
-def render_text(note: Notification) -> str:
+def render_text(note: Notification, tr: Translator | None = None) -> str:
+    """The console's plain-text rendering, in ``tr``'s locale (English by default)."""
+    tr = tr or translator("en")
     inc = note.incident
     head = (f"[{inc.severity.value}] {inc.model} · {inc.playbook} v{inc.playbook_version} · "
-            f"{inc.id} · {inc.status.value} — {note.title}")
-    return "\n".join([head, *(f"    {line}" for line in note.lines)])
+            f"{inc.id} · {tr(status_label(inc.status))} — {tr(note.title)}")
+    return "\n".join([head, *(f"    {tr(line)}" for line in note.lines)])
 
 
 class FanoutNotifier:

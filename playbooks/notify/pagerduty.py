@@ -20,11 +20,13 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from playbooks.errors import ConfigError
+from playbooks.i18n import Translator, process_locale, translator
 from playbooks.ledger import Ledger
 from playbooks.ledger.pagerduty import PagerDutyOutbox, PdAction, PdRow
 from playbooks.models.incident import Incident, IncidentStatus
 from playbooks.notify.base import Notification
 from playbooks.notify.slack import FlushReport, TokenLoader
+from playbooks.notify.words import status_label
 
 __all__ = ["DEFAULT_URL", "PagerDutyNotifier", "PagerDutySettings", "event_for",
            "pagerduty_configured"]
@@ -84,12 +86,15 @@ def _key_from_block(name: str, loader: TokenLoader | None) -> str:
             "its value) or set PAGERDUTY_ROUTING_KEY instead") from None
 
 
-def event_for(note: Notification, *, triggered: bool, last_action: str | None
-              ) -> tuple[PdAction, dict[str, Any]] | None:
+def event_for(note: Notification, *, triggered: bool, last_action: str | None,
+              tr: Translator | None = None) -> tuple[PdAction, dict[str, Any]] | None:
     """The Events API event a notification maps to (without the routing key), or None.
 
     Pure: ``triggered`` says whether the incident was ever triggered in PagerDuty (only those
-    are acknowledged or resolved), ``last_action`` the last event queued for it."""
+    are acknowledged or resolved), ``last_action`` the last event queued for it. The summary
+    and details are in ``tr``'s language (default: MLPB_LOCALE, else English); the field
+    names and values PagerDuty routes on stay as they are."""
+    tr = tr or translator(process_locale())
     inc = note.incident
     if note.kind == "paged":
         given = note.data.get("page")
@@ -97,8 +102,10 @@ def event_for(note: Notification, *, triggered: bool, last_action: str | None
         return "trigger", {
             "event_action": "trigger", "dedup_key": inc.id, "client": "ML Playbooks",
             "payload": {
-                "summary": f"[{inc.severity.value}] {inc.model}: {inc.playbook} incident "
-                           f"{inc.id} ({inc.status.value}) — {note.title}"[:1024],
+                "summary": tr.t("[{severity}] {model}: {playbook} incident {id} ({status}) — "
+                                "{title}", severity=inc.severity.value, model=inc.model,
+                                playbook=inc.playbook, id=inc.id,
+                                status=status_label(inc.status), title=note.title)[:1024],
                 "source": inc.model, "severity": SEVERITY[inc.severity.value],
                 "component": inc.playbook, "class": inc.playbook,
                 "custom_details": {
@@ -106,7 +113,7 @@ def event_for(note: Notification, *, triggered: bool, last_action: str | None
                     "escalated_to": inc.escalated_to, "page_target": page.get("target"),
                     "page_level": page.get("level"), "people": page.get("people", []),
                     "root_cause": inc.root_cause.summary if inc.root_cause else None,
-                    "details": note.lines[:10]}}}
+                    "details": [tr(line) for line in note.lines[:10]]}}}
     if not triggered or last_action == "resolve":
         return None
     if note.kind == "acknowledged" and last_action != "acknowledge":

@@ -32,12 +32,19 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from playbooks.errors import ConfigError
+from playbooks.i18n import Translator, msg, process_locale, resolve_locale, translator
 from playbooks.ledger import Ledger
 from playbooks.ledger.outbox import Outbox, OutboxItem, OutboxRow, notify_threads
 from playbooks.models.incident import Incident, Severity, utcnow
-from playbooks.models.profile import Owners
+from playbooks.models.profile import Audience, ModelProfile
 from playbooks.models.spec import Communication
+from playbooks.notify.audiences import (
+    STAKEHOLDER_KINDS,
+    render_stakeholder_parent,
+    render_stakeholder_update,
+)
 from playbooks.notify.base import Notification
+from playbooks.notify.blocks import Message
 from playbooks.notify.templates import (
     approval_outcome,
     render_moved,
@@ -190,7 +197,7 @@ class SlackNotifier:
         self._postmortem_dir = postmortem_dir
         self._client = client or settings.client()
         self._comms: dict[str, Communication] = {}
-        self._owners: dict[str, tuple[float, Owners | None]] = {}
+        self._owners: dict[str, tuple[float, ModelProfile | None]] = {}
         self._hold_until = 0.0
 
     def __repr__(self) -> str:
@@ -232,10 +239,18 @@ class SlackNotifier:
         thread = self._outbox.thread(inc.id)
         if thread is None:  # never notified in Slack: nothing to remind in
             return
-        owners = self._owners_of(inc)
-        msg = render_reminder(inc, waiting_for=waiting_for, since=since, now=now,
-                              slack_ids=owners.slack_ids if owners else None)
-        self._outbox.enqueue(inc.id, [OutboxItem("reminder", "reply", msg.to_payload())],
+        profile = self._profile_of(inc)
+        owners = profile.owners if profile else None
+        audience, tr = self._view(profile, thread.channel)
+        if audience == "stakeholders" and profile is not None:
+            every = self._communication(inc.playbook).status_every
+            message = render_stakeholder_update(inc, comm=profile.communication,
+                                                description=profile.description,
+                                                next_update=now + every, tr=tr)
+        else:
+            message = render_reminder(inc, waiting_for=waiting_for, since=since, now=now,
+                                      slack_ids=owners.slack_ids if owners else None, tr=tr)
+        self._outbox.enqueue(inc.id, [OutboxItem("reminder", "reply", message.to_payload())],
                              parent_digest=thread.parent_digest, reminded_at=now)
         self._deliver(inc.id)
 
@@ -252,19 +267,33 @@ class SlackNotifier:
     def _enqueue(self, note: Notification) -> None:
         inc = note.incident
         thread = self._outbox.thread(inc.id)
-        owners = self._owners_of(inc)
-        title = thread.title if thread else (
-            note.title if note.kind == "opened" else f"{inc.playbook} incident on {inc.model}")
+        profile = self._profile_of(inc)
+        owners = profile.owners if profile else None
+        comm = self._communication(inc.playbook)
+        wanted = self._channel(note, comm)
+        audience, tr = self._view(profile, thread.channel if thread else wanted)
+        # The title is stored with the thread once, in the thread's language.
+        title = thread.title if thread else tr(
+            note.title if note.kind == "opened"
+            else msg("{playbook} incident on {model}", playbook=inc.playbook, model=inc.model))
         links = thread.links if thread else self._links(note)
-        parent = render_parent(inc, title=title, links=links, postmortem_dir=self._postmortem_dir,
-                               owners=owners)
+        reply: Message | None
+        if audience == "stakeholders" and profile is not None:
+            parent = render_stakeholder_parent(
+                inc, title=title, comm=profile.communication, description=profile.description,
+                postmortem_dir=self._postmortem_dir, tr=tr)
+            reply = (render_stakeholder_update(
+                inc, comm=profile.communication, description=profile.description,
+                next_update=utcnow() + comm.status_every, tr=tr)
+                if note.kind in STAKEHOLDER_KINDS else None)
+        else:
+            parent = render_parent(inc, title=title, links=links,
+                                   postmortem_dir=self._postmortem_dir, owners=owners, tr=tr)
+            reply = render_reply(note, postmortem_dir=self._postmortem_dir, owners=owners, tr=tr)
         canonical = json.dumps(parent.to_payload(), sort_keys=True).encode()
         digest = hashlib.sha256(canonical).hexdigest()
         items: list[OutboxItem] = []
         new_thread: dict[str, Any] | None = None
-        comm = self._communication(inc.playbook)
-        wanted = self._channel(note, comm)
-        reply = render_reply(note, postmortem_dir=self._postmortem_dir, owners=owners)
         done_asking = thread is not None and (
             note.kind == "approval_needed" or inc.approval is None
             or inc.approval.state != "pending")
@@ -276,26 +305,29 @@ class SlackNotifier:
                 inc, thread.channel, comm):
             # Severity raised into another channel: retire the buttons here, say where it
             # went, and start a new parent there (linking back); replies follow the new one.
-            line = approval_outcome(inc, owners) if done_asking else f":arrow_right: moved to " \
-                f"{wanted}: decide there"
+            line = approval_outcome(inc, owners, tr=tr) if done_asking else tr.t(
+                ":arrow_right: moved to {channel}: decide there", channel=wanted)
             items += self._retire(inc, line)
-            items.append(OutboxItem("moved", "reply", render_moved(inc, to=wanted).to_payload()))
+            items.append(OutboxItem("moved", "reply",
+                                    render_moved(inc, to=wanted, tr=tr).to_payload()))
             items.append(OutboxItem("parent", "post", {**parent.to_payload(), "channel": wanted,
                                                        "moved_from": thread.channel}))
             self._outbox_channel(inc.id, wanted)
             done_asking = False  # retired above
             if inc.approval is not None and inc.approval.state == "pending" \
                     and note.kind != "approval_needed":
-                ask = Notification("approval_needed", inc, "approval still needed",
+                ask = Notification("approval_needed", inc, msg("approval still needed"),
                                    [inc.approval.summary],
                                    data={"plan_hash": inc.approval.plan_hash})
                 items.append(OutboxItem("approval_needed", "reply", render_reply(
-                    ask, postmortem_dir=self._postmortem_dir, owners=owners).to_payload()))
+                    ask, postmortem_dir=self._postmortem_dir, owners=owners,
+                    tr=tr).to_payload()))
         elif digest != thread.parent_digest:
             items.append(OutboxItem("parent", "update", parent.to_payload()))
         if done_asking:
-            items += self._retire(inc, approval_outcome(inc, owners))
-        items.append(OutboxItem(note.kind, "reply", reply.to_payload()))
+            items += self._retire(inc, approval_outcome(inc, owners, tr=tr))
+        if reply is not None:
+            items.append(OutboxItem(note.kind, "reply", reply.to_payload()))
         if not self._outbox.enqueue(inc.id, items, parent_digest=digest, new_thread=new_thread,
                                     waiting=self._waiting(note)):
             self._enqueue(note)  # another process opened the thread first: render as update
@@ -330,8 +362,17 @@ class SlackNotifier:
                          .where(notify_threads.c.incident_id == incident_id)
                          .values(channel=channel))
 
-    def _owners_of(self, inc: Incident) -> Owners | None:
-        """The incident profile's owners (Slack ids for mentions); None when unreadable."""
+    def _view(self, profile: ModelProfile | None, channel: str) -> tuple[Audience, Translator]:
+        """The channel's audience and language: its entry in the profile's
+        communication.channels, else the profile's locale, else MLPB_LOCALE, else English."""
+        if profile is None:
+            return "engineering", translator(process_locale())
+        entry = profile.communication.for_channel(channel)
+        return entry.audience, translator(resolve_locale(
+            entry.locale, profile.communication.locale, process_locale()))
+
+    def _profile_of(self, inc: Incident) -> ModelProfile | None:
+        """The incident's profile (owners' Slack ids, communication); None when unreadable."""
         path = inc.profile_path
         if not path:
             return None
@@ -341,14 +382,14 @@ class SlackNotifier:
             return None
         cached = self._owners.get(path)
         if cached is None or cached[0] != stamp:
-            owners = None
+            profile = None
             try:
                 from playbooks.loader import load_profile
 
-                owners = load_profile(Path(path)).owners
-            except Exception as exc:  # mentions fall back to names
-                log.debug("no owners from %s: %s", path, exc)
-            self._owners[path] = cached = (stamp, owners)
+                profile = load_profile(Path(path))
+            except Exception as exc:  # mentions fall back to names, the locale to the process's
+                log.debug("no profile from %s: %s", path, exc)
+            self._owners[path] = cached = (stamp, profile)
         return cached[1]
 
     @staticmethod

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from playbooks.i18n import Translator, msg, translator
 from playbooks.models.incident import Incident, IncidentStatus, Severity, Verdict
 from playbooks.models.profile import Owners
 from playbooks.notify.base import Notification
@@ -25,6 +26,7 @@ from playbooks.notify.blocks import (
     clip,
     escape,
 )
+from playbooks.notify.words import status_label, verdict_label
 
 __all__ = ["acknowledged_by", "approval_outcome", "mention", "mentions", "postmortem_excerpt",
            "render_moved", "render_parent", "render_reminder", "render_reply", "retire_buttons",
@@ -63,11 +65,15 @@ _WAITS = {IncidentStatus.ESCALATED, IncidentStatus.NEEDS_TRIAGE,
           IncidentStatus.AWAITING_APPROVAL}
 
 
-def mention(who: str | None, slack_ids: Mapping[str, str] | None = None) -> str:
+_EN = translator("en")
+
+
+def mention(who: str | None, slack_ids: Mapping[str, str] | None = None, *,
+            tr: Translator = _EN) -> str:
     """A Slack mention for user / user-group ids, ``@here`` and people the profile maps to a
     Slack user id (``owners.slack_ids``); other names as plain text."""
     if not who:
-        return "unassigned"
+        return tr.t("unassigned")
     if slack_ids and who in slack_ids:
         return f"<@{slack_ids[who]}>"
     if re.fullmatch(r"<[@!][^>]+>", who):
@@ -81,17 +87,18 @@ def mention(who: str | None, slack_ids: Mapping[str, str] | None = None) -> str:
     return escape(who)
 
 
-def mentions(entries: Sequence[str], owners: Owners | None) -> str:
+def mentions(entries: Sequence[str], owners: Owners | None, *, tr: Translator = _EN) -> str:
     """Approver entries / page targets: people mentioned, groups with their members."""
     ids = owners.slack_ids if owners else None
     out = []
     for e in entries:
         if e.startswith("group:") and owners is not None:
-            members = ", ".join(mention(m, ids) for m in owners.members(e))
-            out.append(f"{escape(e)} ({members or 'no members'})")
+            members = ", ".join(mention(m, ids, tr=tr) for m in owners.members(e))
+            out.append(f"{escape(e)} ({members})" if members
+                       else tr.t("{group} (no members)", group=escape(e)))
         else:
-            out.append(mention(e, ids))
-    return ", ".join(out) or "nobody configured"
+            out.append(mention(e, ids, tr=tr))
+    return ", ".join(out) or tr.t("nobody configured")
 
 
 def waits_for_a_person(inc: Incident) -> bool:
@@ -105,23 +112,33 @@ def acknowledged_by(inc: Incident) -> str | None:
     return inc.acknowledged_by
 
 
-def truncation_pointer(inc: Incident, postmortem_dir: Path | None) -> str:
+def truncation_pointer(inc: Incident, postmortem_dir: Path | None, *,
+                       tr: Translator = _EN) -> str:
     path = inc.postmortem_path or (str(postmortem_dir / f"{inc.id}.md") if postmortem_dir else None)
-    where = f"full post-mortem: {path}" if path else f"full record: `mlpb incidents show {inc.id}`"
-    return f"… truncated; {where}"
+    if path:
+        return tr.t("… truncated; full post-mortem: {path}", path=path)
+    return tr.t("… truncated; full record: `mlpb incidents show {id}`", id=inc.id)
 
 
-def _dur(seconds: float | None) -> str:
-    return "n/a" if seconds is None else str(timedelta(seconds=round(seconds)))
+def _dur(seconds: float | None, tr: Translator = _EN) -> str:
+    return tr.duration(seconds)
 
 
 def _links(links: Mapping[str, str]) -> list[str]:
     return [f"<{url}|{escape(name)}>" for name, url in links.items() if url]
 
 
+def _field(label: str, value: str) -> str:
+    return f"*{label}*\n{value}"
+
+
+def _bold(text: str) -> str:
+    return f"*{text}*"
+
+
 def render_parent(inc: Incident, *, title: str, links: Mapping[str, str],
                   postmortem_dir: Path | None = None, owners: Owners | None = None,
-                  limits: Limits = LIMITS) -> Message:
+                  limits: Limits = LIMITS, tr: Translator = _EN) -> Message:
     """The incident's one top-level message, updated in place as the status changes; while
     the incident waits for a person and nobody took it, it carries an Acknowledge button.
 
@@ -130,32 +147,37 @@ def render_parent(inc: Incident, *, title: str, links: Mapping[str, str],
     icon = _STATUS_ICON.get(inc.status, "")
     version = f" v{inc.model_version}" if inc.model_version else ""
     ids = owners.slack_ids if owners else None
+    status = tr(status_label(inc.status))
     fields = [
-        f"*Severity*\n{_SEV_ICON[inc.severity]} {inc.severity.value}",
-        f"*Status*\n{icon} {inc.status.value.replace('_', ' ')}",
-        f"*Model*\n{escape(inc.model)}{escape(version)}",
-        f"*Playbook*\n{escape(inc.playbook)} v{escape(inc.playbook_version)}",
-        f"*Owner*\n{mention(inc.owner, ids)}",
+        _field(tr.t("Severity"), f"{_SEV_ICON[inc.severity]} {inc.severity.value}"),
+        _field(tr.t("Status"), f"{icon} {status}"),
+        _field(tr.t("Model"), f"{escape(inc.model)}{escape(version)}"),
+        _field(tr.t("Playbook"), f"{escape(inc.playbook)} v{escape(inc.playbook_version)}"),
+        _field(tr.t("Owner"), mention(inc.owner, ids, tr=tr)),
     ]
     if inc.escalated_to:
-        fields.append(f"*Escalated to*\n{mention(inc.escalated_to, ids)}")
+        fields.append(_field(tr.t("Escalated to"), mention(inc.escalated_to, ids, tr=tr)))
     taken = acknowledged_by(inc)
     if taken and (inc.status.is_open or waits_for_a_person(inc)):
-        fields.append(f"*Acknowledged by*\n{mention(taken, ids)}")
-    buttons = ([Button(ACK, "Acknowledge", button_value(inc.id), style="primary")]
+        fields.append(_field(tr.t("Acknowledged by"), mention(taken, ids, tr=tr)))
+    buttons = ([Button(ACK, tr.t("Acknowledge"), button_value(inc.id), style="primary")]
                if waits_for_a_person(inc) and not taken else [])
     body = []
     if inc.root_cause:
         rc = inc.root_cause
-        body.append(f"*Root cause:* {escape(rc.hypothesis_id)} "
-                    f"(confidence {rc.confidence:.2f}) — {escape(rc.summary)}")
-    flags = [f for f, on in (("game-day drill", inc.drill), ("dry run", inc.dry_run)) if on]
-    context = [f"{escape(inc.id)} · detected {inc.detected_at:%Y-%m-%d %H:%M} UTC"
+        body.append(tr.t("*Root cause:* {hypothesis} (confidence {confidence}) — {summary}",
+                         hypothesis=escape(rc.hypothesis_id), confidence=rc.confidence,
+                         summary=escape(rc.summary)))
+    flags = [f for f, on in ((tr.t("game-day drill"), inc.drill), (tr.t("dry run"), inc.dry_run))
+             if on]
+    context = [tr.t("{id} · detected {when}", id=escape(inc.id), when=inc.detected_at)
                + "".join(f" · _{f}_" for f in flags), *_links(links)]
-    text = (f"[{inc.severity.value}] {inc.id} {inc.status.value}: {title} "
-            f"({inc.model}{version}, owner {inc.owner})")
-    return build_message(header=f"{inc.id}: {title}", fields=fields, body=body, context=context,
-                         text=text, pointer=truncation_pointer(inc, postmortem_dir),
+    text = tr.t("[{severity}] {id} {status}: {title} ({model}{version}, owner {owner})",
+                severity=inc.severity.value, id=inc.id, status=status, title=tr(title),
+                model=inc.model, version=version, owner=inc.owner)
+    return build_message(header=f"{inc.id}: {tr(title)}", fields=fields, body=body,
+                         context=context, text=text,
+                         pointer=truncation_pointer(inc, postmortem_dir, tr=tr),
                          buttons=buttons, limits=limits)
 
 
@@ -176,82 +198,93 @@ def postmortem_excerpt(path: str | None) -> list[str]:
     return lines
 
 
-def _body(note: Notification, owners: Owners | None) -> list[str]:
+def _body(note: Notification, owners: Owners | None, tr: Translator) -> list[str]:
     inc = note.incident
     ids = owners.slack_ids if owners else None
-    lines = [f"• {escape(line)}" for line in note.lines if line]
+    lines = [f"• {escape(tr(line))}" for line in note.lines if line]
     if note.kind == "hypotheses" and inc.hypotheses:
-        lines = [f"{_VERDICT_ICON[h.verdict]} *{escape(h.id)}* — {h.verdict.value} "
-                 f"({h.confidence:.2f}): {escape(h.summary)}" for h in inc.hypotheses]
+        lines = [f"{_VERDICT_ICON[h.verdict]} *{escape(h.id)}* — {tr(verdict_label(h.verdict))} "
+                 f"({tr.num(h.confidence)}): {escape(h.summary)}" for h in inc.hypotheses]
     elif note.kind == "root_cause" and inc.root_cause:
         rc = inc.root_cause
-        lines.insert(0, f"*{escape(rc.hypothesis_id)}* (confidence {rc.confidence:.2f}): "
-                        f"{escape(rc.summary)}")
+        lines.insert(0, tr.t("*{hypothesis}* (confidence {confidence}): {summary}",
+                             hypothesis=escape(rc.hypothesis_id), confidence=rc.confidence,
+                             summary=escape(rc.summary)))
     elif note.kind == "approval_needed":
         approvers = inc.approval.approvers if inc.approval else []
-        who = mentions(approvers, owners) if approvers else mention(inc.owner, ids)
-        lines.append(f"Approvers: {who}")
+        who = mentions(approvers, owners, tr=tr) if approvers else mention(inc.owner, ids, tr=tr)
+        lines.append(tr.t("Approvers: {who}", who=who))
     elif note.kind == "escalated" and inc.escalated_to:
-        lines.append(f"Over to {mention(inc.escalated_to, ids)}")
+        lines.append(tr.t("Over to {who}", who=mention(inc.escalated_to, ids, tr=tr)))
     elif note.kind == "paged" and isinstance(note.data.get("page"), Mapping):
         people = [str(p) for p in note.data["page"].get("people") or []]
         if people:
-            lines.append(f"Paging {', '.join(mention(p, ids) for p in people)}")
+            lines.append(tr.t("Paging {people}",
+                              people=", ".join(mention(p, ids, tr=tr) for p in people)))
     if note.kind in _CLOSING:
-        lines.append(f"MTTD {_dur(inc.mttd_seconds)} · MTTR {_dur(inc.mttr_seconds)}")
+        lines.append(tr.t("MTTD {mttd} · MTTR {mttr}", mttd=_dur(inc.mttd_seconds, tr),
+                          mttr=_dur(inc.mttr_seconds, tr)))
         if excerpt := postmortem_excerpt(inc.postmortem_path):
-            lines += ["*Post-mortem summary*", *excerpt]
+            lines += [_bold(tr.t("Post-mortem summary")), *excerpt]
     return lines
 
 
-def _decision_buttons(note: Notification) -> list[Button]:
+def _decision_buttons(note: Notification, tr: Translator) -> list[Button]:
     """Approve / Reject on an approval request, carrying the pinned plan's hash (a press on
     an older request is refused once the plan changed)."""
     inc = note.incident
     pinned = str(note.data.get("plan_hash") or (inc.approval.plan_hash if inc.approval else ""))
     if note.kind != "approval_needed" or not pinned:
         return []
-    what = inc.approval.remediation_id if inc.approval else "the change"
+    what = inc.approval.remediation_id if inc.approval else tr.t("the change")
     value = button_value(inc.id, pinned)
-    return [Button(APPROVE, "Approve", value, style="primary",
-                   confirm=f"Apply {what} on {inc.model} exactly as planned ({pinned[:19]}…)?"),
-            Button(REJECT, "Reject", value, style="danger")]
+    return [Button(APPROVE, tr.t("Approve"), value, style="primary",
+                   confirm=tr.t("Apply {what} on {model} exactly as planned ({plan}…)?",
+                                what=what, model=inc.model, plan=pinned[:19])),
+            Button(REJECT, tr.t("Reject"), value, style="danger")]
 
 
 def render_reply(note: Notification, *, postmortem_dir: Path | None = None,
-                 owners: Owners | None = None, limits: Limits = LIMITS) -> Message:
+                 owners: Owners | None = None, limits: Limits = LIMITS,
+                 tr: Translator = _EN) -> Message:
     """The thread reply of one notification, from its kind's template."""
     inc = note.incident
-    head = f"{_KIND_ICON.get(note.kind, '')} *{escape(note.title)}*".strip()
-    body = [head, *_body(note, owners)]
+    title = tr(note.title)
+    head = f"{_KIND_ICON.get(note.kind, '')} *{escape(title)}*".strip()
+    body = [head, *_body(note, owners, tr)]
     if note.kind == "opened":
-        body.append(f"Owner: {mention(inc.owner, owners.slack_ids if owners else None)}")
-    text = "\n".join([f"{inc.id} {note.kind}: {note.title}", *note.lines])
+        body.append(tr.t("Owner: {who}", who=mention(inc.owner, owners.slack_ids if owners
+                                                       else None, tr=tr)))
+    text = "\n".join([f"{inc.id} {note.kind}: {title}", *map(tr, note.lines)])
     return build_message(header=None, body=body, context=[f"{escape(inc.id)} · {note.kind}"],
-                         text=text, pointer=truncation_pointer(inc, postmortem_dir),
-                         buttons=_decision_buttons(note), limits=limits)
+                         text=text, pointer=truncation_pointer(inc, postmortem_dir, tr=tr),
+                         buttons=_decision_buttons(note, tr), limits=limits)
 
 
-def approval_outcome(inc: Incident, owners: Owners | None = None) -> str:
+def approval_outcome(inc: Incident, owners: Owners | None = None, *,
+                     tr: Translator = _EN) -> str:
     """One line for an approval request that no longer waits: who decided, or why not."""
     req = inc.approval
     ids = owners.slack_ids if owners else None
     if req is None:
-        return ":white_circle: No longer waiting for a decision."
+        return tr.t(":white_circle: No longer waiting for a decision.")
     d = req.accepted
     said = f": {escape(d.reason)}" if d is not None and d.reason else ""
     if req.state in ("approved", "applying", "applied") and d is not None:
-        return (f":white_check_mark: *Approved* by {mention(d.approver, ids)} via {d.channel} "
-                f"at {d.at:%Y-%m-%d %H:%M} UTC{said}")
+        return tr.t(":white_check_mark: *Approved* by {who} via {channel} at {when}{said}",
+                    who=mention(d.approver, ids, tr=tr), channel=d.channel, when=d.at, said=said)
     if req.state == "rejected" and d is not None:
-        return (f":no_entry: *Rejected* by {mention(d.approver, ids)} via {d.channel} "
-                f"at {d.at:%Y-%m-%d %H:%M} UTC{said}")
+        return tr.t(":no_entry: *Rejected* by {who} via {channel} at {when}{said}",
+                    who=mention(d.approver, ids, tr=tr), channel=d.channel, when=d.at, said=said)
     if req.state == "expired":
-        return (f":hourglass: *No decision* by {req.due_at:%Y-%m-%d %H:%M} UTC: escalated"
-                + (f" to {mention(inc.escalated_to, ids)}" if inc.escalated_to else ""))
+        if inc.escalated_to:
+            return tr.t(":hourglass: *No decision* by {when}: escalated to {who}",
+                        when=req.due_at, who=mention(inc.escalated_to, ids, tr=tr))
+        return tr.t(":hourglass: *No decision* by {when}: escalated", when=req.due_at)
     if req.state == "void":
-        return ":arrows_counterclockwise: *Void*: the plan changed or the incident was closed."
-    return ":white_circle: Superseded by a newer request in this thread."
+        return tr.t(":arrows_counterclockwise: *Void*: the plan changed or the incident was "
+                    "closed.")
+    return tr.t(":white_circle: Superseded by a newer request in this thread.")
 
 
 def retire_buttons(original: Mapping[str, Any], line: str, *,
@@ -265,21 +298,31 @@ def retire_buttons(original: Mapping[str, Any], line: str, *,
     return Message(text=text, blocks=blocks)
 
 
-def render_moved(inc: Incident, *, to: str, limits: Limits = LIMITS) -> Message:
+def render_moved(inc: Incident, *, to: str, limits: Limits = LIMITS,
+                 tr: Translator = _EN) -> Message:
     """The note left in the old thread when the incident moves to another channel."""
-    line = (f":arrow_right: *Severity {inc.severity.value}: this incident moved to "
-            f"{escape(to)}*; follow it there (the thread continues in the new channel).")
+    line = tr.t(":arrow_right: *Severity {severity}: this incident moved to {to}*; follow it "
+                "there (the thread continues in the new channel).",
+                severity=inc.severity.value, to=escape(to))
     return build_message(header=None, body=[line], context=[f"{escape(inc.id)} · moved"],
-                         text=f"{inc.id} moved to {to} ({inc.severity.value})",
-                         pointer=truncation_pointer(inc, None), limits=limits)
+                         text=tr.t("{id} moved to {to} ({severity})", id=inc.id, to=to,
+                                   severity=inc.severity.value),
+                         pointer=truncation_pointer(inc, None, tr=tr), limits=limits)
 
 
 def render_reminder(inc: Incident, *, waiting_for: str, since: datetime, now: datetime,
                     slack_ids: Mapping[str, str] | None = None,
-                    limits: Limits = LIMITS) -> Message:
-    waited = _dur((now - since).total_seconds())
-    line = (f"{_KIND_ICON['reminder']} *Still waiting for {escape(waiting_for)}* "
-            f"(for {waited}, since {since:%H:%M} UTC) · {mention(inc.owner, slack_ids)}")
+                    limits: Limits = LIMITS, tr: Translator = _EN) -> Message:
+    waited = _dur((now - since).total_seconds(), tr)
+    what = tr(msg(waiting_for)) if waiting_for in _WAITING_FOR else waiting_for
+    line = tr.t("{icon} *Still waiting for {what}* (for {waited}, since {since}) · {owner}",
+                icon=_KIND_ICON["reminder"], what=escape(what), waited=waited,
+                since=tr.hm(since), owner=mention(inc.owner, slack_ids, tr=tr))
     return build_message(header=None, body=[line], context=[f"{escape(inc.id)} · reminder"],
-                         text=f"{inc.id}: still waiting for {waiting_for} ({waited})",
-                         pointer=truncation_pointer(inc, None), limits=limits)
+                         text=tr.t("{id}: still waiting for {what} ({waited})", id=inc.id,
+                                   what=what, waited=waited),
+                         pointer=truncation_pointer(inc, None, tr=tr), limits=limits)
+
+
+# What an incident waits for (SlackNotifier._waiting): the reminder names it per locale.
+_WAITING_FOR = {str(m) for m in (msg("approval"), msg("live monitoring windows"))}
