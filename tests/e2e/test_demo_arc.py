@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -46,6 +47,12 @@ def test_demo_resolves_only_after_three_live_windows(tmp_path: Path) -> None:
     assert arc.index("window 1/3") < arc.index("window 2/3") < arc.index("window 3/3")
     shown = json.loads(mlpb("incidents", "show", result["id"], "--json", home=home).stdout)
     assert [w["verdict"] for w in shown["monitoring"]["windows"]] == ["pass"] * 3
+    # Issue 14: the post-mortem embeds at least three charts, each a PNG on disk beside it.
+    postmortem = Path(result["postmortem_path"])
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", postmortem.read_text(encoding="utf-8"))
+    charts = [postmortem.parent / link for link in links]
+    assert len(charts) >= 3, links
+    assert all(c.is_file() and c.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for c in charts)
 
 
 def test_sandbox_cli_catches_a_fix_that_fails_live(tmp_path: Path) -> None:
