@@ -38,7 +38,7 @@ def update_catalogs(root: Path = ROOT) -> list[Path]:
     """Rewrite messages.pot from the source and merge it into every .po; returns the files."""
     template = extract_catalog(root)
     with POT.open("wb") as fh:
-        write_po(fh, template, width=96, omit_header=False, sort_output=True)
+        write_po(fh, template, width=96, sort_output=True, include_lineno=False)
     written = [POT]
     for po in sorted(LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
         locale = po.parent.parent.name
@@ -46,6 +46,7 @@ def update_catalogs(root: Path = ROOT) -> list[Path]:
             cat = read_po(fh, locale=locale, domain=DOMAIN)
         cat.update(template, no_fuzzy_matching=True)
         with po.open("wb") as fh:
-            write_po(fh, cat, width=96, sort_output=True, ignore_obsolete=True)
+            write_po(fh, cat, width=96, sort_output=True, ignore_obsolete=True,
+                     include_lineno=False)
         written.append(po)
     return written
