@@ -197,7 +197,11 @@ def _rewrite_postmortem(rt: Runtime, inc: Incident) -> Incident:
     except MlpbError as exc:  # an unrouted incident may name no catalog playbook
         err.print(f"[yellow]no post-mortem written:[/] {exc.message}", highlight=False)
         return inc
-    inc, _ = close_with_spec(rt, spec, inc, load_evidence(rt, inc.id))
+    inc, text = close_with_spec(rt, spec, inc, load_evidence(rt, inc.id))
+    if text:  # closed now: MLflow links and evidence run, as a run's close does
+        from playbooks.engine.incident_mlflow import record_close_of
+
+        record_close_of(rt, inc)
     if inc.postmortem_path:
         err.print(f"post-mortem: {inc.postmortem_path}", highlight=False)
     return inc

@@ -12,13 +12,14 @@ from pathlib import Path
 
 from playbooks.archive.samples import sample_dir
 from playbooks.engine.runtime import Runtime
+from playbooks.errors import MlpbError
 from playbooks.models.incident import Incident
 from playbooks.models.profile import ModelProfile
 from playbooks.modelstore import ModelStore, ModelStoreError, link_postmortem
 from playbooks.report.context import chart_dir
 
 __all__ = ["INCIDENT_EXPERIMENT", "incident_artifacts", "incident_run_tags",
-           "log_incident_evidence", "record_close_in_mlflow"]
+           "log_incident_evidence", "record_close_in_mlflow", "record_close_of"]
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +72,19 @@ def record_close_in_mlflow(rt: Runtime, profile: ModelProfile, inc: Incident) ->
     except (ModelStoreError, OSError) as exc:  # kept under the state dir either way
         log.warning("evidence of %s not logged to MLflow: %s", inc.id, exc)
         return None
+
+
+def record_close_of(rt: Runtime, inc: Incident) -> str | None:
+    """``record_close_in_mlflow`` with the profile the incident ran with (a person closing
+    by hand has only the incident); None, logged, when that profile cannot be read."""
+    if not inc.profile_path:
+        return None
+    from playbooks.loader import load_profile
+
+    try:
+        profile = load_profile(Path(inc.profile_path))
+    except (MlpbError, OSError) as exc:
+        log.warning("%s not recorded in MLflow: its profile %s: %s", inc.id, inc.profile_path,
+                    exc)
+        return None
+    return record_close_in_mlflow(rt, profile, inc)

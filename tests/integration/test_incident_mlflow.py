@@ -136,3 +136,29 @@ def test_an_mlflow_outage_is_a_warning_and_the_close_stands(
     text = caplog.text
     assert "could not tag INC-mlflow-down's versions" in text
     assert "evidence of INC-mlflow-down not logged to MLflow" in text
+
+
+def test_a_close_by_hand_records_with_the_profile_the_incident_ran_with(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    from playbooks.engine.incident_mlflow import record_close_of
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("MLPB_HOME", str(home))
+    rt = Runtime.from_env(str(home), quiet=True)
+    inc, _ = _monitoring_incident(rt, sandbox, "INC-mlflow-hand")
+    pm = tmp_path / f"{inc.id}.md"
+    pm.write_text("# post-mortem\n", encoding="utf-8")
+    closed = inc.model_copy(update={"status": IncidentStatus.RESOLVED,
+                                    "postmortem_path": str(pm)})
+    run_id = record_close_of(rt, closed)
+    assert run_id is not None
+    client = MlflowClient(sandbox.tracking_uri)
+    assert _artifacts(client, run_id, "postmortem") == [pm.name]
+    assert MlflowModelStore(sandbox.tracking_uri).get_version(
+        sandbox.model_name, "1").tags[POSTMORTEM_TAG] == str(pm)
+    gone = closed.model_copy(update={"profile_path": str(tmp_path / "gone.yaml")})
+    with caplog.at_level(logging.WARNING, logger="playbooks.engine.incident_mlflow"):
+        assert record_close_of(rt, gone) is None
+    assert "INC-mlflow-hand not recorded in MLflow: its profile" in caplog.text
