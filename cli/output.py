@@ -7,12 +7,15 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from playbooks.models.incident import Incident
+
+if TYPE_CHECKING:
+    from playbooks.i18n import Num, Translator
 
 __all__ = ["Progress", "err", "incident_summary", "incidents_table", "key_table", "out",
            "print_incident", "print_json"]
@@ -109,38 +112,51 @@ def print_incident(data: dict[str, Any]) -> None:
 
 
 def incident_summary(data: dict[str, Any]) -> Table:
-    """The incident as a two-column table (the post-mortem path: :func:`print_incident`)."""
-    t = Table(show_header=False, title=f"Incident {data['id']}")
+    """The incident as a two-column table (the post-mortem path: :func:`print_incident`), in
+    the process's language (MLPB_LOCALE)."""
+    from playbooks.i18n import Num, msg, process_locale, translator  # Babel: only when shown
+    from playbooks.models.incident import IncidentStatus
+    from playbooks.notify.words import status_label
+
+    tr = translator(process_locale())
+    t = Table(show_header=False, title=tr.t("Incident {id}", id=data["id"]))
     t.add_column(style="bold")
     t.add_column(overflow="fold")  # a long path wraps instead of losing its end
     rc = data.get("root_cause")
     base = data.get("playbook_base")
-    t.add_row("playbook", f"{data['playbook']} v{data['playbook_version']}" + (
-        f" (extends {base['id']} v{base['version']}, hash {base['hash']})" if base else ""))
+    t.add_row(tr.t("playbook"), f"{data['playbook']} v{data['playbook_version']}" + (
+        tr.t(" (extends {base} v{version}, hash {hash})", base=base["id"],
+             version=base["version"], hash=base["hash"]) if base else ""))
     promoted = [r["change"]["new_version"] for r in data.get("remediations", [])
                 if r.get("applied") and not r.get("reverted") and (r.get("change") or {}).get(
                     "new_version")]
-    version = f"version {data.get('model_version') or 'n/a'}"
-    t.add_row("model", f"{data['model']} ({version}" + "".join(f" → {v}" for v in promoted) + ")")
-    t.add_row("status / severity", f"{data['status']} / {data['severity']}")
-    t.add_row("owner", str(data.get("owner") or "unassigned"))
+    version = tr.t("version {version}", version=data.get("model_version") or tr.t("n/a"))
+    t.add_row(tr.t("model"),
+              f"{data['model']} ({version}" + "".join(f" → {v}" for v in promoted) + ")")
+    status = tr(status_label(IncidentStatus(data["status"])))
+    t.add_row(tr.t("status / severity"), f"{status} / {data['severity']}")
+    t.add_row(tr.t("owner"), str(data.get("owner") or tr.t("unassigned")))
     t.add_row(
-        "root cause",
-        f"{rc['hypothesis_id']} ({rc['confidence']:.2f}) — {rc['summary']}"
+        tr.t("root cause"),
+        f"{rc['hypothesis_id']} ({tr.num(rc['confidence'])}) — {rc['summary']}"
         if rc
-        else "not established",
+        else tr.t("not established"),
     )
+    verdicts = {"supported": msg("supported"), "refuted": msg("refuted"),
+                "inconclusive": msg("inconclusive")}
     for h in data.get("hypotheses", []):
-        t.add_row(f"  hypothesis {h['id']}", f"{h['verdict']} ({h['confidence']:.2f})")
+        t.add_row(tr.t("  hypothesis {id}", id=h["id"]),
+                  f"{tr(verdicts.get(h['verdict'], h['verdict']))} "
+                  f"({tr.num(h['confidence'])})")
     for r in data.get("remediations", []):
         state = (
-            "dry run (not applied)"
+            tr.t("dry run (not applied)")
             if r.get("dry_run")
-            else "reverted"
+            else tr.t("reverted")
             if r["reverted"]
-            else "applied"
+            else tr.t("applied")
             if r["applied"]
-            else "not applied"
+            else tr.t("not applied")
         )
         extra = (
             f" → v{r['change']['new_version']}"
@@ -148,14 +164,14 @@ def incident_summary(data: dict[str, Any]) -> Table:
             else ""
         )
         t.add_row(
-            f"remediation {r['id']}",
+            tr.t("remediation {id}", id=r["id"]),
             f"{state}{extra}" + (f" ({r['error']})" if r.get("error") else ""),
         )
     v = data.get("verification")
     if v:
-        t.add_row("verification", "passed" if v["passed"] else "FAILED")
+        t.add_row(tr.t("verification"), tr.t("passed") if v["passed"] else tr.t("FAILED"))
         for c in v["criteria"]:
-            obs = "n/a" if c["observed"] is None else f"{c['observed']:.4f}"
+            obs = tr.num(c["observed"], 4)
             t.add_row(
                 f"  {c['id']}",
                 f"{c['metric']} = {obs} ({c['op']} {c['target']}) {'✓' if c['passed'] else '✗'}",
@@ -163,25 +179,33 @@ def incident_summary(data: dict[str, Any]) -> Table:
     m = data.get("monitoring")
     if m:
         passed = sum(w["verdict"] == "pass" for w in m["windows"])
-        t.add_row("live monitoring", f"v{m.get('version') or '—'}: {passed}/{m['count']} windows "
-                  f"passed since {str(m['started_at'])[:16]}")
+        t.add_row(tr.t("live monitoring"),
+                  tr.t("v{version}: {passed}/{count} windows passed since {since}",
+                       version=m.get("version") or "—", passed=passed, count=m["count"],
+                       since=str(m["started_at"])[:16]))
+        windows = {"pass": msg("pass"), "fail": msg("fail"), "inconclusive": msg("inconclusive")}
         for w in m["windows"]:
-            t.add_row(f"  window {w['index'] + 1}",
-                      f"{w['verdict']} — {w['rows']} rows; {w['reason']}")
+            t.add_row(tr.t("  window {index}", index=w["index"] + 1),
+                      tr.t("{verdict} — {rows} rows; {reason}",
+                           verdict=windows.get(w["verdict"], w["verdict"]), rows=w["rows"],
+                           reason=w["reason"]))
         if data["status"] == "monitoring":
-            t.add_row("  next", "`mlpb tick` measures each window once it is due")
+            t.add_row(tr.t("  next"), tr.t("`mlpb tick` measures each window once it is due"))
     if data.get("escalated_to"):
-        t.add_row("escalated to", data["escalated_to"])
-    mttd, mttr = _span(data.get("mttd_seconds")), _span(data.get("mttr_seconds"))
-    t.add_row("MTTD / MTTA / MTTR", f"{mttd} / {_span(data.get('mtta_seconds'))} / {mttr}")
+        t.add_row(tr.t("escalated to"), data["escalated_to"])
+    spans = " / ".join(_span(data.get(k), tr, Num) for k in ("mttd_seconds", "mtta_seconds",
+                                                              "mttr_seconds"))
+    t.add_row("MTTD / MTTA / MTTR", spans)
     return t
 
 
-def _span(seconds: float | None) -> str:
+def _span(seconds: float | None, tr: Translator, num: type[Num]) -> str:
     if seconds is None:
-        return "n/a"
+        return tr.t("n/a")
     if seconds < 120:
-        return f"{seconds:.0f} s"
+        return tr.t("{value} s", value=num(seconds, 0))
     if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h" if seconds < 172_800 else f"{seconds / 86400:.1f} d"
+        return tr.t("{value} min", value=num(seconds / 60, 1))
+    if seconds < 172_800:
+        return tr.t("{value} h", value=num(seconds / 3600, 1))
+    return tr.t("{value} d", value=num(seconds / 86400, 1))
