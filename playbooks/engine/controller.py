@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from playbooks.engine.live_metrics import LABELLED_METRICS
+from playbooks.i18n import msg
 from playbooks.models.incident import Incident, IncidentStatus, Monitoring
+from playbooks.notify.words import status_label
 
 __all__ = ["Due", "needs_labels", "next_due", "window_bounds"]
 
@@ -42,25 +44,28 @@ def next_due(inc: Incident, now: datetime, *, label_delay: timedelta | None) -> 
     window: due when it has closed, plus the label delay when a criterion needs labels."""
     m = inc.monitoring
     if inc.status is not IncidentStatus.MONITORING or m is None:
-        return Due("nothing", f"not monitoring ({inc.status.value})")
+        return Due("nothing", msg("not monitoring ({status})", status=status_label(inc.status)))
     passed, failed = m.tally("pass"), m.tally("fail")
     inconclusive = m.tally("inconclusive")
     if failed >= m.failure_limit:
-        return Due("revert", f"{failed} live window(s) failed (limit {m.failure_limit}): "
-                   "reverting the change")
+        return Due("revert", msg("{failed} live window(s) failed (limit {limit}): reverting the "
+                                 "change", failed=failed, limit=m.failure_limit))
     if inconclusive > m.inconclusive_limit:
-        return Due("escalate", f"cannot verify: {inconclusive} window(s) without enough data "
-                   f"(limit {m.inconclusive_limit})")
+        return Due("escalate", msg("cannot verify: {windows} window(s) without enough data (limit "
+                                   "{limit})", windows=inconclusive, limit=m.inconclusive_limit))
     if passed >= m.count:
-        return Due("resolve", f"{passed}/{m.count} live windows passed")
+        return Due("resolve", msg("{passed}/{count} live windows passed", passed=passed,
+                                  count=m.count))
     index = len(m.windows)
     start, end = window_bounds(m, index)
     ready = end
     if needs_labels(m):
         ready = end + (label_delay or timedelta(0))
     if now < ready:
-        waiting = "labels" if needs_labels(m) and now >= end else "traffic"
-        return Due("wait", f"window {index + 1} ({passed}/{m.count} passed) is due at "
-                   f"{ready.isoformat(timespec='minutes')} (waiting for {waiting})",
+        waiting = (msg("labels") if needs_labels(m) and now >= end else msg("traffic"))
+        return Due("wait", msg("window {index} ({passed}/{count} passed) is due at {when} "
+                               "(waiting for {what})", index=index + 1, passed=passed,
+                               count=m.count, when=ready, what=waiting),
                    index, start, end, ready)
-    return Due("measure", f"measure window {index + 1}", index, start, end, ready)
+    return Due("measure", msg("measure window {index}", index=index + 1), index, start, end,
+               ready)
