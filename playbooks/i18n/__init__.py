@@ -3,7 +3,7 @@ formatting of numbers, percentages, dates and durations.
 
 Human-facing text is built from ``msg(...)`` (a str that renders again per locale); a
 notifier picks its locale with ``resolve_locale(channel, profile, MLPB_LOCALE)`` and renders
-with ``translator(locale)``. ``make i18n`` (``python -m playbooks.i18n``) re-extracts
+with ``translator(locale)``. ``python -m playbooks.i18n`` re-extracts
 ``messages.pot`` and merges new ids into every catalog."""
 
 from playbooks.i18n.catalog import (
