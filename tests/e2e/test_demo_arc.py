@@ -53,6 +53,20 @@ def test_demo_resolves_only_after_three_live_windows(tmp_path: Path) -> None:
     charts = [postmortem.parent / link for link in links]
     assert len(charts) >= 3, links
     assert all(c.is_file() and c.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for c in charts)
+    # ... and its evidence package is in MLflow: the incident's run, charts included.
+    from mlflow import MlflowClient
+
+    from playbooks.loader import load_profile
+
+    model = load_profile(Path(shown["profile_path"])).model
+    assert model is not None and model.tracking_uri
+    client = MlflowClient(model.tracking_uri)
+    exp = client.get_experiment_by_name("mlpb-incidents")
+    assert exp is not None
+    [run] = client.search_runs([exp.experiment_id],
+                               filter_string=f"tags.`mlpb.incident_id` = '{result['id']}'")
+    logged = {a.path for a in client.list_artifacts(run.info.run_id, "charts")}
+    assert {f"charts/{c.name}" for c in charts} <= logged
 
 
 def test_sandbox_cli_catches_a_fix_that_fails_live(tmp_path: Path) -> None:
