@@ -93,3 +93,4 @@ def test_engineering_channel_gets_every_step_in_the_profile_language(
     assert "Belege gesammelt" in evidence.body["text"] and "car_value: PSI 1,51" in str(
         evidence.body["blocks"])
     assert "Überwachung: 0/3 Live-Fenster" in monitoring.body["text"]
+    assert "Verantwortlich: ml-team" in str(opened.body["blocks"])
