@@ -159,7 +159,8 @@ def _sql_since(source: DataSource, ts: str | None, needs: WindowNeeds) -> pd.Tim
 def profile_columns(profile: ModelProfile) -> set[str]:
     """Every log column the profile names: all a strict load reads."""
     d, pr = profile.data, profile.prediction
-    names = [*profile.features.all, *profile.segments, d.id, d.timestamp, d.feature_version,
+    names = [*profile.features.all, *profile.segments, *profile.fairness.sensitive_attributes,
+             d.id, d.timestamp, d.feature_version,
              profile.target, pr.score, pr.decision, pr.latency, pr.model_version, pr.status]
     return {n for n in names if n}
 

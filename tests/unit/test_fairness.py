@@ -201,3 +201,28 @@ def test_the_fairness_drill_expects_a_pre_check_revert_and_escalation() -> None:
     assert caught.passed and caught.remediation == "retrain"
     kept = score_drill(exp, _drill_incident(reverted=False, passed=True), seed=1, injected_at=t0)
     assert not kept.passed and not kept.detail["remediation_ok"]
+
+
+def test_a_release_that_only_harms_a_group_is_rolled_back_and_handed_to_its_owner() -> None:
+    from datetime import UTC, datetime
+
+    from playbooks.engine.decide import decide
+    from playbooks.loader import load_spec, resolve_spec_path
+    from playbooks.models import EvidencePackage
+    from tests.unit._support import ranked_hypotheses
+
+    spec = load_spec(resolve_spec_path("bad-release"))
+    fine = {"recent_release": 1.0, "release_traffic_share": 0.5, "release_auc_drop": 0.0,
+            "release_labelled_rows": 2000.0, "release_worst_slice_auc_drop": 0.01,
+            "release_latency_ratio": 1.0}
+    ev = EvidencePackage(incident_id="INC-t", collected_at=datetime.now(UTC), metrics={
+        **fine, "group_gap_widening": 0.2, "group_gap_serving": 0.25,
+        "group_gap_previous": 0.05})
+    ranked = ranked_hypotheses(spec, ev)
+    assert ranked[0].id == "fairness-regression", [(r.id, r.confidence) for r in ranked]
+    prof = _profile(sensitive_attributes=["region"])
+    assert decide(ranked, spec, prof).action == "remediate"
+    even = EvidencePackage(incident_id="INC-t", collected_at=datetime.now(UTC), metrics={
+        **fine, "group_gap_widening": 0.0, "group_gap_serving": 0.05,
+        "group_gap_previous": 0.05})
+    assert ranked_hypotheses(spec, even)[0].id == "release-not-the-cause"
