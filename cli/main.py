@@ -87,10 +87,14 @@ def _root(
     _state["debug"] = debug
 
 
-def _prefect(home: str | None, verbose: bool = False) -> None:
+def _prefect(home: str | None, verbose: bool = False) -> str | None:
+    """Set Prefect's environment; the API URL of a running server it will use, if any."""
+    import os
+
     from cli.env import prepare_prefect_env
 
-    prepare_prefect_env(load_settings(home).ensure(), verbose=verbose)  # state dir first
+    found = prepare_prefect_env(load_settings(home).ensure(), verbose=verbose)  # state dir first
+    return found or os.environ.get("PREFECT_API_URL")
 
 
 @app.command()
@@ -120,10 +124,11 @@ def run(
     check_run(policy_for(root), who, playbook=inputs.spec.id, model=inputs.profile.name,
               live=not dry_run, where=policy_path(root),
               record=refusal_recorder(home))  # refused: a ledger record, nothing starts
-    _prefect(home, verbose)
+    server = _prefect(home, verbose)
+    prefect = f"on Prefect at {server}" if server else "starting Prefect (embedded)..."
     err.print(
         f"[dim]running playbook '{playbook}' on {profile} "
-        f"({'dry run' if dry_run else 'live'}) as {who.name} ({who.source}); starting Prefect...[/]"
+        f"({'dry run' if dry_run else 'live'}) as {who.name} ({who.source}); {prefect}[/]"
     )
     from flows.engine import run_playbook
 
