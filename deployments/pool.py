@@ -36,7 +36,7 @@ from playbooks.errors import ConfigError
 
 __all__ = ["DEFAULT_ADMIN_URL", "DEFAULT_POOL", "DEFAULT_PREFECT_DB", "REPO_DIR",
            "PoolServer", "asyncpg_url", "database_url", "deploy_to_pool", "drop_database",
-           "ensure_database", "main", "pool_server", "worker_argv"]
+           "ensure_database", "libpq_url", "main", "pool_server", "worker_argv"]
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_PREFECT_DB = "mlpb_prefect_pool"
@@ -60,6 +60,13 @@ def asyncpg_url(url: str) -> str:
     return f"postgresql+asyncpg://{rest}"
 
 
+def libpq_url(url: str) -> str:
+    """The URL psycopg (libpq) takes: a SQLAlchemy URL's ``+driver`` dropped from the scheme
+    (``postgresql+psycopg://`` as in MLPB_TEST_POSTGRES_URL or a ledger URL)."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.split('+', 1)[0]}{sep}{rest}" if sep else url
+
+
 def _check_name(name: str) -> str:
     if not name.replace("_", "").isalnum():
         raise ConfigError(f"database name {name!r} is not a plain identifier",
@@ -73,7 +80,7 @@ def ensure_database(admin_url: str, name: str) -> str:
 
     _check_name(name)
     try:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
+        with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                             (name,)).fetchone() is None:
                 conn.execute(f'CREATE DATABASE "{name}"')
@@ -88,7 +95,7 @@ def drop_database(admin_url: str, name: str) -> None:
     """Drop database ``name`` (closing its sessions). Only for databases we created."""
     import psycopg
 
-    with psycopg.connect(admin_url, autocommit=True) as conn:
+    with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{_check_name(name)}" WITH (FORCE)')
 
 

@@ -18,6 +18,7 @@ from deployments.pool import (
     database_url,
     drop_database,
     ensure_database,
+    libpq_url,
     pool_server,
 )
 from playbooks.errors import ConfigError
@@ -30,6 +31,9 @@ def test_urls_for_prefects_server_and_the_entrypoint_relative_to_the_checkout(
     assert asyncpg_url(url) == "postgresql+asyncpg://pg@db.example:5432/pool_x?sslmode=require"
     with pytest.raises(ConfigError, match="not a PostgreSQL URL"):
         asyncpg_url("sqlite:///x.db")
+    # SQLAlchemy URLs (MLPB_TEST_POSTGRES_URL, ledger URLs) name a driver libpq does not take
+    assert libpq_url("postgresql+psycopg://pg@h:5432/db") == "postgresql://pg@h:5432/db"
+    assert libpq_url(url) == url
     with pytest.raises(ConfigError, match="not a plain identifier"):
         ensure_database("postgresql://pg@127.0.0.1:1/postgres", 'x"; DROP DATABASE test; --')
     (tmp_path / "flows").mkdir()
