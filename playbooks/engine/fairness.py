@@ -7,12 +7,16 @@ Metrics stay ``dict[str, float]`` (what the ledger keeps per window), with one k
 - ``M`` / ``M_previous``: the worst attribute (largest difference, smallest ratio), only when
   every attribute is conclusive. A profile that names no sensitive attribute gets the neutral
   value (0 difference, ratio 1): no group can be harmed;
+- ``M_low@attr`` / ``M_high@attr`` and ``M_change_low@attr`` / ``M_change_high@attr``:
+  one-sided bootstrap bounds (``fairness.confidence``) of M and of its change vs the replaced
+  version (``playbooks.stats.group_bounds``). A criterion is judged on the bound nearest to
+  passing, so it fails only on what the window shows beyond sampling noise;
 - ``selection_rate@attr=group`` / ``selection_rate_previous@attr=group``: for the post-mortem.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -20,9 +24,12 @@ import pandas as pd
 from playbooks.models.profile import ModelProfile
 from playbooks.models.spec import GROUP_METRIC_NAMES, AcceptanceCriterion
 from playbooks.stats.fairness import GROUP_METRICS, LABELLED_GROUP_METRICS, group_fairness
+from playbooks.stats.group_bounds import group_metric_bounds
 
 __all__ = [
+    "Observed",
     "attribute_key",
+    "bound_key",
     "criterion_observed",
     "fairness_metrics",
     "group_metrics_meanings",
@@ -40,6 +47,11 @@ def attribute_key(metric: str, attribute: str, *, previous: bool = False) -> str
 
 def previous_key(metric: str) -> str:
     return f"{metric}_previous"
+
+
+def bound_key(metric: str, attribute: str, side: str, *, change: bool = False) -> str:
+    """``side``: "low" or "high"; ``change``: the bound of the change vs the replaced version."""
+    return f"{metric}{'_change' if change else ''}_{side}@{attribute}"
 
 
 def group_metrics_meanings(*, labelled: bool) -> dict[str, str]:
@@ -61,8 +73,10 @@ def fairness_metrics(profile: ModelProfile, frame: pd.DataFrame, *, serving: Any
         return {**_NEUTRAL, **{previous_key(m): v for m, v in _NEUTRAL.items()}}
     versions = {False: serving} | ({True: previous} if previous is not None else {})
     out: dict[str, float] = {}
+    decisions: dict[bool, np.ndarray] = {}
     for is_prev, model in versions.items():
         decided = _decisions(model, frame, profile) if len(frame) else np.zeros(0, dtype=int)
+        decisions[is_prev] = decided
         found = [group_fairness(frame[a] if a in frame.columns else pd.Series(dtype=str, name=a),
                                 decided, labels, min_group_rows=profile.fairness.min_group_rows)
                  for a in attrs]
@@ -76,6 +90,30 @@ def fairness_metrics(profile: ModelProfile, frame: pd.DataFrame, *, serving: Any
             if len(values) == len(found):  # every attribute conclusive
                 worst = min(values) if m in _LOWER_IS_WORSE else max(values)
                 out[previous_key(m) if is_prev else m] = worst
+    return out | _bounds(profile, frame, decisions, labels, conclusive=out)
+
+
+def _bounds(profile: ModelProfile, frame: pd.DataFrame, decisions: dict[bool, np.ndarray],
+            labels: np.ndarray | None, *, conclusive: dict[str, float]) -> dict[str, float]:
+    """Bootstrap bounds of the metrics that are conclusive (point value present)."""
+    out: dict[str, float] = {}
+    for a in profile.fairness.sensitive_attributes:
+        if attribute_key("demographic_parity_difference", a) not in conclusive:
+            continue  # a group too small (or the column missing): nothing to bound
+        col = frame[a]
+        keep = col.notna().to_numpy()
+        found = group_metric_bounds(
+            col[keep].astype(str).to_numpy(), decisions[False][keep],
+            decisions[True][keep] if True in decisions else None,
+            labels[keep] if labels is not None else None,
+            confidence=profile.fairness.confidence)
+        for name, (low, high) in found.items():
+            metric, change = name.removesuffix("_change"), name.endswith("_change")
+            if attribute_key(metric, a) not in conclusive or (
+                    change and attribute_key(metric, a, previous=True) not in conclusive):
+                continue  # e.g. equalized odds with a group lacking one label
+            out[bound_key(metric, a, "low", change=change)] = low
+            out[bound_key(metric, a, "high", change=change)] = high
     return out
 
 
@@ -84,35 +122,56 @@ def _attributes(metric: str, metrics: dict[str, float]) -> list[str]:
     return [k.removeprefix(prefix) for k in metrics if k.startswith(prefix)]
 
 
-def criterion_observed(c: AcceptanceCriterion, metrics: dict[str, float]
-                       ) -> tuple[float | None, str | None]:
-    """What criterion ``c`` reads from ``metrics``, and the attribute that decided it (None
-    for a plain metric or the neutral value). A group criterion over every attribute reads the
-    one closest to failing; a missing value (an inconclusive attribute) is None."""
+class Observed(NamedTuple):
+    """What a criterion is judged on: ``value`` (for a group metric with bounds, the bound
+    nearest to passing), the deciding ``attribute``, and the point ``estimate``."""
+
+    value: float | None
+    attribute: str | None = None
+    estimate: float | None = None
+
+
+def _judged_side(c: AcceptanceCriterion) -> str | None:
+    return {"<=": "low", "<": "low", ">=": "high", ">": "high"}.get(c.op)
+
+
+def _read(c: AcceptanceCriterion, metrics: dict[str, float], a: str) -> Observed:
+    """Criterion ``c`` on attribute ``a``: the point value (or change) and its judged bound."""
+    point = metrics.get(attribute_key(c.metric, a))
+    if c.versus == "previous":
+        old = metrics.get(attribute_key(c.metric, a, previous=True))
+        point = None if point is None or old is None else point - old
+    side = _judged_side(c)
+    bound = (metrics.get(bound_key(c.metric, a, side, change=c.versus == "previous"))
+             if side and point is not None else None)
+    return Observed(point if bound is None else bound, a, point)
+
+
+def criterion_observed(c: AcceptanceCriterion, metrics: dict[str, float]) -> Observed:
+    """What criterion ``c`` reads from ``metrics`` (``Observed``; attribute None for a plain
+    metric or the neutral value). A group criterion over every attribute reads the one
+    closest to failing; a missing value (an inconclusive attribute) is None."""
     if c.metric not in GROUP_METRIC_NAMES:
-        return metrics.get(c.metric), None
+        return Observed(metrics.get(c.metric))
     if c.metric not in metrics and c.attribute is None:
-        return None, None  # some attribute is inconclusive
+        return Observed(None)  # some attribute is inconclusive
     attrs = [c.attribute] if c.attribute else _attributes(c.metric, metrics)
     if not attrs:  # no sensitive attribute named: the neutral value
         value = metrics.get(c.metric)
         if c.versus == "previous":
             old = metrics.get(previous_key(c.metric))
             value = None if value is None or old is None else value - old
-        return value, None
-    values: dict[str, float] = {}
+        return Observed(value, None, value)
+    read: dict[str, Observed] = {}
     for a in attrs:
-        new = metrics.get(attribute_key(c.metric, a))
-        if c.versus == "previous":
-            old = metrics.get(attribute_key(c.metric, a, previous=True))
-            new = None if new is None or old is None else new - old
-        if new is None:
-            return None, a
-        values[a] = new
+        if (o := _read(c, metrics, a)).value is None:
+            return o
+        read[a] = o
     # The attribute closest to failing: the largest value under an upper bound, else the least.
+    values = {a: o.value for a, o in read.items() if o.value is not None}
     pick = max if c.op in ("<=", "<") else min
     if c.op == "==":
         decided = max(values, key=lambda a: abs(values[a] - c.value))
     else:
         decided = pick(values, key=lambda a: values[a])
-    return values[decided], decided
+    return read[decided]

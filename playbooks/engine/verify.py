@@ -104,10 +104,11 @@ def evaluate_criteria(
 ) -> Verification:
     """Every criterion must hold; a metric that could not be measured fails its criterion
     (a group metric reads its attributes: ``playbooks.engine.fairness``)."""
-    observed = [criterion_observed(c, metrics)[0] for c in criteria]
+    observed = [criterion_observed(c, metrics) for c in criteria]
     results = [
-        CriterionResult(id=c.id, metric=c.metric, op=c.op, target=c.value, observed=o,
-                        passed=c.holds(o))
+        CriterionResult(id=c.id, metric=c.metric, op=c.op, target=c.value, observed=o.value,
+                        passed=c.holds(o.value),
+                        estimate=o.estimate if o.estimate != o.value else None)
         for c, o in zip(criteria, observed, strict=True)
     ]
     return Verification(

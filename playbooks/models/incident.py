@@ -120,8 +120,12 @@ class CriterionResult(BaseModel):
     metric: str
     op: str
     target: float
-    observed: float | None
+    observed: float | None = Field(
+        description="The value judged; for a group metric, the confidence bound nearest to "
+        "passing (profile fairness.confidence).")
     passed: bool
+    estimate: float | None = Field(
+        None, description="The point estimate, where `observed` is a confidence bound.")
 
 
 class Verification(BaseModel):

@@ -277,6 +277,12 @@ class Fairness(StrictModel):
         50, ge=1, description="Fewer rows in any group of an attribute: that attribute's group "
         "metrics are inconclusive (a failed pre-check, an inconclusive live window), never a "
         "pass.")
+    confidence: float = Field(
+        0.95, ge=0.5, lt=1, description="One-sided confidence of the bootstrap bounds a group "
+        "criterion is judged on: it fails only when the bound nearest to passing is past its "
+        "limit (e.g. 'widen the gap by at most 5 points' fails when the gap widened by more "
+        "than 5 points with this confidence), so a day's sampling noise does not revert a "
+        "good change. Higher: fewer false reverts, slower to catch real harm on few rows.")
 
     @field_validator("sensitive_attributes")
     @classmethod

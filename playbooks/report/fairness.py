@@ -53,7 +53,7 @@ def _judged(inc: Incident, spec: PlaybookSpec) -> list[_Judged]:
         for r in results:
             if (c := group.get(r.id)) is None:
                 continue
-            _, attr = criterion_observed(c, metrics)
+            attr = criterion_observed(c, metrics).attribute
             after_key = attribute_key(c.metric, attr) if attr else c.metric
             before_key = (attribute_key(c.metric, attr, previous=True) if attr
                           else previous_key(c.metric))
@@ -74,7 +74,7 @@ def fairness_section(inc: Incident, spec: PlaybookSpec) -> list[str]:
         c, r = j.criterion, j.result
         reads = "change vs replaced" if c.versus else "value"
         out.append(f"| {j.stage} | {c.id} | {c.metric} | {j.attribute or '—'} | "
-                   f"{_fmt(j.before)} | {_fmt(j.after)} | {reads} {_fmt(r.observed)} | "
+                   f"{_fmt(j.before)} | {_fmt(j.after)} | {reads} {_judged_value(r)} | "
                    f"{r.op} {r.target:g} | {'pass' if r.passed else 'FAIL'} |")
     failed = next((j for j in judged if not j.result.passed), None)
     decider = failed or judged[-1]
@@ -89,13 +89,22 @@ def fairness_section(inc: Incident, spec: PlaybookSpec) -> list[str]:
         out.append(f"Decided by **{failed.criterion.id}** ({failed.stage}): "
                    f"{failed.criterion.metric} on {failed.attribute or 'the groups'} went from "
                    f"{_fmt(failed.before)} to {_fmt(failed.after)} (limit: change "
-                   f"{failed.result.op} {failed.result.target:g}).")
+                   f"{failed.result.op} {failed.result.target:g}; judged on "
+                   f"{_judged_value(failed.result)}).")
     if decider.attribute and (g := most_moved_group(decider.metrics, decider.attribute)):
         name, before, after = g
         out.append(f"Most affected group: **{decider.attribute}={name}**: its share decided "
                    f"positive went from {before:.1%} to {after:.1%} "
                    f"({(after - before) * 100:+.1f} points).")
     return [*out, ""]
+
+
+def _judged_value(r: CriterionResult) -> str:
+    """The value judged, and the estimate when that value is a confidence bound."""
+    if r.estimate is None or r.observed is None:
+        return _fmt(r.observed)
+    side = "at least" if r.op in ("<=", "<") else "at most"
+    return f"{side} {_fmt(r.observed)} (bound; estimate {_fmt(r.estimate)})"
 
 
 def _fmt(v: float | None) -> str:
