@@ -21,6 +21,7 @@ from playbooks.evidence.frames import (
 )
 from playbooks.models.common import StrictParams
 from playbooks.stats.fairness import AttributeFairness, group_fairness
+from playbooks.stats.group_bounds import group_metric_bounds
 
 __all__ = ["GROUP_EVIDENCE_METRICS", "GroupFairnessParams", "collect_group_fairness"]
 
@@ -31,6 +32,9 @@ GROUP_EVIDENCE_METRICS = {
     "group_gap_widening": "serving minus previous version's gap, worst sensitive attribute",
     "group_odds_widening": "serving minus previous version's equalized odds difference on the "
                            "window's labelled rows, worst sensitive attribute",
+    "group_gap_widening_low": "the widening of the gap we are confident about: one-sided "
+                              "bootstrap low bound (profile fairness.confidence), worst attribute",
+    "group_odds_widening_low": "the same for the equalized odds widening",
 }
 
 
@@ -48,6 +52,19 @@ def _widening(metric: str, new: list[AttributeFairness], old: list[AttributeFair
     deltas = [n.metrics[metric] - o.metrics[metric] for n, o in zip(new, old, strict=True)
               if metric in n.metrics and metric in o.metrics]
     return max(deltas) if deltas and len(deltas) == len(new) else None
+
+
+def _confident_widening(metric: str, rows: pd.DataFrame, attrs: list[str], new: np.ndarray,
+                        old: np.ndarray, labels: np.ndarray | None, confidence: float) -> float:
+    """The worst attribute's one-sided low bound of the widening (paired bootstrap)."""
+    lows = []
+    for a in attrs:
+        keep = rows[a].notna().to_numpy()
+        bounds = group_metric_bounds(rows[a][keep].astype(str).to_numpy(), new[keep],
+                                     old[keep], labels[keep] if labels is not None else None,
+                                     confidence=confidence)
+        lows.append(bounds[f"{metric}_change"][0])
+    return max(lows)
 
 
 @collector("group-fairness", params=GroupFairnessParams, metrics=GROUP_EVIDENCE_METRICS)
@@ -85,10 +102,12 @@ def collect_group_fairness(ctx: CollectContext, params: GroupFairnessParams) -> 
     labels = rows[lab].astype(int).to_numpy() if lab and rows[lab].notna().all() else None
     name, minimum = prof.model.registry_name, prof.fairness.min_group_rows
     found: dict[str, list[AttributeFairness]] = {}
+    decisions: dict[str, np.ndarray] = {}
     for v in (serving, previous):
         scores = store.load_model(name, v).predict_proba(rows[prof.features.all])[:, 1]
         threshold = version_threshold(prof, store.get_version(name, v))
         decided = np.asarray(np.asarray(scores, dtype=float) >= threshold, dtype=int)
+        decisions[v] = decided
         found[v] = _by_version(decided, rows, labels, attrs, minimum)
     new, old = found[serving], found[previous]
     metrics: dict[str, float] = {}
@@ -101,6 +120,9 @@ def collect_group_fairness(ctx: CollectContext, params: GroupFairnessParams) -> 
                         ("group_odds_widening", "equalized_odds_difference")):
         if (w := _widening(metric, new, old)) is not None:
             metrics[key] = w
+            metrics[f"{key}_low"] = _confident_widening(metric, rows, attrs, decisions[serving],
+                                                        decisions[previous], labels,
+                                                        prof.fairness.confidence)
     data: dict[str, Any] = {
         "available": True, "serving_version": serving, "previous_version": previous,
         "rows": len(rows),

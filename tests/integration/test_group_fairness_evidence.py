@@ -33,6 +33,7 @@ def test_a_release_is_compared_with_its_predecessor_per_group(tmp_path: Path) ->
     m = part.metrics
     assert m["group_gap_widening"] == pytest.approx(m["group_gap_serving"]
                                                     - m["group_gap_previous"])
+    assert m["group_gap_widening_low"] < m["group_gap_widening"]  # the bootstrap's low bound
     area = part.data["attributes"]["area"]
     assert set(area["rows"]) == {"rural", "urban"} and min(area["rows"].values()) >= 100
     # The bad release ranks worse but treats rural and urban applicants alike: refuted.

@@ -190,6 +190,18 @@ def test_fairness_regression_is_supported_by_a_widened_gap_only() -> None:
     assert _run_check().verdict is Verdict.INCONCLUSIVE  # no comparison: never a verdict
 
 
+def test_fairness_regression_reads_the_widening_it_is_confident_about() -> None:
+    from playbooks.models.incident import Verdict
+
+    sure = _run_check(group_gap_widening=0.2, group_gap_widening_low=0.12)
+    assert sure.verdict is Verdict.SUPPORTED and "at least 0.120" in sure.summary
+    noise = _run_check(group_gap_widening=0.09, group_gap_widening_low=0.01)
+    assert noise.verdict is Verdict.INCONCLUSIVE and "within sampling noise" in noise.summary
+    assert not noise.findings[0].breached
+    assert _run_check(group_gap_widening=0.02, group_gap_widening_low=-0.05).verdict \
+        is Verdict.REFUTED
+
+
 def test_sandbox_area_follows_the_region_without_a_random_draw() -> None:
     from playbooks.sandbox.simulator import area_of
 
